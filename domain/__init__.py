@@ -1,0 +1,1 @@
+"""The domain: models, ports and errors; standard library only."""

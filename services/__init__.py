@@ -1,0 +1,1 @@
+"""Services: retries, token caching, batching and logging around the ports."""
