@@ -127,8 +127,7 @@ class Message:
             for part in self.content:
                 if not isinstance(part, (TextPart, ImagePart)):
                     raise ValidationError(
-                        f"Message content parts must be TextPart or ImagePart, "
-                        f"got {type(part).__name__}"
+                        f"Message content parts must be TextPart or ImagePart, got {type(part).__name__}"
                     )
         elif self.content is not None and not isinstance(self.content, str):
             raise ValidationError(
@@ -176,9 +175,7 @@ class ToolSpec:
 
     name: str
     description: str = ""
-    parameters: Mapping[str, Any] = field(
-        default_factory=lambda: {"type": "object", "properties": {}}
-    )
+    parameters: Mapping[str, Any] = field(default_factory=lambda: {"type": "object", "properties": {}})
     strict: bool = False
 
     def __post_init__(self) -> None:
@@ -186,9 +183,7 @@ class ToolSpec:
         if not (isinstance(name, str) and 0 < len(name) <= 64) or not all(
             ch.isascii() and (ch.isalnum() or ch in "_-") for ch in name
         ):
-            raise ValidationError(
-                f"ToolSpec.name {name!r} must be 1-64 characters of a-z, A-Z, 0-9, _ or -"
-            )
+            raise ValidationError(f"ToolSpec.name {name!r} must be 1-64 characters of a-z, A-Z, 0-9, _ or -")
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,9 +253,7 @@ class ChatRequest:
             _freeze(self, "stop", tuple(self.stop))
         _check_range("temperature", self.temperature, 0.0, 2.0)
         _check_range("top_p", self.top_p, 0.0, 1.0)
-        if self.max_tokens is not None and (
-            not isinstance(self.max_tokens, int) or self.max_tokens < 1
-        ):
+        if self.max_tokens is not None and (not isinstance(self.max_tokens, int) or self.max_tokens < 1):
             raise ValidationError(f"max_tokens must be a positive int, got {self.max_tokens!r}")
         if self.tool_choice not in (None, "auto", "none", "required") and self.tool_choice not in {
             tool.name for tool in self.tools
@@ -357,9 +350,7 @@ class EmbeddingRequest:
                     f"embedding input {index} is an empty string; providers reject empty inputs"
                 )
         if self.dimensions is not None and (
-            isinstance(self.dimensions, bool)
-            or not isinstance(self.dimensions, int)
-            or self.dimensions < 1
+            isinstance(self.dimensions, bool) or not isinstance(self.dimensions, int) or self.dimensions < 1
         ):
             raise ValidationError(f"dimensions must be an int >= 1, got {self.dimensions!r}")
 

@@ -1,0 +1,9 @@
+"""Run the llmport command: ``python -m llmport``."""
+
+from __future__ import annotations
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

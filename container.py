@@ -1,0 +1,226 @@
+"""The composition root: one DeclarativeContainer decides which adapter serves which port."""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections.abc import Callable, Mapping
+from operator import attrgetter
+from typing import TYPE_CHECKING, Any
+
+from dependency_injector import containers, providers
+
+from .adapters.fakes import FakeChat, FakeEmbeddings
+from .domain.ports import ChatPort, Closeable, CredentialPort, EmbeddingPort
+from .services.chat import ChatService
+from .services.client import Client
+from .services.embeddings import EmbeddingService
+from .services.retry import Retrier, RetryPolicy
+from .services.token_cache import TokenCache
+from .settings import Settings
+
+if TYPE_CHECKING:
+    from .adapters.azure import AzureClassicAdapter, AzureV1Adapter
+    from .adapters.openai import OpenAIAdapter
+
+__all__ = ["Container", "build_client", "from_dict", "from_env", "from_file"]
+
+
+# Vendor adapters are imported inside these factories, so that `import llmport` loads neither
+# openai nor azure.identity; they load when a client for a real provider is built.
+
+
+def _openai_adapter(settings: Settings, token: Callable[[], str] | None) -> OpenAIAdapter:
+    from .adapters.openai import OpenAIAdapter
+
+    key = settings.api_key.reveal() if settings.api_key else None
+    return OpenAIAdapter(
+        api_key=key or _required(token),
+        base_url=settings.base_url,
+        timeout=settings.timeout,
+        api=settings.api,
+    )
+
+
+def _azure_classic_adapter(settings: Settings, token: Callable[[], str] | None) -> AzureClassicAdapter:
+    from .adapters.azure import AzureClassicAdapter
+
+    return AzureClassicAdapter(
+        endpoint=_required(settings.endpoint),
+        api_version=_required(settings.api_version),
+        api_key=settings.api_key.reveal() if settings.api_key else None,
+        token_provider=token,
+        timeout=settings.timeout,
+        api=settings.api,
+    )
+
+
+def _azure_v1_adapter(settings: Settings, token: Callable[[], str] | None) -> AzureV1Adapter:
+    from .adapters.azure import AzureV1Adapter
+
+    return AzureV1Adapter(
+        endpoint=_required(settings.endpoint),
+        api_key=settings.api_key.reveal() if settings.api_key else None,
+        token_provider=token,
+        timeout=settings.timeout,
+        api=settings.api,
+    )
+
+
+def _credential(settings: Settings) -> CredentialPort | None:
+    if settings.auth == "token":
+        from .adapters.credentials import StaticTokenCredential
+
+        return StaticTokenCredential(_required(settings.token).reveal())
+    if settings.auth == "entra":
+        from .adapters.credentials import AzureIdentityCredential
+
+        return AzureIdentityCredential(
+            settings.credential,
+            client_id=settings.client_id,
+            tenant_id=settings.tenant_id,
+            client_secret=settings.client_secret.reveal() if settings.client_secret else None,
+        )
+    return None  # API keys go to the adapter as they are: there is nothing to cache
+
+
+def _token_cache(
+    credential: CredentialPort | None, settings: Settings, clock: Callable[[], float]
+) -> TokenCache | None:
+    if credential is None:
+        return None
+    return TokenCache(
+        credential, scopes=(settings.scope,), refresh_margin=settings.token_refresh_margin, clock=clock
+    )
+
+
+def _token_provider(cache: TokenCache | None) -> Callable[[], str] | None:
+    return cache.token if cache is not None else None
+
+
+def _retry_policy(settings: Settings) -> RetryPolicy:
+    return RetryPolicy(max_retries=settings.max_retries, deadline=settings.deadline)
+
+
+def _required(value: Any) -> Any:
+    assert value is not None  # Settings validated it; reaching None here is a bug in the wiring
+    return value
+
+
+def _setting(settings: providers.Provider[Settings], name: str) -> providers.Provider[Any]:
+    return providers.Callable(attrgetter(name), settings)
+
+
+class Container(containers.DeclarativeContainer):
+    """Wires one client from its Settings. Override any provider in tests, e.g.
+    ``container.chat_adapter.override(providers.Object(FakeChat()))``.
+    """
+
+    settings: providers.Dependency[Settings] = providers.Dependency(instance_of=Settings)
+    sleep = providers.Object(time.sleep)
+    clock = providers.Object(time.monotonic)
+    wall_clock = providers.Object(time.time)
+    rand = providers.Object(random.random)
+
+    credential = providers.ThreadSafeSingleton(_credential, settings)
+    token_cache = providers.ThreadSafeSingleton(_token_cache, credential, settings, wall_clock)
+    token_provider = providers.Callable(_token_provider, token_cache)
+
+    provider_name = _setting(settings, "provider")
+    openai_adapter = providers.ThreadSafeSingleton(_openai_adapter, settings, token_provider)
+    azure_adapter = providers.ThreadSafeSingleton(_azure_classic_adapter, settings, token_provider)
+    azure_v1_adapter = providers.ThreadSafeSingleton(_azure_v1_adapter, settings, token_provider)
+    chat_adapter: providers.Provider[ChatPort] = providers.Selector(
+        provider_name,
+        openai=openai_adapter,
+        azure=azure_adapter,
+        azure_v1=azure_v1_adapter,
+        fake=providers.ThreadSafeSingleton(FakeChat),
+    )
+    embedding_adapter: providers.Provider[EmbeddingPort] = providers.Selector(
+        provider_name,
+        openai=openai_adapter,
+        azure=azure_adapter,
+        azure_v1=azure_v1_adapter,
+        fake=providers.ThreadSafeSingleton(FakeEmbeddings),
+    )
+
+    retrier = providers.ThreadSafeSingleton(
+        Retrier, providers.Callable(_retry_policy, settings), sleep=sleep, clock=clock, rand=rand
+    )
+    chat_service = providers.ThreadSafeSingleton(
+        ChatService,
+        chat_adapter,
+        provider=provider_name,
+        model=_setting(settings, "chat_model"),
+        retrier=retrier,
+        token_cache=token_cache,
+        log_content=_setting(settings, "log_content"),
+    )
+    embedding_service = providers.ThreadSafeSingleton(
+        EmbeddingService,
+        embedding_adapter,
+        provider=provider_name,
+        model=_setting(settings, "embedding_model"),
+        retrier=retrier,
+        token_cache=token_cache,
+        batch_size=_setting(settings, "embedding_batch_size"),
+        token_budget=_setting(settings, "embedding_token_budget"),
+        max_workers=_setting(settings, "embedding_max_workers"),
+    )
+
+
+def build_client(settings: Settings, container: Container | None = None) -> Client:
+    """Build a Client from settings: the adapters and their SDK clients are made now, once.
+
+    Args:
+        settings: validated settings (see Settings).
+        container: a container to use instead of a new one, e.g. with providers overridden.
+
+    Raises:
+        ConfigurationError: the settings cannot be wired (e.g. an SDK rejects them).
+    """
+    container = container or Container(settings=settings)
+    credential = container.credential()
+
+    def close_credential() -> None:
+        if isinstance(credential, Closeable):
+            credential.close()
+
+    return Client(
+        container.chat_service(),
+        container.embedding_service(),
+        settings=settings,
+        on_close=close_credential,
+    )
+
+
+def from_env(**overrides: Any) -> Client:
+    """Build a client from the environment (OPENAI_API_KEY, AZURE_OPENAI_ENDPOINT, LLMPORT_*...).
+
+    Args:
+        overrides: settings that win over the environment, by field name.
+
+    Raises:
+        ConfigurationError: nothing or something contradictory is configured; the message says what.
+    """
+    return build_client(Settings.from_env(**overrides))
+
+
+def from_dict(values: Mapping[str, Any]) -> Client:
+    """Build a client from a mapping whose keys are the settings' field names.
+
+    Raises:
+        ConfigurationError: an unknown key, or a missing or invalid setting.
+    """
+    return build_client(Settings.from_dict(values))
+
+
+def from_file(path: str | os.PathLike[str], name: str = "default") -> Client:
+    """Build the client ``name`` (a ``[clients.NAME]`` table, or the top level) from a TOML file.
+
+    Raises:
+        ConfigurationError: the file cannot be read, or the client's settings are invalid.
+    """
+    return build_client(Settings.from_toml(path, name=name))

@@ -1,0 +1,240 @@
+"""The facade users hold: chat, stream and embed over the services, built once and shared."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from ..domain.conversations import MessagesLike, to_messages
+from ..domain.errors import ValidationError
+from ..domain.models import (
+    ChatChunk,
+    ChatRequest,
+    ChatResponse,
+    EmbeddingRequest,
+    EmbeddingResponse,
+    ResponseFormat,
+    ToolSpec,
+)
+from .chat import ChatService
+from .embeddings import EmbeddingService
+
+if TYPE_CHECKING:
+    from ..settings import Settings
+
+__all__ = ["Client"]
+
+
+class Client:
+    """One configured connection to a provider; thread-safe, meant to live as long as the process.
+
+    Build it with :func:`llmport.from_env`, :func:`llmport.from_dict`, :func:`llmport.from_file`
+    or :meth:`Client.from_settings`; close it (or use it as a context manager) at shutdown.
+    """
+
+    def __init__(
+        self,
+        chat: ChatService,
+        embeddings: EmbeddingService,
+        *,
+        settings: Settings | None = None,
+        on_close: Callable[[], None] | None = None,
+    ) -> None:
+        self._chat = chat
+        self._embeddings = embeddings
+        self.settings = settings
+        self._on_close = on_close
+        self._closed = False
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Client:
+        """Build a client from Settings (the adapters and SDK clients are made now, once).
+
+        Raises:
+            ConfigurationError: the settings cannot be wired.
+        """
+        # The composition root lives above the services; importing it here, lazily, keeps
+        # `Client.from_settings` where users look for it without the services depending on it.
+        from ..container import build_client
+
+        return build_client(settings)
+
+    def chat(
+        self,
+        prompt: MessagesLike,
+        *,
+        system: str | None = None,
+        model: str | None = None,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        max_tokens: int | None = None,
+        stop: str | Sequence[str] | None = None,
+        seed: int | None = None,
+        tools: Sequence[ToolSpec] = (),
+        tool_choice: str | None = None,
+        response_format: ResponseFormat | None = None,
+        user: str | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> ChatResponse:
+        """Send a conversation and return the whole reply.
+
+        Args:
+            prompt: a string, Message objects, or OpenAI-style dicts (``{"role", "content"}``).
+            system: instructions, sent first as a system message.
+            model: the model, or the deployment on Azure; defaults to the configured chat_model.
+            temperature, top_p, max_tokens, stop, seed, user: as in the OpenAI API.
+            tools, tool_choice: functions the model may call, and whether/which it must.
+            response_format: JSON mode or a JSON schema for structured output.
+            extra: provider options llmport does not model, merged into the request body.
+
+        Raises:
+            ValidationError: the input is malformed (raised before any network call).
+            LLMPortError: any other failure, as a subclass that says what happened.
+        """
+        return self._chat.complete(
+            _chat_request(
+                prompt,
+                system=system,
+                model=model,
+                temperature=temperature,
+                top_p=top_p,
+                max_tokens=max_tokens,
+                stop=stop,
+                seed=seed,
+                tools=tools,
+                tool_choice=tool_choice,
+                response_format=response_format,
+                user=user,
+                extra=extra,
+            )
+        )
+
+    def stream(
+        self,
+        prompt: MessagesLike,
+        *,
+        system: str | None = None,
+        model: str | None = None,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        max_tokens: int | None = None,
+        stop: str | Sequence[str] | None = None,
+        seed: int | None = None,
+        tools: Sequence[ToolSpec] = (),
+        tool_choice: str | None = None,
+        response_format: ResponseFormat | None = None,
+        user: str | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> Iterator[ChatChunk]:
+        """Send a conversation and yield the reply as it is generated (arguments as :meth:`chat`).
+
+        The request is validated now; it is sent on the first ``next()``. The last chunk carries
+        ``finish_reason`` and ``usage``; ``llmport.fold_stream`` turns the chunks into a ChatResponse.
+
+        Raises:
+            ValidationError: the input is malformed.
+            StreamInterruptedError: the stream broke after it had started.
+            LLMPortError: any other failure.
+        """
+        return self._chat.stream(
+            _chat_request(
+                prompt,
+                system=system,
+                model=model,
+                temperature=temperature,
+                top_p=top_p,
+                max_tokens=max_tokens,
+                stop=stop,
+                seed=seed,
+                tools=tools,
+                tool_choice=tool_choice,
+                response_format=response_format,
+                user=user,
+                extra=extra,
+            )
+        )
+
+    def embed(
+        self,
+        texts: str | Sequence[str],
+        *,
+        model: str | None = None,
+        dimensions: int | None = None,
+        user: str | None = None,
+    ) -> EmbeddingResponse:
+        """Embed texts: any number, sent in batches, vectors returned in input order.
+
+        Args:
+            texts: one string or a sequence of non-empty strings.
+            model: the model, or the deployment on Azure; defaults to the configured embedding_model.
+            dimensions: shorter vectors, on models that support it.
+            user: an end-user id for the provider's abuse monitoring.
+
+        Raises:
+            ValidationError: an input is empty or not a string, or dimensions < 1.
+            LLMPortError: any other failure.
+        """
+        inputs = (texts,) if isinstance(texts, str) else tuple(texts)
+        return self._embeddings.embed(EmbeddingRequest(inputs, model=model, dimensions=dimensions, user=user))
+
+    def close(self) -> None:
+        """Close the adapters' connections and the credential; calling it again does nothing."""
+        if self._closed:
+            return
+        self._closed = True
+        self._chat.close()
+        self._embeddings.close()
+        if self._on_close is not None:
+            self._on_close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        provider = self.settings.provider if self.settings else "custom"
+        return f"<llmport.Client provider={provider} pid={os.getpid()}{' closed' if self._closed else ''}>"
+
+
+def _chat_request(
+    prompt: MessagesLike,
+    *,
+    system: str | None,
+    model: str | None,
+    temperature: float | None,
+    top_p: float | None,
+    max_tokens: int | None,
+    stop: str | Sequence[str] | None,
+    seed: int | None,
+    tools: Sequence[ToolSpec],
+    tool_choice: str | None,
+    response_format: ResponseFormat | None,
+    user: str | None,
+    extra: Mapping[str, Any] | None,
+) -> ChatRequest:
+    for tool in tools:
+        if not isinstance(tool, ToolSpec):
+            raise ValidationError(f"tools must be ToolSpec objects, got {type(tool).__name__}")
+    return ChatRequest(
+        to_messages(prompt, system=system),
+        model=model,
+        temperature=temperature,
+        top_p=top_p,
+        max_tokens=max_tokens,
+        stop=(stop,) if isinstance(stop, str) else tuple(stop) if stop is not None else None,
+        seed=seed,
+        tools=tuple(tools),
+        tool_choice=tool_choice,
+        response_format=response_format,
+        user=user,
+        extra=dict(extra or {}),
+    )
