@@ -1,0 +1,278 @@
+"""ChatService: model defaults, retries, token refresh, logging and domain-only errors around a ChatPort."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator
+from time import perf_counter
+
+from ..domain.errors import LLMPortError, StreamInterruptedError
+from ..domain.models import ChatChunk, ChatRequest, ChatResponse, Usage
+from ..domain.ports import ChatPort, Closeable
+from .boundary import missing_model, unexpected_error
+from .logging import CallLog
+from .retry import Retrier, RetryEvent
+from .token_cache import TokenCache
+
+__all__ = ["ChatService"]
+
+
+class ChatService:
+    """The only way the facade talks to a chat adapter.
+
+    Args:
+        chat: the adapter.
+        provider: its name, for logs and wrapped errors.
+        model: the model (Azure: deployment) used when a request names none.
+        retrier: the retry policy runner.
+        token_cache: when the adapter authenticates with tokens from this cache, a 401 drops the
+            cached token and the call is retried once.
+        log_content: put prompts and replies into the call events (off by default: they may be
+            personal data).
+    """
+
+    __slots__ = (
+        "_chat",
+        "_log",
+        "_log_content",
+        "_model",
+        "_on_unauthorized",
+        "_provider",
+        "_retrier",
+        "_token_cache",
+    )
+
+    def __init__(
+        self,
+        chat: ChatPort,
+        *,
+        provider: str,
+        model: str | None,
+        retrier: Retrier,
+        token_cache: TokenCache | None = None,
+        log_content: bool = False,
+    ) -> None:
+        self._chat = chat
+        self._provider = provider
+        self._model = model
+        self._retrier = retrier
+        self._token_cache = token_cache
+        self._log_content = log_content
+        self._log = CallLog("llmport.chat", provider=provider)
+        self._on_unauthorized: Callable[[], bool] | None = (
+            self._reauthenticate if token_cache is not None else None
+        )
+
+    def __repr__(self) -> str:
+        return f"ChatService(provider={self._provider!r}, model={self._model!r})"
+
+    def _reauthenticate(self) -> bool:
+        if self._token_cache is None:
+            return False
+        self._token_cache.invalidate()
+        return True
+
+    def _resolve(self, request: ChatRequest) -> ChatRequest:
+        if request.model is not None:
+            return request
+        if self._model is None:
+            raise missing_model("chat")
+        return dataclasses.replace(request, model=self._model)
+
+    def _retry_logger(self, operation: str, model: str | None) -> Callable[[RetryEvent], None]:
+        def on_retry(event: RetryEvent) -> None:
+            self._log.retry(operation=operation, model=model, event=event)
+
+        return on_retry
+
+    def _content(self, request: ChatRequest, reply: str | None) -> dict[str, object] | None:
+        if not (self._log_content and self._log.enabled):
+            return None
+        prompt = [{"role": message.role, "text": message.text} for message in request.messages]
+        return {"prompt": prompt, "reply": reply}
+
+    def complete(self, request: ChatRequest) -> ChatResponse:
+        """Return the whole reply to ``request``, retrying transient failures.
+
+        Raises:
+            ConfigurationError: neither the request nor the service names a model.
+            LLMPortError: the provider's final answer; anything else is wrapped in ProviderError.
+        """
+        request = self._resolve(request)
+        chat = self._chat
+        attempts = 0
+
+        def operation() -> ChatResponse:
+            nonlocal attempts
+            attempts += 1
+            return chat.complete(request)
+
+        started = perf_counter()
+        try:
+            response = self._retrier.call(
+                operation,
+                on_unauthorized=self._on_unauthorized,
+                on_retry=self._retry_logger("chat", request.model),
+            )
+        except LLMPortError as error:
+            self._failed("chat", request, attempts, started, error)
+            raise
+        except Exception as exc:
+            wrapped = unexpected_error(exc, provider=self._provider, operation="chat")
+            self._failed("chat", request, attempts, started, wrapped)
+            raise wrapped from exc
+        self._log.call_ok(
+            operation="chat",
+            model=request.model,
+            attempt=attempts,
+            latency_ms=(perf_counter() - started) * 1000,
+            usage=response.usage,
+            request_id=response.request_id,
+            extra=self._content(request, response.text),
+        )
+        return response
+
+    def _failed(
+        self,
+        operation: str,
+        request: ChatRequest,
+        attempts: int,
+        started: float,
+        error: BaseException,
+        *,
+        status: str = "error",
+        usage: Usage | None = None,
+        reply: str | None = None,
+    ) -> None:
+        self._log.call_failed(
+            operation=operation,
+            model=request.model,
+            attempt=attempts,
+            latency_ms=(perf_counter() - started) * 1000,
+            error=error,
+            status=status,
+            usage=usage,
+            extra=self._content(request, reply),
+        )
+
+    def stream(self, request: ChatRequest) -> Iterator[ChatChunk]:
+        """Return an iterator over the reply's chunks; nothing is sent until the first ``next()``.
+
+        Opening the stream and reading its first chunk are retried like ``complete``; once a
+        chunk has been handed out, a failure ends the stream (a retry would repeat text).
+
+        Raises:
+            ConfigurationError: at once, when neither the request nor the service names a model.
+            LLMPortError: from the iterator; a foreign error after the first chunk becomes
+                StreamInterruptedError, before it ProviderError.
+        """
+        return self._stream(self._resolve(request))
+
+    def _stream(self, request: ChatRequest) -> Iterator[ChatChunk]:
+        chat = self._chat
+        attempts = 0
+
+        def open_stream() -> tuple[Iterator[ChatChunk], ChatChunk | None]:
+            nonlocal attempts
+            attempts += 1
+            chunks = chat.stream(request)
+            try:
+                return chunks, next(chunks, None)
+            except BaseException:
+                _close(chunks)
+                raise
+
+        started = perf_counter()
+        try:
+            chunks, first = self._retrier.call(
+                open_stream,
+                on_unauthorized=self._on_unauthorized,
+                on_retry=self._retry_logger("chat.stream", request.model),
+            )
+        except LLMPortError as error:
+            self._failed("chat.stream", request, attempts, started, error)
+            raise
+        except Exception as exc:
+            wrapped = unexpected_error(exc, provider=self._provider, operation="chat.stream")
+            self._failed("chat.stream", request, attempts, started, wrapped)
+            raise wrapped from exc
+
+        keep_text = self._log_content and self._log.enabled
+        text: list[str] = []
+        usage: Usage | None = None
+        request_id: str | None = None
+        try:
+            chunk = first
+            while chunk is not None:
+                usage = chunk.usage or usage
+                request_id = chunk.request_id or request_id
+                if keep_text:
+                    text.append(chunk.text)
+                yield chunk
+                chunk = next(chunks, None)
+        except LLMPortError as error:
+            self._failed("chat.stream", request, attempts, started, error, usage=usage, reply="".join(text))
+            raise
+        except GeneratorExit:
+            # The consumer stopped early (break, close, garbage collection): not a failure.
+            self._stream_ended(
+                request,
+                attempts=attempts,
+                started=started,
+                usage=usage,
+                request_id=request_id,
+                text=text,
+                status="cancelled",
+            )
+            raise
+        except Exception as exc:
+            wrapped = unexpected_error(
+                exc, provider=self._provider, operation="chat.stream", error_type=StreamInterruptedError
+            )
+            self._failed("chat.stream", request, attempts, started, wrapped, usage=usage, reply="".join(text))
+            raise wrapped from exc
+        finally:
+            _close(chunks)
+        self._stream_ended(
+            request,
+            attempts=attempts,
+            started=started,
+            usage=usage,
+            request_id=request_id,
+            text=text,
+            status="ok",
+        )
+
+    def _stream_ended(
+        self,
+        request: ChatRequest,
+        *,
+        attempts: int,
+        started: float,
+        usage: Usage | None,
+        request_id: str | None,
+        text: list[str],
+        status: str,
+    ) -> None:
+        self._log.call_ok(
+            operation="chat.stream",
+            model=request.model,
+            attempt=attempts,
+            latency_ms=(perf_counter() - started) * 1000,
+            usage=usage,
+            request_id=request_id,
+            status=status,
+            extra=self._content(request, "".join(text)),
+        )
+
+    def close(self) -> None:
+        """Close the adapter, when it holds resources; calling it twice is harmless."""
+        if isinstance(self._chat, Closeable):
+            self._chat.close()
+
+
+def _close(chunks: Iterator[ChatChunk]) -> None:
+    # Generators and SDK streams hold an HTTP response open until closed.
+    close = getattr(chunks, "close", None)
+    if callable(close):
+        close()

@@ -1,0 +1,166 @@
+"""The one retry policy of llmport: full-jitter backoff, Retry-After, a deadline and one re-auth."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal, TypeVar
+
+from ..domain.errors import AuthenticationError, LLMPortError, RateLimitedError
+
+__all__ = ["Retrier", "RetryEvent", "RetryPolicy"]
+
+T = TypeVar("T")
+
+# 2**_MAX_EXPONENT seconds is far beyond any sane max_backoff; the cap only keeps the
+# float arithmetic finite when someone configures thousands of retries.
+_MAX_EXPONENT = 32
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How often and how long to retry one call.
+
+    Args:
+        max_retries: retries after the first attempt (0 disables retrying).
+        initial_backoff: the backoff ceiling before the first retry, in seconds; it doubles per retry.
+        max_backoff: the cap of one backoff ceiling, in seconds.
+        max_retry_after: the longest wait a provider's ``retry_after`` hint can impose, in seconds.
+        deadline: total seconds for one call, all attempts and waits; ``None`` for no deadline.
+    """
+
+    max_retries: int = 2
+    initial_backoff: float = 0.5
+    max_backoff: float = 8.0
+    max_retry_after: float = 30.0
+    deadline: float | None = 60.0
+
+    def delay(self, retries_taken: int, error: LLMPortError, rand: float) -> float:
+        """Return the seconds to wait before retry number ``retries_taken + 1``.
+
+        Full jitter: a uniform pick in ``[0, min(max_backoff, initial_backoff * 2**retries_taken))``,
+        so that many clients throttled together do not come back together. A provider's
+        ``retry_after`` is a floor on that wait, capped at ``max_retry_after``: a hint longer than
+        the cap still waits the cap and tries again (the attempt may meet another 429, which the
+        retry budget and the deadline bound) rather than give up on a busy but healthy service.
+
+        Args:
+            retries_taken: retries already made for this call (0 before the first retry).
+            error: the error the last attempt raised.
+            rand: a number in ``[0, 1)``.
+        """
+        ceiling = min(self.max_backoff, self.initial_backoff * 2.0 ** min(retries_taken, _MAX_EXPONENT))
+        jittered = rand * ceiling
+        retry_after = error.retry_after if isinstance(error, RateLimitedError) else None
+        if retry_after is not None and retry_after > 0:
+            return min(max(retry_after, jittered), self.max_retry_after)
+        return jittered
+
+
+@dataclass(frozen=True, slots=True)
+class RetryEvent:
+    """One retry about to happen: what failed, on which attempt, and how long we wait.
+
+    ``reason`` is ``"retryable"`` for a transient error and ``"unauthorized"`` for the single
+    retry after a 401 and a token refresh (which waits 0 and does not count against max_retries).
+    """
+
+    attempt: int
+    error: LLMPortError
+    delay: float
+    reason: Literal["retryable", "unauthorized"] = "retryable"
+
+
+class Retrier:
+    """Runs an operation under a RetryPolicy; the only place llmport retries anything.
+
+    Args:
+        policy: the limits.
+        sleep: waits a number of seconds (injected so tests never sleep).
+        clock: monotonic seconds, for the deadline.
+        rand: uniform numbers in ``[0, 1)``, for the jitter.
+    """
+
+    __slots__ = ("_clock", "_policy", "_rand", "_sleep")
+
+    def __init__(
+        self,
+        policy: RetryPolicy,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self._policy = policy
+        self._sleep = sleep
+        self._clock = clock
+        self._rand = rand
+
+    @property
+    def policy(self) -> RetryPolicy:
+        """The limits this retrier applies."""
+        return self._policy
+
+    def __repr__(self) -> str:
+        return f"Retrier({self._policy!r})"
+
+    def call(
+        self,
+        operation: Callable[[], T],
+        *,
+        on_unauthorized: Callable[[], bool] | None = None,
+        on_retry: Callable[[RetryEvent], None] | None = None,
+    ) -> T:
+        """Return ``operation()``, retrying it while the policy allows.
+
+        Args:
+            operation: the call to make; it raises LLMPortError subclasses on failure.
+            on_unauthorized: called on the first AuthenticationError (it drops the cached token);
+                when it returns True the operation is retried once at once, outside max_retries.
+            on_retry: told about every retry before it happens (for logging).
+
+        Raises:
+            LLMPortError: the last error, when it is not retryable, the retries are spent, or
+                waiting would cross the deadline. Other exceptions propagate untouched at once.
+        """
+        policy = self._policy
+        deadline = None if policy.deadline is None else self._clock() + policy.deadline
+        reauthenticated = False
+        attempt = 0
+        for retries_taken in range(policy.max_retries + 1):
+            attempt += 1
+            last_error: LLMPortError
+            try:
+                return operation()
+            except AuthenticationError as error:
+                # Rule: a 401 may only mean the cached token went stale; drop it and try once
+                # more at once. A second 401 is the caller's to fix: it is not retryable.
+                if reauthenticated or on_unauthorized is None or not on_unauthorized():
+                    raise
+                reauthenticated = True
+                if on_retry is not None:
+                    on_retry(RetryEvent(attempt, error, 0.0, "unauthorized"))
+                attempt += 1
+                try:
+                    return operation()
+                except LLMPortError as error_after_reauth:
+                    last_error = error_after_reauth
+            except LLMPortError as error:
+                last_error = error
+            # Rule: errors the provider will repeat (400, 401, 403, 404, quota) go to the caller.
+            if not last_error.retryable:
+                raise last_error
+            # Rule: the retry budget is spent.
+            if retries_taken >= policy.max_retries:
+                raise last_error
+            wait = policy.delay(retries_taken, last_error, self._rand())
+            # Rule: never sleep past the deadline; failing now beats waiting for a doomed attempt.
+            if deadline is not None and self._clock() + wait >= deadline:
+                raise last_error
+            if on_retry is not None:
+                on_retry(RetryEvent(attempt, last_error, wait))
+            self._sleep(wait)
+        # Unreachable: the last pass of the loop either returned or raised.
+        raise RuntimeError("Retrier.call left its loop without a result")
