@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, TypeVar
 
-from ..domain.errors import AuthenticationError, LLMPortError, RateLimitedError
+from ..domain.errors import AuthenticationError, ConfigurationError, LLMPortError, RateLimitedError
 
 __all__ = ["Retrier", "RetryEvent", "RetryPolicy"]
 
@@ -23,6 +23,9 @@ _MAX_EXPONENT = 32
 class RetryPolicy:
     """How often and how long to retry one call.
 
+    Raises:
+        ConfigurationError: a limit is negative, or the deadline is not positive.
+
     Args:
         max_retries: retries after the first attempt (0 disables retrying).
         initial_backoff: the backoff ceiling before the first retry, in seconds; it doubles per retry.
@@ -36,6 +39,23 @@ class RetryPolicy:
     max_backoff: float = 8.0
     max_retry_after: float = 30.0
     deadline: float | None = 60.0
+
+    def __post_init__(self) -> None:
+        if (
+            isinstance(self.max_retries, bool)
+            or not isinstance(self.max_retries, int)
+            or self.max_retries < 0
+        ):
+            raise ConfigurationError(
+                f"max_retries must be an int >= 0 (LLMPORT_MAX_RETRIES), got {self.max_retries!r}"
+            )
+        for name in ("initial_backoff", "max_backoff", "max_retry_after"):
+            if getattr(self, name) < 0:
+                raise ConfigurationError(f"RetryPolicy.{name} must be >= 0, got {getattr(self, name)!r}")
+        if self.deadline is not None and self.deadline <= 0:
+            raise ConfigurationError(
+                f"deadline must be > 0 seconds, or None for none (LLMPORT_DEADLINE), got {self.deadline!r}"
+            )
 
     def delay(self, retries_taken: int, error: LLMPortError, rand: float) -> float:
         """Return the seconds to wait before retry number ``retries_taken + 1``.

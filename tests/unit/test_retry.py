@@ -9,6 +9,7 @@ import pytest
 from llmport.domain.errors import (
     AuthenticationError,
     BadRequestError,
+    ConfigurationError,
     ConnectionFailedError,
     ContentFilteredError,
     LLMPortError,
@@ -215,3 +216,16 @@ def test_every_retry_is_reported_before_its_wait(clock: FakeClock) -> None:
         on_retry=lambda event: events.append((event.attempt, event.error, event.delay, len(clock.sleeps))),
     )
     assert events == [(1, first, 0.5, 0), (2, second, 2.0, 1)]
+
+
+@pytest.mark.parametrize(
+    ("limits", "setting"),
+    [
+        ({"max_retries": -1}, "max_retries"),
+        ({"deadline": 0}, "deadline"),
+        ({"max_backoff": -1.0}, "max_backoff"),
+    ],
+)
+def test_impossible_limits_are_configuration_errors(limits: dict[str, Any], setting: str) -> None:
+    with pytest.raises(ConfigurationError, match=setting):
+        RetryPolicy(**limits)
