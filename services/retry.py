@@ -23,15 +23,15 @@ _MAX_EXPONENT = 32
 class RetryPolicy:
     """How often and how long to retry one call.
 
-    Raises:
-        ConfigurationError: a limit is negative, or the deadline is not positive.
-
     Args:
         max_retries: retries after the first attempt (0 disables retrying).
         initial_backoff: the backoff ceiling before the first retry, in seconds; it doubles per retry.
         max_backoff: the cap of one backoff ceiling, in seconds.
         max_retry_after: the longest wait a provider's ``retry_after`` hint can impose, in seconds.
         deadline: total seconds for one call, all attempts and waits; ``None`` for no deadline.
+
+    Raises:
+        ConfigurationError: a limit is negative, or the deadline is not positive.
     """
 
     max_retries: int = 2
