@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import pytest
+
 from llmport.adapters.fakes import FakeChat, FakeCredential, FakeStreamBreak
 from llmport.domain.conversations import fold_stream
 from llmport.domain.errors import (

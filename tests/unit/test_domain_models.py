@@ -36,7 +36,7 @@ from llmport import (
         (lambda: Message("tool", "42"), "needs tool_call_id"),
         (lambda: Message("user", ["text"]), "parts must be TextPart or ImagePart"),  # type: ignore[list-item]
         (lambda: ImagePart(url="ftp://x/cat.png"), "must start with https://"),
-        (lambda: ImagePart(), "exactly one of url= or data="),
+        (ImagePart, "exactly one of url= or data="),
         (lambda: ToolSpec("get weather"), "must be 1-64 characters"),
         (lambda: ResponseFormat("json_schema"), "needs a name and a schema"),
         (lambda: ChatRequest((Message.user("x"),), temperature=3), "temperature must be a number from 0"),
@@ -56,7 +56,9 @@ def test_bad_input_is_rejected_with_a_message_that_says_what_to_fix(build: Any, 
 
 def test_lists_are_frozen_into_tuples() -> None:
     request = ChatRequest([Message.user("hi")], stop=["END"], tools=[ToolSpec("lookup")])  # type: ignore[arg-type]
-    assert isinstance(request.messages, tuple) and request.stop == ("END",) and isinstance(request.tools, tuple)
+    assert (
+        isinstance(request.messages, tuple) and request.stop == ("END",) and isinstance(request.tools, tuple)
+    )
     assert EmbeddingRequest(["a", "b"]).inputs == ("a", "b")  # type: ignore[arg-type]
 
 
@@ -67,10 +69,20 @@ def test_image_bytes_become_a_data_url() -> None:
 def test_openai_style_dicts_become_messages() -> None:
     messages = to_messages(
         [
-            {"role": "user", "content": [{"type": "text", "text": "what is this?"},
-                                         {"type": "image_url", "image_url": {"url": "https://x/cat.png"}}]},
-            {"role": "assistant", "content": None,
-             "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "what is this?"},
+                    {"type": "image_url", "image_url": {"url": "https://x/cat.png"}},
+                ],
+            },
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+                ],
+            },
             {"role": "tool", "tool_call_id": "c1", "content": "42"},
         ],
         system="be brief",
@@ -95,7 +107,11 @@ def test_fold_stream_joins_text_and_assembles_tool_calls() -> None:
     response = fold_stream(chunks)
     assert response.text == "Hello"
     assert response.tool_calls == (ToolCall("c1", "lookup", '{"q":"x"}'),)
-    assert (response.finish_reason, response.usage.total_tokens, response.request_id) == ("tool_calls", 7, "req-1")
+    assert (response.finish_reason, response.usage.total_tokens, response.request_id) == (
+        "tool_calls",
+        7,
+        "req-1",
+    )
 
 
 def test_usage_adds_up() -> None:

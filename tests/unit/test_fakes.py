@@ -10,6 +10,7 @@ import threading
 from typing import TYPE_CHECKING
 
 import pytest
+
 from llmport.adapters.fakes import FakeChat, FakeCredential, FakeEmbeddings, FakeStreamBreak
 from llmport.domain.conversations import fold_stream
 from llmport.domain.errors import BadRequestError, RateLimitedError, StreamInterruptedError
@@ -162,7 +163,7 @@ def test_fake_vectors_are_the_same_in_another_process_and_across_releases() -> N
         "print(json.dumps(FakeEmbeddings.vector('x', 12)))"
     )
     # Our own interpreter running fixed code: nothing untrusted reaches the command line.
-    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)  # noqa: S603
+    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(other.stdout) == FakeEmbeddings.vector("x", 12)
     # Users snapshot these vectors: the derivation must not change silently.
     assert [round(value, 6) for value in FakeEmbeddings.vector("hello", 4)] == [

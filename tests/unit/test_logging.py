@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 import structlog
+from structlog.testing import capture_logs
+
 from llmport.adapters.fakes import FakeChat, FakeCredential, FakeEmbeddings
 from llmport.domain.errors import BadRequestError, RateLimitedError, ServiceUnavailableError
 from llmport.domain.models import AccessToken, ChatRequest, EmbeddingRequest, Message
@@ -15,7 +17,6 @@ from llmport.services.embeddings import EmbeddingService
 from llmport.services.logging import get_logger
 from llmport.services.retry import Retrier, RetryPolicy
 from llmport.services.token_cache import TokenCache
-from structlog.testing import capture_logs
 
 if TYPE_CHECKING:
     from conftest import FakeClock

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pytest
+
 from llmport.domain.errors import (
     AuthenticationError,
     BadRequestError,

@@ -19,7 +19,7 @@ def test_openai_is_detected_from_an_api_key_in_the_environment() -> None:
 
 def test_azure_classic_is_detected_from_an_endpoint_and_needs_an_api_version() -> None:
     env = {"AZURE_OPENAI_ENDPOINT": "https://r.openai.azure.com/", "AZURE_OPENAI_API_KEY": KEY}
-    with pytest.raises(ConfigurationError, match="api_version.*OPENAI_API_VERSION"):
+    with pytest.raises(ConfigurationError, match=r"api_version.*OPENAI_API_VERSION"):
         Settings.from_env(env)
     settings = Settings.from_env({**env, "OPENAI_API_VERSION": "2024-10-21"})
     assert (settings.provider, settings.endpoint, settings.auth) == (
@@ -61,7 +61,7 @@ def test_llmport_prefixed_variables_fill_every_field() -> None:
 
 
 def test_nothing_configured_says_what_to_set() -> None:
-    with pytest.raises(ConfigurationError, match="OPENAI_API_KEY.*AZURE_OPENAI_ENDPOINT.*fake"):
+    with pytest.raises(ConfigurationError, match=r"OPENAI_API_KEY.*AZURE_OPENAI_ENDPOINT.*fake"):
         Settings.from_env({})
 
 
@@ -109,11 +109,11 @@ def test_secrets_never_show_in_repr_str_or_the_redacted_dump() -> None:
             "client_secret": "client-secret-value",
         }
     )
-    token_settings = Settings.from_dict({"endpoint": "https://r.openai.azure.com/openai/v1", "token": "tok-abc"})
-    key_settings = Settings.from_dict({"api_key": KEY})
-    shown = " ".join(
-        [repr(s) + str(s) + str(s.redacted()) for s in (settings, token_settings, key_settings)]
+    token_settings = Settings.from_dict(
+        {"endpoint": "https://r.openai.azure.com/openai/v1", "token": "tok-abc"}
     )
+    key_settings = Settings.from_dict({"api_key": KEY})
+    shown = " ".join([repr(s) + str(s) + str(s.redacted()) for s in (settings, token_settings, key_settings)])
     for secret in ("client-secret-value", "tok-abc", KEY):
         assert secret not in shown
     assert key_settings.api_key is not None and key_settings.api_key.reveal() == KEY

@@ -6,6 +6,7 @@ import threading
 from typing import TYPE_CHECKING
 
 import pytest
+
 from llmport.adapters.fakes import FakeCredential
 from llmport.domain.errors import AuthenticationError, ConnectionFailedError
 from llmport.domain.models import AccessToken
