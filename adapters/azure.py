@@ -1,0 +1,135 @@
+"""Azure OpenAI adapters: the classic deployments API (api-version) and the v1 API."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import openai
+
+from ..domain.errors import ConfigurationError
+from ._base import Api, WireAdapter, checked_token_provider
+
+__all__ = ["AzureClassicAdapter", "AzureV1Adapter"]
+
+# chat.completions learnt max_completion_tokens in api-version 2024-09-01-preview; older
+# versions reject it, newer reasoning deployments reject max_tokens.
+_MAX_COMPLETION_TOKENS_SINCE = "2024-09-01"
+
+
+def _one_credential(
+    provider: str, api_key: str | None, token_provider: Callable[[], str] | None
+) -> str | Callable[[], str]:
+    if (api_key is None) == (token_provider is None):
+        raise ConfigurationError(
+            "Azure needs exactly one of api_key (AZURE_OPENAI_API_KEY) or a token provider "
+            "(auth = entra or token)"
+        )
+    if token_provider is not None:
+        return checked_token_provider(provider, token_provider)
+    if not api_key:
+        raise ConfigurationError("api_key is empty: set AZURE_OPENAI_API_KEY or use Entra ID")
+    return api_key
+
+
+def _endpoint(endpoint: str) -> str:
+    if not endpoint or not endpoint.startswith(("https://", "http://")):
+        raise ConfigurationError(
+            f"endpoint {endpoint!r:.80} must be a URL like https://RESOURCE.openai.azure.com"
+        )
+    return endpoint.rstrip("/")
+
+
+class AzureClassicAdapter(WireAdapter):
+    """Azure OpenAI's deployments API (``/openai/deployments/{name}/...?api-version=``).
+
+    The request's model is the deployment name. A key goes in the ``api-key`` header, a token
+    from ``token_provider`` (called before each request) as ``Authorization: Bearer``.
+
+    Args:
+        endpoint: ``https://RESOURCE.openai.azure.com``.
+        api_version: e.g. ``2024-10-21``; below 2024-09-01 max_tokens is sent as ``max_tokens``.
+        api_key: the resource key; exactly one of api_key and token_provider.
+        token_provider: returns a current Entra ID token.
+        timeout: seconds for each HTTP request.
+        api: ``chat`` or ``responses``.
+
+    Raises:
+        ConfigurationError: missing or contradictory settings.
+    """
+
+    def __init__(
+        self,
+        *,
+        endpoint: str,
+        api_version: str,
+        api_key: str | None = None,
+        token_provider: Callable[[], str] | None = None,
+        timeout: float = 60.0,
+        api: Api = "chat",
+    ) -> None:
+        if not api_version:
+            raise ConfigurationError("api_version is required for Azure classic: set OPENAI_API_VERSION")
+        credential = _one_credential("azure", api_key, token_provider)
+        client = openai.AzureOpenAI(
+            azure_endpoint=_endpoint(endpoint),
+            api_version=api_version,
+            api_key=credential if isinstance(credential, str) else None,
+            azure_ad_token_provider=None if isinstance(credential, str) else credential,
+            timeout=timeout,
+            max_retries=0,
+        )
+        old = api_version[:10] < _MAX_COMPLETION_TOKENS_SINCE
+        super().__init__(
+            client,
+            provider="azure",
+            api=api,
+            max_tokens_field="max_tokens" if old else "max_completion_tokens",
+        )
+
+
+class AzureV1Adapter(WireAdapter):
+    """Azure OpenAI's v1 API (``/openai/v1/...``, no api-version), through ``openai.OpenAI``.
+
+    The request's model is the deployment name. Key and token both travel as
+    ``Authorization: Bearer``, as Azure documents for the OpenAI client on v1; a token provider
+    is called before each request.
+
+    Args:
+        endpoint: ``https://RESOURCE.openai.azure.com`` (a trailing ``/openai/v1`` is accepted).
+        api_key: the resource key; exactly one of api_key and token_provider.
+        token_provider: returns a current Entra ID token.
+        timeout: seconds for each HTTP request.
+        api: ``chat`` or ``responses``.
+
+    Raises:
+        ConfigurationError: missing or contradictory settings.
+    """
+
+    def __init__(
+        self,
+        *,
+        endpoint: str,
+        api_key: str | None = None,
+        token_provider: Callable[[], str] | None = None,
+        timeout: float = 60.0,
+        api: Api = "chat",
+    ) -> None:
+        credential = _one_credential("azure_v1", api_key, token_provider)
+        root = _endpoint(endpoint).removesuffix("/openai/v1")
+        client = openai.OpenAI(
+            base_url=f"{root}/openai/v1/",
+            api_key=credential,
+            timeout=timeout,
+            max_retries=0,
+        )
+        super().__init__(client, provider="azure_v1", api=api)
+
+
+if TYPE_CHECKING:
+    from ..domain.ports import ChatPort, Closeable, EmbeddingPort
+
+    # mypy proves the adapters fit the ports without inheriting from them.
+    _chat: tuple[type[ChatPort], ...] = (AzureClassicAdapter, AzureV1Adapter)
+    _embed: tuple[type[EmbeddingPort], ...] = (AzureClassicAdapter, AzureV1Adapter)
+    _close: tuple[type[Closeable], ...] = (AzureClassicAdapter, AzureV1Adapter)

@@ -1,0 +1,63 @@
+"""OpenAIAdapter: chat and embeddings on api.openai.com or any OpenAI-compatible base URL."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import openai
+
+from ..domain.errors import ConfigurationError
+from ._base import Api, WireAdapter, checked_token_provider
+
+__all__ = ["OpenAIAdapter"]
+
+_DEFAULT_BASE_URL = "https://api.openai.com/v1"
+
+
+class OpenAIAdapter(WireAdapter):
+    """The OpenAI API (or a compatible server) through one ``openai.OpenAI`` client.
+
+    The client is built once, with ``max_retries=0`` (llmport's services own retries), and is
+    shared by every thread. A callable key is called before each request, so a rotating key or
+    token needs no new client.
+
+    Args:
+        api_key: the API key, or a callable returning the current key or bearer token.
+        base_url: the API root, e.g. ``http://localhost:8000/v1``; default api.openai.com.
+        timeout: seconds for each HTTP request.
+        api: ``chat`` (chat.completions) or ``responses`` (the Responses API).
+
+    Raises:
+        ConfigurationError: the key is empty or ``api`` is unknown.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str | Callable[[], str],
+        base_url: str | None = None,
+        timeout: float = 60.0,
+        api: Api = "chat",
+    ) -> None:
+        if not api_key:
+            raise ConfigurationError("api_key is empty: set OPENAI_API_KEY or pass api_key")
+        key = api_key if isinstance(api_key, str) else checked_token_provider("openai", api_key)
+        client = openai.OpenAI(
+            api_key=key,
+            # Passed explicitly so that the SDK does not fall back to OPENAI_BASE_URL:
+            # settings are read in one place, not inside adapters.
+            base_url=base_url or _DEFAULT_BASE_URL,
+            timeout=timeout,
+            max_retries=0,
+        )
+        super().__init__(client, provider="openai", api=api)
+
+
+if TYPE_CHECKING:
+    from ..domain.ports import ChatPort, Closeable, EmbeddingPort
+
+    # mypy proves the adapter fits the ports without inheriting from them.
+    _chat: type[ChatPort] = OpenAIAdapter
+    _embed: type[EmbeddingPort] = OpenAIAdapter
+    _close: type[Closeable] = OpenAIAdapter
