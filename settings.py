@@ -125,6 +125,7 @@ class Settings:
     token_refresh_margin: float = 300.0
     log_content: bool = False
     name: str = field(default="default", compare=False)
+    sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         for secret in _SECRETS:
@@ -162,7 +163,9 @@ class Settings:
     # -- constructors -------------------------------------------------------------------------
 
     @classmethod
-    def from_dict(cls, values: Mapping[str, Any], *, name: str = "default") -> Settings:
+    def from_dict(
+        cls, values: Mapping[str, Any], *, name: str = "default", source: str | Mapping[str, str] = "dict"
+    ) -> Settings:
         """Build settings from a mapping whose keys are the field names.
 
         Strings are converted to the field's type, so values read from files or the environment work.
@@ -170,13 +173,15 @@ class Settings:
         Raises:
             ConfigurationError: an unknown key, or a value that is not of the field's type.
         """
-        known = {f.name for f in dataclasses.fields(cls)} - {"name"}
+        known = {f.name for f in dataclasses.fields(cls)} - {"name", "sources"}
         unknown = sorted(set(values) - known)
         if unknown:
             raise ConfigurationError(
                 f"unknown setting(s) {', '.join(unknown)}; the settings are: {', '.join(sorted(known))}"
             )
-        return cls(**{key: _convert(key, value) for key, value in values.items()}, name=name)
+        sources = {key: source for key in values} if isinstance(source, str) else dict(source)
+        converted = {key: _convert(key, value) for key, value in values.items()}
+        return cls(**converted, name=name, sources=sources)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -187,23 +192,27 @@ class Settings:
         """
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
+        sources: dict[str, str] = {}
         for key, names in _ENV.items():
             for var in (*names, f"LLMPORT_{key.upper()}"):
                 if env.get(var):
-                    values[key] = env[var]
+                    values[key], sources[key] = env[var], f"environment {var}"
                     break
         provider = values.get("provider") or overrides.get("provider")
         if provider is None:
             endpoint = values.get("endpoint") or overrides.get("endpoint")
             provider = "azure" if endpoint else "openai"
         key_var = _API_KEY_ENV.get(str(provider))
-        api_key = env.get(key_var or "") or env.get("LLMPORT_API_KEY")
-        if api_key:
-            values["api_key"] = api_key
+        for key_name in (key_var, "LLMPORT_API_KEY"):
+            if key_name and env.get(key_name):
+                values["api_key"], sources["api_key"] = env[key_name], f"environment {key_name}"
+                break
         if provider == "azure_v1" or str(values.get("endpoint", "")).rstrip("/").endswith(_AZURE_V1_SUFFIX):
             values.pop("api_version", None)  # the v1 API takes none; a global OPENAI_API_VERSION is common
+            sources.pop("api_version", None)
         values.update(overrides)
-        return cls.from_dict(values)
+        sources.update(dict.fromkeys(overrides, "keyword"))
+        return cls.from_dict(values, source=sources)
 
     @classmethod
     def from_toml(cls, path: str | os.PathLike[str], *, name: str = "default") -> Settings:
@@ -225,17 +234,26 @@ class Settings:
                 raise ConfigurationError(
                     f"config file {str(path)!r} has no [clients.{name}]; it has: {', '.join(sorted(clients))}"
                 )
-            return cls.from_dict(clients[name], name=name)
-        return cls.from_dict(document, name=name)
+            return cls.from_dict(clients[name], name=name, source=f"file {path} [clients.{name}]")
+        return cls.from_dict(document, name=name, source=f"file {path}")
 
     def replace(self, **changes: Any) -> Settings:
         """Return a copy with ``changes`` applied and validated."""
         return dataclasses.replace(self, **{key: _convert(key, value) for key, value in changes.items()})
 
+    def source(self, key: str) -> str:
+        """Where a setting's value came from: a variable, a file, a dict, ``detected`` or ``default``."""
+        if key in self.sources:
+            return self.sources[key]
+        default = next(f for f in dataclasses.fields(self) if f.name == key).default
+        return "default" if getattr(self, key) == default else "detected"
+
     def redacted(self) -> dict[str, Any]:
         """The settings as a dict for display, secrets shown as ``**********``."""
         shown: dict[str, Any] = {}
         for f in dataclasses.fields(self):
+            if f.name == "sources":
+                continue
             value = getattr(self, f.name)
             shown[f.name] = "**********" if isinstance(value, Secret) else value
         return shown
