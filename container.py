@@ -193,6 +193,7 @@ def build_client(settings: Settings, container: Container | None = None) -> Clie
         container.embedding_service(),
         settings=settings,
         on_close=close_credential,
+        container=container,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -41,12 +42,17 @@ class Client:
         *,
         settings: Settings | None = None,
         on_close: Callable[[], None] | None = None,
+        container: object | None = None,
     ) -> None:
         self._chat = chat
         self._embeddings = embeddings
         self.settings = settings
+        #: The composition root that built this client, or None. Typed opaquely because services
+        #: must not depend on the container; ``llmport.testing.override`` reaches the adapters through it.
+        self.container = container
         self._on_close = on_close
         self._closed = False
+        self._lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Client:
@@ -179,11 +185,33 @@ class Client:
         inputs = (texts,) if isinstance(texts, str) else tuple(texts)
         return self._embeddings.embed(EmbeddingRequest(inputs, model=model, dimensions=dimensions, user=user))
 
+    def swap_services(
+        self, chat: ChatService | None = None, embeddings: EmbeddingService | None = None
+    ) -> tuple[ChatService, EmbeddingService]:
+        """Replace the services this client calls and return the previous ones (for test overrides).
+
+        Calls already running finish on the services they started with; later calls use the new ones.
+        ``llmport.testing.override`` uses this and puts the previous services back afterwards.
+
+        Args:
+            chat: the new chat service; None keeps the current one.
+            embeddings: the new embedding service; None keeps the current one.
+        """
+        with self._lock:
+            previous = (self._chat, self._embeddings)
+            if chat is not None:
+                self._chat = chat
+            if embeddings is not None:
+                self._embeddings = embeddings
+        return previous
+
     def close(self) -> None:
         """Close the adapters' connections and the credential; calling it again does nothing."""
-        if self._closed:
-            return
-        self._closed = True
+        with self._lock:
+            # Under the lock: an exit hook and the application may close the same client at once.
+            if self._closed:
+                return
+            self._closed = True
         self._chat.close()
         self._embeddings.close()
         if self._on_close is not None:
