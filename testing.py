@@ -1,17 +1,26 @@
-"""Test helpers for llmport's users: the fakes, and clients wired to them."""
+"""Test helpers for llmport's users: the fakes, clients wired to them, overrides, pytest fixtures."""
 
 from __future__ import annotations
 
-from typing import Any
+import threading
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from typing import Any, TypeVar, cast
 
-from dependency_injector import providers
+from dependency_injector import containers, providers
 
 from .adapters.fakes import FakeChat, FakeCredential, FakeEmbeddings
 from .container import Container, build_client
+from .domain.ports import ChatPort, EmbeddingPort
 from .services.client import Client
 from .settings import Settings
 
-__all__ = ["FakeChat", "FakeCredential", "FakeEmbeddings", "fake_client"]
+__all__ = ["FakeChat", "FakeCredential", "FakeEmbeddings", "fake_client", "override"]
+
+TargetT = TypeVar("TargetT", Client, Container)
+
+# Overrides change shared providers and a shared client; one at a time keeps their stacks in order.
+_override_lock = threading.RLock()
 
 
 def fake_client(
@@ -35,3 +44,105 @@ def fake_client(
     container.chat_adapter.override(providers.Object(chat or FakeChat()))
     container.embedding_adapter.override(providers.Object(embeddings or FakeEmbeddings()))
     return build_client(resolved, container)
+
+
+@contextmanager
+def override(
+    target: TargetT, *, chat: ChatPort | None = None, embeddings: EmbeddingPort | None = None
+) -> Iterator[TargetT]:
+    """Swap adapters in a running client (e.g. a Flask or Django app's) or container, then restore them.
+
+    Inside the block the container's ``chat_adapter`` / ``embedding_adapter`` are overridden and
+    its services resolve to new ones over the given adapters; given a Client, that client calls
+    those new services. On exit the overrides are removed and the client gets back its very own
+    services. Validation, retries and logging stay real. Nested overrides restore in order;
+    calls from other threads see either the old or the new adapters, never a mix within a call.
+
+    Args:
+        target: a Client built by llmport (``app.extensions["llmport"]``, ``get_client()``...), or a
+            Container, whose later resolutions (not clients built before) see the overrides.
+        chat: the adapter to answer chat and stream calls, e.g. a FakeChat.
+        embeddings: the adapter to answer embed calls, e.g. a FakeEmbeddings.
+
+    Raises:
+        TypeError: neither adapter was given, or the client was not built by llmport's container.
+    """
+    if chat is None and embeddings is None:
+        raise TypeError("override() needs chat=, embeddings= or both")
+    client = target if isinstance(target, Client) else None
+    container = _as_container(target.container if isinstance(target, Client) else target)
+    if container is None:
+        raise TypeError(
+            "override() needs a Client built by llmport (from_env, from_dict, build_client, the Flask "
+            "or Django integration) or a Container; this Client was assembled by hand"
+        )
+    with ExitStack() as restore, _override_lock:
+        chat_service = embedding_service = None
+        if chat is not None:
+            chat_service = _override_service(restore, container.chat_adapter, container.chat_service, chat)
+        if embeddings is not None:
+            embedding_service = _override_service(
+                restore, container.embedding_adapter, container.embedding_service, embeddings
+            )
+        if client is not None:
+            previous = client.swap_services(chat_service, embedding_service)
+            restore.callback(client.swap_services, *previous)
+        # The stack unwinds on exit: the client first, then the providers, newest override first.
+        unwind = restore.pop_all()
+    try:
+        yield target
+    finally:
+        with _override_lock:
+            unwind.close()
+
+
+def _as_container(value: object) -> Container | None:
+    # Instantiating a DeclarativeContainer gives a DynamicContainer that names its class as parent.
+    parent = getattr(value, "declarative_parent", None)
+    if isinstance(value, containers.Container) and isinstance(parent, type) and issubclass(parent, Container):
+        return cast(Container, value)
+    return None
+
+
+def _override_service(
+    restore: ExitStack, adapter: providers.Provider[Any], service: providers.Provider[Any], fake: object
+) -> Any:
+    restore.enter_context(adapter.override(providers.Object(fake)))
+    # A twin of the service provider, resolved now against the overridden adapter. The original
+    # singleton keeps its instance, so removing the override gives back exactly that service.
+    assert isinstance(service, providers.BaseSingleton)  # the container declares services so
+    twin = type(service)(service.provides, *service.args, **service.kwargs)()
+    restore.enter_context(service.override(providers.Object(twin)))
+    return twin
+
+
+# The pytest plugin (entry point ``pytest11: llmport = "llmport.testing"``). pytest is optional:
+# without it this module still gives the fakes, fake_client and override.
+try:
+    import pytest
+except ModuleNotFoundError:  # pragma: no cover - exercised only where pytest is absent
+    pass
+else:
+
+    @pytest.fixture
+    def llmport_fake_chat() -> FakeChat:
+        """A new FakeChat: script replies with ``push(...)``, read ``requests`` afterwards."""
+        return FakeChat()
+
+    @pytest.fixture
+    def llmport_fake_embeddings() -> FakeEmbeddings:
+        """A new FakeEmbeddings with stable vectors; read ``requests`` afterwards."""
+        return FakeEmbeddings()
+
+    @pytest.fixture
+    def llmport_client(
+        llmport_fake_chat: FakeChat, llmport_fake_embeddings: FakeEmbeddings
+    ) -> Iterator[Client]:
+        """A Client over ``llmport_fake_chat`` and ``llmport_fake_embeddings``, closed after the test.
+
+        Retries are off (``max_retries=0``) so that a scripted error reaches the code under test
+        at once; build your own with ``fake_client(...)`` to exercise retries.
+        """
+        client = fake_client(llmport_fake_chat, llmport_fake_embeddings, max_retries=0)
+        yield client
+        client.close()
