@@ -119,9 +119,7 @@ class WireAdapter:
             response = self._client.post(path, cast_to=httpx2.Response, body=body, stream=True)
         request_id = request_id_of(response.headers)
         reader: ChatStreamReader | ResponsesStreamReader = (
-            ResponsesStreamReader(request_id)
-            if self._api == "responses"
-            else ChatStreamReader(request_id)
+            ResponsesStreamReader(request_id) if self._api == "responses" else ChatStreamReader(request_id)
         )
         try:
             events = iter_sse(response.iter_lines())

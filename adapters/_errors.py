@@ -111,9 +111,7 @@ def translate_errors(
             raise StreamInterruptedError(f"the stream {what} before it finished", **details) from exc
         if timed_out:
             raise RequestTimeoutError("the request timed out", **details) from exc
-        raise ConnectionFailedError(
-            f"could not reach the provider ({_cause_name(exc)})", **details
-        ) from exc
+        raise ConnectionFailedError(f"could not reach the provider ({_cause_name(exc)})", **details) from exc
     except openai.OpenAIError as exc:
         raise ProviderError(
             f"the openai SDK failed: {redact(str(exc))}", provider=provider, request_id=request_id

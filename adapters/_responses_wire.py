@@ -37,9 +37,7 @@ def responses_body(request: ChatRequest, model: str, *, stream: bool) -> dict[st
     """
     for name in ("stop", "seed"):
         if getattr(request, name) is not None:
-            raise ValidationError(
-                f"{name} is not supported by the Responses API; unset it or use api='chat'"
-            )
+            raise ValidationError(f"{name} is not supported by the Responses API; unset it or use api='chat'")
     messages = list(request.messages)
     instructions: list[str] = []
     while messages and messages[0].role == "system":

@@ -38,9 +38,7 @@ __all__ = [
 # loopback; building the wire JSON here and posting it as-is skips it (see the adapters' docs).
 
 
-def chat_body(
-    request: ChatRequest, model: str, *, stream: bool, max_tokens_field: str
-) -> dict[str, Any]:
+def chat_body(request: ChatRequest, model: str, *, stream: bool, max_tokens_field: str) -> dict[str, Any]:
     """Build the chat.completions request body.
 
     Args:
@@ -82,9 +80,7 @@ def chat_body(
     return body
 
 
-def _function(
-    name: str, description: str, parameters: Mapping[str, Any], strict: bool
-) -> dict[str, Any]:
+def _function(name: str, description: str, parameters: Mapping[str, Any], strict: bool) -> dict[str, Any]:
     spec: dict[str, Any] = {"name": name, "parameters": dict(parameters)}
     if description:
         spec["description"] = description
@@ -142,9 +138,7 @@ def usage_of(data: Mapping[str, Any] | None) -> Usage:
     )
 
 
-def filtered_error(
-    results: Any, request_id: str | None, what: str = "the reply"
-) -> ContentFilteredError:
+def filtered_error(results: Any, request_id: str | None, what: str = "the reply") -> ContentFilteredError:
     """The error for a 200 whose finish_reason says the content filter cut ``what``."""
     return ContentFilteredError(
         f"the provider's content filter withheld {what} (finish_reason=content_filter)",
@@ -194,7 +188,7 @@ class ChatStreamReader:
 
     Chunks with nothing in them (the role-only opening delta) are skipped. Azure's opening
     chunk has no choices, only ``prompt_filter_results``: it is not yielded, its results ride
-    on the next chunk. Filter results accumulate, and every chunk that brings new ones carries
+    on the next chunk that is. Filter results accumulate, and every chunk that brings new ones carries
     the whole picture so far, so ``fold_stream`` (last one wins) ends with all of them.
     """
 
@@ -216,7 +210,7 @@ class ChatStreamReader:
             self._filters["prompt_filter_results"] = data["prompt_filter_results"]
             self._filters_pending = True
         usage = usage_of(data["usage"]) if data.get("usage") else None
-        text, finish = "", None
+        text, finish, brought_filters = "", None, False
         deltas: tuple[ToolCallDelta, ...] = ()
         choices = data.get("choices") or ()
         if choices:
@@ -227,12 +221,12 @@ class ChatStreamReader:
             finish = choice.get("finish_reason")
             if choice.get("content_filter_results"):
                 self._filters["content_filter_results"] = choice["content_filter_results"]
-                self._filters_pending = True
+                self._filters_pending = brought_filters = True
             if finish == "content_filter":
                 raise filtered_error(choice.get("content_filter_results"), self.request_id)
         elif usage is None:
             return None
-        if not (text or deltas or finish or usage or self._filters_pending):
+        if not (text or deltas or finish or usage or brought_filters):
             return None
         content_filter = dict(self._filters) if self._filters_pending else None
         self._filters_pending = False
@@ -299,9 +293,7 @@ def embedding_body(request: EmbeddingRequest, model: str) -> dict[str, Any]:
     return body
 
 
-def parse_embeddings(
-    data: Mapping[str, Any], expected: int, request_id: str | None
-) -> EmbeddingResponse:
+def parse_embeddings(data: Mapping[str, Any], expected: int, request_id: str | None) -> EmbeddingResponse:
     """Read an embeddings body: vectors sorted by ``index`` and decoded to floats.
 
     Raises:

@@ -196,9 +196,7 @@ class AzureIdentityCredential:
                 )
             if self.kind == "azure_cli":
                 return identity.AzureCliCredential(tenant_id=self.tenant_id or "")
-            return identity.DefaultAzureCredential(
-                managed_identity_client_id=self.client_id, **options
-            )
+            return identity.DefaultAzureCredential(managed_identity_client_id=self.client_id, **options)
         except ValueError as exc:
             # e.g. workload identity outside a federated pod: no token file configured.
             raise ConfigurationError(f"credential {self.kind} cannot be built: {self._safe(exc)}") from exc
