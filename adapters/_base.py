@@ -23,9 +23,10 @@ from ..domain.models import (
     EmbeddingRequest,
     EmbeddingResponse,
 )
+from ._embeddings_wire import embedding_body, iter_sse, parse_embeddings
 from ._errors import request_id_of, translate_errors
 from ._responses_wire import ResponsesStreamReader, parse_response, responses_body
-from ._wire import ChatStreamReader, chat_body, embedding_body, iter_sse, parse_chat, parse_embeddings
+from ._wire import ChatStreamReader, chat_body, parse_chat
 
 __all__ = ["Api", "WireAdapter", "checked_token_provider"]
 
