@@ -1,0 +1,227 @@
+"""Every adapter against @copilotkit/aimock: an implementation of the wire protocol none of us wrote.
+
+aimock's ``llmock`` serves OpenAI (``/v1``), Azure classic (``/openai/deployments/...``) and
+Azure v1 (``/openai/v1``) on 127.0.0.1 from a fixture file, and checks inbound keys when
+AIMOCK_API_KEYS is set. CI installs it with
+``npm install --prefix .ci/node @copilotkit/aimock``; without the binary these tests skip.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from llmport.domain.conversations import fold_stream
+from llmport.domain.errors import AuthenticationError, RateLimitedError
+from llmport.domain.models import ChatRequest, EmbeddingRequest, Message, ToolSpec
+
+KEY, TOKEN = "aimock-key", "aimock-token"
+DEPLOYMENT = "gpt-4o-mini"
+FIXTURES = {
+    "fixtures": [
+        {"match": {"userMessage": "say hello"}, "response": {"content": "Hello from aimock"}},
+        {
+            "match": {"userMessage": "overloaded"},
+            "response": {
+                "status": 429,
+                "error": {
+                    "message": "Rate limit exceeded.",
+                    "type": "rate_limit_error",
+                    "code": "rate_limit_exceeded",
+                },
+            },
+        },
+        {
+            "match": {"toolName": "get_weather"},
+            "response": {"toolCalls": [{"name": "get_weather", "arguments": {"city": "Oslo"}}]},
+        },
+        {"match": {"inputText": "alpha"}, "response": {"embedding": [0.25, -0.5, 0.75]}},
+    ]
+}
+
+
+def _binary() -> str | None:
+    local = Path(__file__).resolve().parents[2] / ".ci" / "node" / "node_modules" / ".bin" / "llmock"
+    if local.exists():
+        return str(local)
+    return os.environ.get("LLMPORT_AIMOCK_BIN") or shutil.which("llmock")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _wait_healthy(url: str, process: subprocess.Popen[bytes], deadline: float) -> None:
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"llmock exited with {process.returncode} before it was ready")
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=1) as reply:  # noqa: S310  # our loopback URL
+                if reply.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("llmock did not become healthy within 20 s")
+
+
+@pytest.fixture(scope="module")
+def aimock(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    binary = _binary()
+    if binary is None:
+        pytest.skip("llmock is not installed: npm install --prefix .ci/node @copilotkit/aimock")
+    fixture_file = tmp_path_factory.mktemp("aimock") / "fixtures.json"
+    fixture_file.write_text(json.dumps(FIXTURES))
+    port = _free_port()
+    process = subprocess.Popen(
+        [
+            binary,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--fixtures",
+            str(fixture_file),
+            "--log-level",
+            "warn",
+        ],
+        env={**os.environ, "AIMOCK_API_KEYS": f"{KEY},{TOKEN}"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        _wait_healthy(url, process, time.monotonic() + 20)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+
+def _openai(url: str, key: str, **options: Any) -> Any:
+    from llmport.adapters.openai import OpenAIAdapter
+
+    return OpenAIAdapter(api_key=key, base_url=f"{url}/v1", **options)
+
+
+def _azure(url: str, key: str, **options: Any) -> Any:
+    from llmport.adapters.azure import AzureClassicAdapter
+
+    return AzureClassicAdapter(endpoint=url, api_version="2024-10-21", api_key=key, **options)
+
+
+def _azure_token(url: str, key: str, **options: Any) -> Any:
+    from llmport.adapters.azure import AzureClassicAdapter
+
+    return AzureClassicAdapter(endpoint=url, api_version="2024-10-21", token_provider=lambda: key, **options)
+
+
+def _azure_v1(url: str, key: str, **options: Any) -> Any:
+    from llmport.adapters.azure import AzureV1Adapter
+
+    return AzureV1Adapter(endpoint=url, api_key=key, **options)
+
+
+def _azure_v1_token(url: str, key: str, **options: Any) -> Any:
+    from llmport.adapters.azure import AzureV1Adapter
+
+    return AzureV1Adapter(endpoint=url, token_provider=lambda: key, **options)
+
+
+BUILDERS: dict[str, tuple[Callable[..., Any], str]] = {
+    "openai": (_openai, KEY),
+    "azure-key": (_azure, KEY),
+    "azure-token": (_azure_token, TOKEN),
+    "azure_v1-key": (_azure_v1, KEY),
+    "azure_v1-token": (_azure_v1_token, TOKEN),
+}
+
+
+@pytest.fixture(params=sorted(BUILDERS))
+def make(request: pytest.FixtureRequest, aimock: str) -> Iterator[Callable[..., Any]]:
+    build, credential = BUILDERS[request.param]
+    built: list[Any] = []
+
+    def make_adapter(**options: Any) -> Any:
+        adapter = build(aimock, options.pop("credential", credential), **options)
+        built.append(adapter)
+        return adapter
+
+    yield make_adapter
+    for adapter in built:
+        adapter.close()
+
+
+def ask(text: str, **options: Any) -> ChatRequest:
+    return ChatRequest((Message.user(text),), model=DEPLOYMENT, **options)
+
+
+def test_complete_reads_aimocks_reply_and_usage(make: Callable[..., Any]) -> None:
+    reply = make().complete(ask("please say hello"))
+
+    assert reply.text == "Hello from aimock"
+    assert reply.finish_reason == "stop"
+    assert reply.usage.total_tokens > 0
+
+
+def test_stream_folds_to_aimocks_reply_with_usage_last(make: Callable[..., Any]) -> None:
+    chunks = list(make().stream(ask("please say hello")))
+
+    assert fold_stream(chunks).text == "Hello from aimock"
+    assert chunks[-1].usage is not None and chunks[-1].usage.total_tokens > 0
+
+
+def test_tool_calls_come_back_whole_from_complete_and_from_a_stream(make: Callable[..., Any]) -> None:
+    adapter = make()
+    request = ask("weather in Oslo?", tools=(ToolSpec("get_weather"),))
+
+    whole = adapter.complete(request).tool_calls
+    streamed = fold_stream(adapter.stream(request)).tool_calls
+
+    for calls in (whole, streamed):
+        assert [c.name for c in calls] == ["get_weather"]
+        assert json.loads(calls[0].arguments) == {"city": "Oslo"}
+        assert calls[0].id
+
+
+def test_embeddings_come_back_as_floats(make: Callable[..., Any]) -> None:
+    reply = make().embed(EmbeddingRequest(("alpha",), model="text-embedding-3-small"))
+
+    assert [list(v) for v in reply.vectors] == [[0.25, -0.5, 0.75]]
+
+
+def test_an_error_fixture_becomes_rate_limited(make: Callable[..., Any]) -> None:
+    with pytest.raises(RateLimitedError) as caught:
+        make().complete(ask("we are overloaded"))
+
+    assert caught.value.status_code == 429 and caught.value.retryable
+
+
+def test_aimock_refuses_a_wrong_key_as_authentication_error(make: Callable[..., Any]) -> None:
+    with pytest.raises(AuthenticationError) as caught:
+        make(credential="not-the-key").complete(ask("please say hello"))
+
+    assert caught.value.status_code == 401
+    assert "not-the-key" not in str(caught.value)
+
+
+def test_the_responses_api_reads_aimocks_reply(make: Callable[..., Any]) -> None:
+    adapter = make(api="responses")
+
+    assert adapter.complete(ask("please say hello")).text == "Hello from aimock"
+    assert fold_stream(adapter.stream(ask("please say hello"))).text == "Hello from aimock"
