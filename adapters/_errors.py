@@ -112,17 +112,17 @@ def translate_errors(
         if timed_out:
             raise RequestTimeoutError("the request timed out", **details) from exc
         raise ConnectionFailedError(f"could not reach the provider ({_cause_name(exc)})", **details) from exc
-    except openai.OpenAIError as exc:
-        raise ProviderError(
-            f"the openai SDK failed: {redact(str(exc))}", provider=provider, request_id=request_id
-        ) from exc
     except Exception as exc:
-        # The SDK raises plain TypeError/ValueError for some misconfigurations; callers must
+        # Anything else: an SDK error without a status, or the plain TypeError/ValueError the
+        # SDK raises for some misconfigurations, or undecodable bytes mid-stream. Callers must
         # still only ever see domain errors.
+        what = redact(str(exc)) if isinstance(exc, openai.OpenAIError) else type(exc).__name__
+        if streaming:
+            raise StreamInterruptedError(
+                f"the stream failed: {what}", provider=provider, request_id=request_id
+            ) from exc
         raise ProviderError(
-            f"unexpected {type(exc).__name__} while calling the provider",
-            provider=provider,
-            request_id=request_id,
+            f"the call to the provider failed: {what}", provider=provider, request_id=request_id
         ) from exc
 
 
