@@ -17,7 +17,7 @@ from .settings import Settings
 
 __all__ = ["FakeChat", "FakeCredential", "FakeEmbeddings", "fake_client", "override"]
 
-TargetT = TypeVar("TargetT", Client, Container)
+_Target = TypeVar("_Target", Client, Container)
 
 # Overrides change shared providers and a shared client; one at a time keeps their stacks in order.
 _override_lock = threading.RLock()
@@ -48,8 +48,8 @@ def fake_client(
 
 @contextmanager
 def override(
-    target: TargetT, *, chat: ChatPort | None = None, embeddings: EmbeddingPort | None = None
-) -> Iterator[TargetT]:
+    target: _Target, *, chat: ChatPort | None = None, embeddings: EmbeddingPort | None = None
+) -> Iterator[_Target]:
     """Swap adapters in a running client (e.g. a Flask or Django app's) or container, then restore them.
 
     Inside the block the container's ``chat_adapter`` / ``embedding_adapter`` are overridden and
