@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .container import Container, build_client, from_dict, from_env, from_file
+from .container import Clients, Container, build_client, clients_from_file, from_dict, from_env, from_file
 from .domain.conversations import fold_stream, to_messages
 from .domain.errors import (
     AuthenticationError,
@@ -51,6 +51,7 @@ __all__ = [
     "ChatRequest",
     "ChatResponse",
     "Client",
+    "Clients",
     "ConfigurationError",
     "ConnectionFailedError",
     "Container",
@@ -81,6 +82,7 @@ __all__ = [
     "Usage",
     "ValidationError",
     "build_client",
+    "clients_from_file",
     "fold_stream",
     "from_dict",
     "from_env",

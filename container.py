@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import threading
 import time
 from collections.abc import Callable, Mapping
 from operator import attrgetter
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from dependency_injector import containers, providers
 
 from .adapters.fakes import FakeChat, FakeEmbeddings
+from .domain.errors import ConfigurationError
 from .domain.ports import ChatPort, Closeable, CredentialPort, EmbeddingPort
 from .services.chat import ChatService
 from .services.client import Client
@@ -24,7 +26,7 @@ if TYPE_CHECKING:
     from .adapters.azure import AzureClassicAdapter, AzureV1Adapter
     from .adapters.openai import OpenAIAdapter
 
-__all__ = ["Container", "build_client", "from_dict", "from_env", "from_file"]
+__all__ = ["Clients", "Container", "build_client", "clients_from_file", "from_dict", "from_env", "from_file"]
 
 
 # Vendor adapters are imported inside these factories, so that `import llmport` loads neither
@@ -225,3 +227,59 @@ def from_file(path: str | os.PathLike[str], name: str = "default") -> Client:
         ConfigurationError: the file cannot be read, or the client's settings are invalid.
     """
     return build_client(Settings.from_toml(path, name=name))
+
+
+class Clients:
+    """Several named clients, each wired by its own Container and built once, on first use.
+
+    ``clients["embeddings"]`` returns that client; ``clients.containers[name]`` is its container
+    (override its providers before first use, in tests). Thread-safe; close it at shutdown.
+    """
+
+    def __init__(self, settings: Mapping[str, Settings]) -> None:
+        self.containers: dict[str, Container] = {name: Container(settings=s) for name, s in settings.items()}
+        self._settings = dict(settings)
+        self._built: dict[str, Client] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def names(self) -> list[str]:
+        """The client names, sorted."""
+        return sorted(self._settings)
+
+    def __getitem__(self, name: str) -> Client:
+        """Return the client ``name``, building it on first use.
+
+        Raises:
+            ConfigurationError: there is no such client (the message lists the names).
+        """
+        with self._lock:
+            if name not in self._built:
+                if name not in self._settings:
+                    raise ConfigurationError(
+                        f"no client named {name!r}; the clients are: {', '.join(self.names)}"
+                    )
+                self._built[name] = build_client(self._settings[name], self.containers[name])
+            return self._built[name]
+
+    def close(self) -> None:
+        """Close every client built so far."""
+        with self._lock:
+            built, self._built = list(self._built.values()), {}
+        for client in built:
+            client.close()
+
+    def __enter__(self) -> Clients:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def clients_from_file(path: str | os.PathLike[str]) -> Clients:
+    """Read every ``[clients.NAME]`` of a TOML file; each client is built when first asked for.
+
+    Raises:
+        ConfigurationError: the file cannot be read, or a client's settings are invalid.
+    """
+    return Clients(Settings.all_from_toml(path))

@@ -224,18 +224,25 @@ class Settings:
         Raises:
             ConfigurationError: the file is missing or malformed, or has no such client.
         """
-        try:
-            document = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise ConfigurationError(f"config file {str(path)!r} could not be read: {exc}") from exc
-        clients = document.get("clients")
-        if isinstance(clients, dict):
-            if name not in clients:
-                raise ConfigurationError(
-                    f"config file {str(path)!r} has no [clients.{name}]; it has: {', '.join(sorted(clients))}"
-                )
-            return cls.from_dict(clients[name], name=name, source=f"file {path} [clients.{name}]")
-        return cls.from_dict(document, name=name, source=f"file {path}")
+        tables = _client_tables(path)
+        if name not in tables:
+            raise ConfigurationError(
+                f"config file {str(path)!r} has no [clients.{name}]; it has: {', '.join(sorted(tables))}"
+            )
+        values, source = tables[name]
+        return cls.from_dict(values, name=name, source=source)
+
+    @classmethod
+    def all_from_toml(cls, path: str | os.PathLike[str]) -> dict[str, Settings]:
+        """Read every client's settings from a TOML file, by name (see :meth:`from_toml`).
+
+        Raises:
+            ConfigurationError: the file is missing or malformed, or a client's settings are invalid.
+        """
+        return {
+            name: cls.from_dict(values, name=name, source=source)
+            for name, (values, source) in _client_tables(path).items()
+        }
 
     def replace(self, **changes: Any) -> Settings:
         """Return a copy with ``changes`` applied and validated."""
@@ -257,6 +264,22 @@ class Settings:
             value = getattr(self, f.name)
             shown[f.name] = "**********" if isinstance(value, Secret) else value
         return shown
+
+
+def _client_tables(path: str | os.PathLike[str]) -> dict[str, tuple[dict[str, Any], str]]:
+    """The file's client tables by name, each with the source label its settings will carry."""
+    try:
+        document = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigurationError(f"config file {str(path)!r} could not be read: {exc}") from exc
+    clients = document.get("clients")
+    if not isinstance(clients, dict):
+        return {"default": (document, f"file {path}")}
+    if not clients or not all(isinstance(table, dict) for table in clients.values()):
+        raise ConfigurationError(
+            f"config file {str(path)!r}: [clients] must hold tables like [clients.default]"
+        )
+    return {name: (table, f"file {path} [clients.{name}]") for name, table in clients.items()}
 
 
 def _check_choice(name: str, value: object, choices: Any, *, optional: bool = False) -> None:
