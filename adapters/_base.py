@@ -122,14 +122,20 @@ class WireAdapter:
         reader: ChatStreamReader | ResponsesStreamReader = (
             ResponsesStreamReader(request_id) if self._api == "responses" else ChatStreamReader(request_id)
         )
+        # Until a chunk is handed out, a broken connection is like one under complete(): the
+        # retry policy may try again; after it, a retry would repeat text, so it is final.
+        started = False
         try:
             events = iter_sse(response.iter_lines())
             while True:
                 # Each step is translated on its own so that the yield stays outside the
                 # context manager: what the consumer does is not a provider failure.
-                with translate_errors(self.provider, request_id=request_id, streaming=True):
+                with translate_errors(
+                    self.provider, request_id=request_id, streaming=True, chunks_sent=started
+                ):
                     chunk, finished = _next_chunk(events, reader, request_id)
                 if chunk is not None:
+                    started = True
                     yield chunk
                 if finished:
                     return

@@ -80,7 +80,7 @@ def retry_after_seconds(
 
 @contextmanager
 def translate_errors(
-    provider: str, *, request_id: str | None = None, streaming: bool = False
+    provider: str, *, request_id: str | None = None, streaming: bool = False, chunks_sent: bool = True
 ) -> Iterator[None]:
     """Turn whatever escapes the block into a domain error, most specific first.
 
@@ -88,6 +88,8 @@ def translate_errors(
         provider: put on every error (``openai``, ``azure``, ``azure_v1``).
         request_id: the id of the response being read, for failures after the headers came.
         streaming: the stream had started, so transport failures are StreamInterruptedError.
+        chunks_sent: the stream already handed out a chunk; until then a transport failure is
+            retryable, as it is for a whole reply (a retry cannot repeat text nobody received).
 
     Raises:
         LLMPortError: always the domain error for what went wrong, chained to the cause.
@@ -108,7 +110,9 @@ def translate_errors(
         details: dict[str, Any] = {"provider": provider, "request_id": request_id}
         if streaming:
             what = "timed out" if timed_out else f"broke ({type(exc).__name__})"
-            raise StreamInterruptedError(f"the stream {what} before it finished", **details) from exc
+            raise StreamInterruptedError(
+                f"the stream {what} before it finished", retryable=not chunks_sent, **details
+            ) from exc
         if timed_out:
             raise RequestTimeoutError("the request timed out", **details) from exc
         raise ConnectionFailedError(f"could not reach the provider ({_cause_name(exc)})", **details) from exc
