@@ -12,7 +12,9 @@ It speaks the three URL shapes llmport's adapters use and checks what each expec
 A wrong credential gets a 401 in that provider's real error shape. Replies come from a FIFO
 queue of :class:`Reply` (``server.script(...)``); when it is empty a deterministic default is
 sent (see ``wire_samples.default_reply``). Streams are real chunked SSE and can be cut
-mid-body; replies can be delayed. Fault-injection and benchmark tests reuse this module.
+mid-body; replies can be delayed; a connection can be reset before any answer. A responder
+(``server.respond_with(fn)``) can script replies per request number, e.g. a seeded fault mix
+for load tests. Fault-injection and benchmark tests reuse this module.
 """
 
 from __future__ import annotations
@@ -21,10 +23,11 @@ import contextlib
 import json
 import re
 import socket
+import struct
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -51,6 +54,7 @@ class Reply:
         cut_after: drop the connection after this many events, mid chunked body.
         delay: seconds to wait before answering (client timeouts).
         event_delay: seconds to wait between events.
+        reset: send nothing and reset the TCP connection (RST), as a crashed proxy would.
     """
 
     status: int = 200
@@ -62,6 +66,11 @@ class Reply:
     cut_after: int | None = None
     delay: float = 0.0
     event_delay: float = 0.0
+    reset: bool = False
+
+
+#: Decides the reply to request number ``index`` (0-based, in arrival order); None defers to the queue.
+Responder = Callable[[int, "RecordedRequest"], "Reply | None"]
 
 
 @dataclass(frozen=True)
@@ -84,12 +93,22 @@ class LoopbackServer:
     Args:
         api_key: the key every shape accepts.
         token: the bearer token the Azure shapes accept.
+        accept_token: when given, judges bearer tokens instead of comparing them with ``token``
+            (e.g. tokens a fake credential numbers, each valid until it expires).
     """
 
-    def __init__(self, *, api_key: str = "test-key", token: str = "test-token") -> None:
+    def __init__(
+        self,
+        *,
+        api_key: str = "test-key",
+        token: str = "test-token",
+        accept_token: Callable[[str], bool] | None = None,
+    ) -> None:
         self.api_key = api_key
         self.token = token
+        self.accept_token = accept_token
         self.requests: list[RecordedRequest] = []
+        self._responder: Responder | None = None
         # Set when a client hangs up while a reply is still being written (a stream it dropped).
         self.client_hung_up = threading.Event()
         self._replies: deque[Reply] = deque()
@@ -131,6 +150,17 @@ class LoopbackServer:
         with self._lock:
             self._replies.extend(replies)
 
+    def respond_with(self, responder: Responder | None) -> None:
+        """Let ``responder`` pick the reply to each request before the queue is consulted."""
+        with self._lock:
+            self._responder = responder
+
+    @property
+    def count(self) -> int:
+        """How many requests arrived so far."""
+        with self._lock:
+            return len(self.requests)
+
     @property
     def last(self) -> RecordedRequest:
         """The most recent request."""
@@ -159,12 +189,20 @@ class LoopbackServer:
             deployment=deployment,
         )
         with self._lock:
+            index = len(self.requests)
             self.requests.append(recorded)
+            responder = self._responder
         reply = self._refusal(recorded)
+        if reply is None and responder is not None:
+            reply = responder(index, recorded)
         if reply is None:
             with self._lock:
                 reply = self._replies.popleft() if self._replies else None
             reply = reply or default_reply(recorded)
+        if reply.reset:
+            handler.close_connection = True
+            _reset(handler.connection)
+            return
         try:
             _send(handler, reply)
         except (BrokenPipeError, ConnectionResetError):
@@ -180,6 +218,8 @@ class LoopbackServer:
     def _auth_refusal(self, req: RecordedRequest) -> Reply | None:
         auth = req.headers.get("authorization", "")
         bearer = auth[7:] if auth.lower().startswith("bearer ") else None
+        if bearer is not None and self.accept_token is not None and self.accept_token(bearer):
+            return None
         if req.shape == "openai":
             if bearer == self.api_key:
                 return None
@@ -264,6 +304,13 @@ def _send(handler: _Handler, reply: Reply) -> None:
 def _hard_close(conn: socket.socket) -> None:
     with contextlib.suppress(OSError):  # already closed by the peer
         conn.shutdown(socket.SHUT_RDWR)
+    conn.close()
+
+
+def _reset(conn: socket.socket) -> None:
+    # SO_LINGER on with a zero timeout makes close() send RST instead of FIN.
+    with contextlib.suppress(OSError):
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     conn.close()
 
 
