@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .container import Clients, Container, build_client, clients_from_file, from_dict, from_env, from_file
+from typing import TYPE_CHECKING, Any
+
 from .domain.conversations import fold_stream, to_messages
 from .domain.errors import (
     AuthenticationError,
@@ -41,6 +42,9 @@ from .domain.models import (
 from .domain.ports import ChatPort, CredentialPort, EmbeddingPort
 from .services.client import Client
 from .settings import Secret, Settings
+
+if TYPE_CHECKING:
+    from .container import Clients, Container, build_client, clients_from_file, from_dict, from_env, from_file
 
 __all__ = [
     "AccessToken",
@@ -89,3 +93,24 @@ __all__ = [
     "from_file",
     "to_messages",
 ]
+
+# The composition root imports dependency_injector (tens of milliseconds, and more modules through its
+# optional integrations); `import llmport` leaves it, like openai, until a client is built (PEP 562).
+_FROM_CONTAINER = frozenset(
+    ("Clients", "Container", "build_client", "clients_from_file", "from_dict", "from_env", "from_file")
+)
+
+if not TYPE_CHECKING:  # mypy sees the imports above; a typo stays an error for it
+
+    def __getattr__(name: str) -> Any:
+        if name in _FROM_CONTAINER:
+            from . import container
+
+            value = getattr(container, name)
+            globals()[name] = value  # the next lookup is a plain module attribute
+            return value
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

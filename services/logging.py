@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import cast
-
-import structlog
-from structlog.typing import FilteringBoundLogger
+from typing import TYPE_CHECKING, cast
 
 from ..domain.errors import LLMPortError
 from ..domain.models import Usage
 from .retry import RetryEvent
+
+if TYPE_CHECKING:
+    from structlog.typing import FilteringBoundLogger
 
 __all__ = ["CallLog", "get_logger"]
 
@@ -22,7 +22,10 @@ def get_logger(name: str) -> FilteringBoundLogger:
     The library never calls ``structlog.configure`` or ``logging.basicConfig``: the application's
     structlog processors (if any) shape the event and its stdlib handlers decide where it goes.
     """
-    return cast(FilteringBoundLogger, structlog.wrap_logger(logging.getLogger(name)))
+    # Imported here: structlog (and what it imports) loads with the first event logged, not with llmport.
+    import structlog
+
+    return cast("FilteringBoundLogger", structlog.wrap_logger(logging.getLogger(name)))
 
 
 class CallLog:
@@ -41,8 +44,14 @@ class CallLog:
 
     def __init__(self, name: str, *, provider: str) -> None:
         self._stdlib = logging.getLogger(name)
-        self._log = get_logger(name)
+        self._log: FilteringBoundLogger | None = None  # wrapped on the first event written
         self._provider = provider
+
+    def _logger(self) -> FilteringBoundLogger:
+        # Two threads may both wrap it on the first event: equivalent loggers, one is kept.
+        if self._log is None:
+            self._log = get_logger(self._stdlib.name)
+        return self._log
 
     @property
     def enabled(self) -> bool:
@@ -65,7 +74,7 @@ class CallLog:
         if not self._stdlib.isEnabledFor(logging.INFO):
             return
         usage = usage or Usage()
-        self._log.info(
+        self._logger().info(
             "llmport.call",
             provider=self._provider,
             operation=operation,
@@ -97,7 +106,7 @@ class CallLog:
             return
         usage = usage or Usage()
         domain = error if isinstance(error, LLMPortError) else None
-        self._log.info(
+        self._logger().info(
             "llmport.call",
             provider=self._provider,
             operation=operation,
@@ -127,7 +136,7 @@ class CallLog:
         if not self._stdlib.isEnabledFor(logging.WARNING):
             return
         error = event.error
-        self._log.warning(
+        self._logger().warning(
             "llmport.retry",
             provider=self._provider,
             operation=operation,
