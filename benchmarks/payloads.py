@@ -144,17 +144,22 @@ def chat_stream(*, azure: bool) -> bytes:
 
 
 def vector(index: int, dimensions: int = DIMENSIONS) -> list[float]:
-    """Input ``index``'s vector: small multiples of 1/1024, exactly representable in float32."""
-    return [((index * 7 + d * 13) % 2048 - 1024) / 1024 for d in range(dimensions)]
+    """Input ``index``'s vector: multiples of 1/1024, exactly representable in float32, rotated by index."""
+    base = [((d * 13) % 2048 - 1024) / 1024 for d in range(dimensions)]
+    shift = index % dimensions
+    return base[shift:] + base[:shift]
 
 
 def embeddings(count: int, *, base64_form: bool, azure: bool, dimensions: int = DIMENSIONS) -> bytes:
     """An embeddings response for ``count`` inputs, as base64 float32 or as JSON floats."""
+    packed = struct.pack(f"<{dimensions}f", *vector(0, dimensions))
     items = []
     for i in range(count):
-        values = vector(i, dimensions)
+        shift = 4 * (i % dimensions)
         embedding: Any = (
-            base64.b64encode(struct.pack(f"<{dimensions}f", *values)).decode() if base64_form else values
+            base64.b64encode(packed[shift:] + packed[:shift]).decode()
+            if base64_form
+            else vector(i, dimensions)
         )
         items.append({"object": "embedding", "index": i, "embedding": embedding})
     body = {

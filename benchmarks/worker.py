@@ -21,7 +21,6 @@ API_VERSION = "2024-10-21"
 CHAT_MODEL = "gpt-4o-mini"
 EMBEDDING_MODEL = "text-embedding-3-small"
 PROMPT = "When was Microsoft founded?"
-TEXTS_2048 = tuple(f"document number {i}: a short paragraph about something" for i in range(2048))
 
 
 @dataclass(frozen=True)
@@ -37,6 +36,12 @@ class Counts:
     per_thread: int = 400
     rss_first: int = 1000
     rss_last: int = 10000
+    many: int = 2048  # inputs of the large embeddings call
+
+    @property
+    def texts(self) -> tuple[str, ...]:
+        """The large embeddings call's inputs."""
+        return tuple(f"document number {i}: a short paragraph about something" for i in range(self.many))
 
     @classmethod
     def quick(cls) -> Counts:
@@ -194,14 +199,14 @@ def calls(kind: str, port: int, counts: Counts) -> dict[str, Any]:
     """Chat, stream, embeddings and 8-thread throughput on one warmed-up client."""
     ops = ops_for(kind, port)
     texts_1 = (PROMPT,)
-    texts_2048 = TEXTS_2048
+    texts_2048 = counts.texts
     for _ in range(counts.warmup):
         ops.chat()
     for _ in range(max(2, counts.warmup // 10)):
         list(ops.stream())
         ops.embed(texts_1)
     vectors = ops.embed(texts_2048)
-    assert len(vectors) == 2048 and len(vectors[0]) == 1536 and isinstance(vectors[0][0], float)
+    assert len(vectors) == counts.many and len(vectors[0]) == 1536 and isinstance(vectors[0][0], float)
     chat = _timed(ops.chat, counts.chat)
     first, total = _stream_times(ops, counts.stream)
     embed_1 = _timed(lambda: ops.embed(texts_1), counts.embed_1)
