@@ -156,8 +156,14 @@ class Retrier:
                 return operation()
             except AuthenticationError as error:
                 # Rule: a 401 may only mean the cached token went stale; drop it and try once
-                # more at once. A second 401 is the caller's to fix: it is not retryable.
-                if reauthenticated or on_unauthorized is None or not on_unauthorized():
+                # more at once. A second 401 is the caller's to fix: it is not retryable. A
+                # credential that failed to give a token (no status) has nothing stale to drop.
+                if (
+                    error.status_code != 401
+                    or reauthenticated
+                    or on_unauthorized is None
+                    or not on_unauthorized()
+                ):
                     raise
                 reauthenticated = True
                 if on_retry is not None:
