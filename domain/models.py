@@ -118,7 +118,7 @@ class Message:
     tool_call_id: str | None = None
 
     def __post_init__(self) -> None:
-        if self.role not in ROLES:
+        if not isinstance(self.role, str) or self.role not in ROLES:
             raise ValidationError(
                 f"Message.role {self.role!r} is unknown; use one of system, user, assistant, tool"
             )
@@ -255,9 +255,9 @@ class ChatRequest:
         _check_range("top_p", self.top_p, 0.0, 1.0)
         if self.max_tokens is not None and (not isinstance(self.max_tokens, int) or self.max_tokens < 1):
             raise ValidationError(f"max_tokens must be a positive int, got {self.max_tokens!r}")
-        if self.tool_choice not in (None, "auto", "none", "required") and self.tool_choice not in {
-            tool.name for tool in self.tools
-        }:
+        if self.tool_choice not in (None, "auto", "none", "required") and (
+            not isinstance(self.tool_choice, str) or self.tool_choice not in {tool.name for tool in self.tools}
+        ):
             raise ValidationError(
                 f"tool_choice {self.tool_choice!r} must be auto, none, required or a tool's name"
             )
