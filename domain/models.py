@@ -255,8 +255,9 @@ class ChatRequest:
         _check_range("top_p", self.top_p, 0.0, 1.0)
         if self.max_tokens is not None and (not isinstance(self.max_tokens, int) or self.max_tokens < 1):
             raise ValidationError(f"max_tokens must be a positive int, got {self.max_tokens!r}")
+        names = {tool.name for tool in self.tools}
         if self.tool_choice not in (None, "auto", "none", "required") and (
-            not isinstance(self.tool_choice, str) or self.tool_choice not in {tool.name for tool in self.tools}
+            not isinstance(self.tool_choice, str) or self.tool_choice not in names
         ):
             raise ValidationError(
                 f"tool_choice {self.tool_choice!r} must be auto, none, required or a tool's name"
