@@ -203,10 +203,12 @@ def markdown(summary: dict[str, Any]) -> str:
 Written by `python benchmarks/run.py` ({mode}: {summary["rounds"]} round(s), {summary["seconds"]:.0f} s).
 Each figure is llmport / raw SDK on the same provider shape, the median of the rounds' ratios with
 their min-max, then the absolute medians. Every round runs every client in fresh processes, in a
-rotated order, against the same loopback server (precomputed replies; {pinning}).
+rotated order, against the same loopback server
+(precomputed replies; {pinning}).
 
-Per round and client: 200 warm-up calls, then 2,000 chat calls (p50, p99), 400 streams (21 chunks
-of text plus finish and usage; p50 of time to first text chunk and of the whole stream), 400
+Per round and client: 200 warm-up calls, then 2,000 chat calls (p50, p99), 400 streams (a role
+chunk, 20 text chunks, a finish chunk and a usage chunk, plus Azure's opening filter-results chunk
+on Azure; p50 of the time to the first text chunk and of the whole stream), 400
 embeddings of 1 input and 12 of 2,048 inputs (1,536 dimensions, base64 on the wire, floats to the
 caller; p50), and 8 threads x 400 chat calls on one shared client. Separate fresh processes measure
 RSS after 1,000 and 10,000 chat calls, cold start (import, build, first chat call; median of 3) and
