@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterator
 from time import perf_counter
+from typing import TypeVar
 
 from ..domain.errors import LLMPortError, StreamInterruptedError
 from ..domain.models import ChatChunk, ChatRequest, ChatResponse, Usage
@@ -15,6 +16,8 @@ from .retry import Retrier, RetryEvent
 from .token_cache import TokenCache
 
 __all__ = ["ChatService"]
+
+T = TypeVar("T")
 
 
 class ChatService:
@@ -100,37 +103,39 @@ class ChatService:
         """
         request = self._resolve(request)
         chat = self._chat
-        attempts = 0
-
-        def operation() -> ChatResponse:
-            nonlocal attempts
-            attempts += 1
-            return chat.complete(request)
-
-        started = perf_counter()
-        try:
-            response = self._retrier.call(
-                operation,
-                on_unauthorized=self._on_unauthorized,
-                on_retry=self._retry_logger("chat", request.model),
-            )
-        except LLMPortError as error:
-            self._failed("chat", request, attempts, started, error)
-            raise
-        except Exception as exc:
-            wrapped = unexpected_error(exc, provider=self._provider, operation="chat")
-            self._failed("chat", request, attempts, started, wrapped)
-            raise wrapped from exc
+        tally = _Tally()
+        response = self._retried("chat", request, tally, lambda: chat.complete(request))
         self._log.call_ok(
             operation="chat",
             model=request.model,
-            attempt=attempts,
-            latency_ms=(perf_counter() - started) * 1000,
+            attempt=tally.attempts,
+            latency_ms=(perf_counter() - tally.started) * 1000,
             usage=response.usage,
             request_id=response.request_id,
             extra=self._content(request, response.text),
         )
         return response
+
+    def _retried(self, operation: str, request: ChatRequest, tally: _Tally, once: Callable[[], T]) -> T:
+        """Run ``once`` under the retry policy; log a final failure and make it a domain error."""
+
+        def attempt() -> T:
+            tally.attempts += 1
+            return once()
+
+        try:
+            return self._retrier.call(
+                attempt,
+                on_unauthorized=self._on_unauthorized,
+                on_retry=self._retry_logger(operation, request.model),
+            )
+        except LLMPortError as error:
+            self._failed(operation, request, tally.attempts, tally.started, error)
+            raise
+        except Exception as exc:
+            wrapped = unexpected_error(exc, provider=self._provider, operation=operation)
+            self._failed(operation, request, tally.attempts, tally.started, wrapped)
+            raise wrapped from exc
 
     def _failed(
         self,
@@ -170,11 +175,9 @@ class ChatService:
 
     def _stream(self, request: ChatRequest) -> Iterator[ChatChunk]:
         chat = self._chat
-        attempts = 0
+        tally = _Tally()
 
         def open_stream() -> tuple[Iterator[ChatChunk], ChatChunk | None]:
-            nonlocal attempts
-            attempts += 1
             chunks = chat.stream(request)
             try:
                 return chunks, next(chunks, None)
@@ -182,20 +185,8 @@ class ChatService:
                 _close(chunks)
                 raise
 
-        started = perf_counter()
-        try:
-            chunks, first = self._retrier.call(
-                open_stream,
-                on_unauthorized=self._on_unauthorized,
-                on_retry=self._retry_logger("chat.stream", request.model),
-            )
-        except LLMPortError as error:
-            self._failed("chat.stream", request, attempts, started, error)
-            raise
-        except Exception as exc:
-            wrapped = unexpected_error(exc, provider=self._provider, operation="chat.stream")
-            self._failed("chat.stream", request, attempts, started, wrapped)
-            raise wrapped from exc
+        chunks, first = self._retried("chat.stream", request, tally, open_stream)
+        attempts, started = tally.attempts, tally.started
 
         keep_text = self._log_content and self._log.enabled
         text: list[str] = []
@@ -269,6 +260,16 @@ class ChatService:
         """Close the adapter, when it holds resources; calling it twice is harmless."""
         if isinstance(self._chat, Closeable):
             self._chat.close()
+
+
+class _Tally:
+    """Attempts made for one call and when it started, for its log event."""
+
+    __slots__ = ("attempts", "started")
+
+    def __init__(self) -> None:
+        self.attempts = 0
+        self.started = perf_counter()
 
 
 def _close(chunks: Iterator[ChatChunk]) -> None:
