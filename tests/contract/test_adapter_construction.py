@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from conftest import MODEL, AdapterCase
+from adapter_cases import MODEL, AdapterCase
 from loopback import LoopbackServer
 
 from llmport.domain.errors import ConfigurationError

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from conftest import CASES, MODEL
+from adapter_cases import CASES, MODEL
 from loopback import LoopbackServer, Reply
 from wire_samples import azure_error, chat_chunks, chat_completion, vector_for
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import AdapterCase
+from adapter_cases import AdapterCase
 from loopback import LoopbackServer, Reply
 from wire_samples import embedding_list, vector_for
 

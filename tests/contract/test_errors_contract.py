@@ -8,7 +8,7 @@ from time import time
 from typing import Any
 
 import pytest
-from conftest import MODEL, TOKEN_CASES, AdapterCase
+from adapter_cases import MODEL, TOKEN_CASES, AdapterCase
 from loopback import LoopbackServer, Reply
 from wire_samples import azure_content_filter_error, azure_error, openai_error
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import MODEL, AdapterCase
+from adapter_cases import MODEL, AdapterCase
 from loopback import LoopbackServer, Reply
 from wire_samples import response_events, response_object
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import MODEL, AdapterCase
+from adapter_cases import MODEL, AdapterCase
 from loopback import LoopbackServer, Reply
 from wire_samples import AZURE_PROMPT_FILTERS, USAGE, chat_chunks, openai_error
 
