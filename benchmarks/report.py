@@ -56,6 +56,7 @@ def _machine() -> dict[str, str]:
     if hasattr(os, "sysconf"):
         memory = f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB"
     from importlib.metadata import version
+    from importlib.util import find_spec
 
     try:
         commit = subprocess.run(
@@ -74,6 +75,11 @@ def _machine() -> dict[str, str]:
         "python": platform.python_version(),
         "packages": ", ".join(f"{name} {version(name)}" for name in ("openai", "httpx2", "llmport")),
         "llmport commit": commit,
+        # dependency_injector imports these when they are installed; they weigh on cold start and RSS.
+        "optional extras present": ", ".join(
+            name for name in ("werkzeug", "pydantic_settings", "yaml") if find_spec(name) is not None
+        )
+        or "none (a clean environment: llmport's runtime dependencies only)",
     }
 
 
