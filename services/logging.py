@@ -71,23 +71,17 @@ class CallLog:
         extra: Mapping[str, object] | None = None,
     ) -> None:
         """Log a call that succeeded (``status`` is ``cancelled`` for a stream the caller left)."""
-        if not self._stdlib.isEnabledFor(logging.INFO):
-            return
-        usage = usage or Usage()
-        self._logger().info(
-            "llmport.call",
-            provider=self._provider,
-            operation=operation,
-            model=model,
-            attempt=attempt,
-            status=status,
-            latency_ms=round(latency_ms, 3),
-            prompt_tokens=usage.prompt_tokens,
-            completion_tokens=usage.completion_tokens,
-            total_tokens=usage.total_tokens,
-            request_id=request_id,
-            **(extra or {}),
-        )
+        if self._stdlib.isEnabledFor(logging.INFO):
+            self._call_event(
+                operation=operation,
+                model=model,
+                attempt=attempt,
+                status=status,
+                latency_ms=latency_ms,
+                usage=usage,
+                request_id=request_id,
+                extra=extra,
+            )
 
     def call_failed(
         self,
@@ -104,8 +98,37 @@ class CallLog:
         """Log a call that ended in an error (at INFO: raising it is the caller's business)."""
         if not self._stdlib.isEnabledFor(logging.INFO):
             return
-        usage = usage or Usage()
         domain = error if isinstance(error, LLMPortError) else None
+        details = {
+            "error": type(error).__name__,
+            "code": domain.code if domain else None,
+            "status_code": domain.status_code if domain else None,
+            **(extra or {}),
+        }
+        self._call_event(
+            operation=operation,
+            model=model,
+            attempt=attempt,
+            status=status,
+            latency_ms=latency_ms,
+            usage=usage,
+            request_id=domain.request_id if domain else None,
+            extra=details,
+        )
+
+    def _call_event(
+        self,
+        *,
+        operation: str,
+        model: str | None,
+        attempt: int,
+        status: str,
+        latency_ms: float,
+        usage: Usage | None,
+        request_id: str | None,
+        extra: Mapping[str, object] | None,
+    ) -> None:
+        usage = usage or Usage()
         self._logger().info(
             "llmport.call",
             provider=self._provider,
@@ -117,10 +140,7 @@ class CallLog:
             prompt_tokens=usage.prompt_tokens,
             completion_tokens=usage.completion_tokens,
             total_tokens=usage.total_tokens,
-            request_id=domain.request_id if domain else None,
-            error=type(error).__name__,
-            code=domain.code if domain else None,
-            status_code=domain.status_code if domain else None,
+            request_id=request_id,
             **(extra or {}),
         )
 
