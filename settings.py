@@ -12,10 +12,6 @@ from typing import Any, Literal, get_args
 
 from .domain.errors import ConfigurationError
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10 only
-    import tomli as tomllib
 
 __all__ = ["ENV_VARS", "Secret", "Settings"]
 
@@ -268,6 +264,11 @@ class Settings:
 
 def _client_tables(path: str | os.PathLike[str]) -> dict[str, tuple[dict[str, Any], str]]:
     """The file's client tables by name, each with the source label its settings will carry."""
+    # Imported here: only configuration files need a TOML parser, not every `import llmport`.
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10 only
+        import tomli as tomllib
     try:
         document = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:

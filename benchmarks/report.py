@@ -217,8 +217,8 @@ chunk, 20 text chunks, a finish chunk and a usage chunk, plus Azure's opening fi
 on Azure; p50 of the time to the first text chunk and of the whole stream), 400
 embeddings of 1 input and 12 of 2,048 inputs (1,536 dimensions, base64 on the wire, floats to the
 caller; p50), and 8 threads x 400 chat calls on one shared client. Separate fresh processes measure
-RSS after 1,000 and 10,000 chat calls, cold start (import, build, first chat call; median of 3) and
-`import` alone (median of 3). The raw clients run with `max_retries=0` and do what a user does: the
+RSS after 1,000 and 10,000 chat calls, cold start (import, build, first chat call; median of 7 per round) and
+`import` alone (median of 7 per round). The raw clients run with `max_retries=0` and do what a user does: the
 SDK parses into its models, the benchmark reads the message text, the deltas and the vectors.
 
 ## Machine

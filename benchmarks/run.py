@@ -109,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-pin", action="store_true", help="do not pin server and clients to cores")
     args = parser.parse_args(argv)
     rounds = args.rounds or (1 if args.quick else 3)
-    repeats = 1 if args.quick else 3
+    # Cold starts and imports are single ~0.5 s samples, noisier than per-call figures: take more.
+    repeats = 1 if args.quick else 7
     out: Path = args.out or (Path(tempfile.mkdtemp(prefix="llmport-bench-")) if args.quick else HERE)
     out.mkdir(parents=True, exist_ok=True)
 
