@@ -12,7 +12,6 @@ from typing import Any, Literal, get_args
 
 from .domain.errors import ConfigurationError
 
-
 __all__ = ["ENV_VARS", "Secret", "Settings"]
 
 Provider = Literal["openai", "azure", "azure_v1", "fake"]
