@@ -192,6 +192,7 @@ class ChatService:
         text: list[str] = []
         usage: Usage | None = None
         request_id: str | None = None
+        ended: str | None = None  # how the stream ended, when it did not fail
         try:
             chunk = first
             while chunk is not None:
@@ -201,20 +202,13 @@ class ChatService:
                     text.append(chunk.text)
                 yield chunk
                 chunk = next(chunks, None)
+            ended = "ok"
         except LLMPortError as error:
             self._failed("chat.stream", request, attempts, started, error, usage=usage, reply="".join(text))
             raise
         except GeneratorExit:
             # The consumer stopped early (break, close, garbage collection): not a failure.
-            self._stream_ended(
-                request,
-                attempts=attempts,
-                started=started,
-                usage=usage,
-                request_id=request_id,
-                text=text,
-                status="cancelled",
-            )
+            ended = "cancelled"
             raise
         except Exception as exc:
             wrapped = unexpected_error(
@@ -224,15 +218,16 @@ class ChatService:
             raise wrapped from exc
         finally:
             _close(chunks)
-        self._stream_ended(
-            request,
-            attempts=attempts,
-            started=started,
-            usage=usage,
-            request_id=request_id,
-            text=text,
-            status="ok",
-        )
+            if ended is not None:
+                self._stream_ended(
+                    request,
+                    attempts=attempts,
+                    started=started,
+                    usage=usage,
+                    request_id=request_id,
+                    text=text,
+                    status=ended,
+                )
 
     def _stream_ended(
         self,
