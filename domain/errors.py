@@ -17,10 +17,14 @@
     ├── ConnectionFailedError         nothing usable came back, retryable
     │   └── RequestTimeoutError       the request (or a 408) timed out
     ├── StreamInterruptedError        a stream broke after it started
+    ├── ResponseTooLargeError         the reply passed max_response_bytes; nothing more was read
+    ├── ClientClosedError             the client was closed; build a new one
     └── ProviderError                 any other answer (409, malformed body, unexpected failure)
 
 Every error carries ``provider``, ``status_code``, ``code`` (the provider's error code),
-``request_id`` and ``retryable``; none of them ever holds a secret.
+``request_id``, ``retryable`` and ``retry_after`` (the provider's hint, in seconds); none of them
+ever holds a secret, and none is chained to a vendor exception (``__cause__`` and ``__context__``
+are empty): the vendor's frames hold request headers, and error trackers record frame locals.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ __all__ = [
     "ConfigurationError",
     "ConnectionFailedError",
     "ContentFilteredError",
+    "ClientClosedError",
     "ContextLengthExceededError",
     "LLMPortError",
     "NotFoundError",
@@ -42,6 +47,7 @@ __all__ = [
     "QuotaExceededError",
     "RateLimitedError",
     "RequestTimeoutError",
+    "ResponseTooLargeError",
     "ServiceUnavailableError",
     "StreamInterruptedError",
     "ValidationError",
@@ -58,6 +64,7 @@ class LLMPortError(Exception):
         code: the provider's error code (``content_filter``, ``DeploymentNotFound``...).
         request_id: the provider's request id (``x-request-id`` / ``apim-request-id``).
         retryable: whether sending the same request again may succeed; defaults per class.
+        retry_after: the provider's hint (Retry-After, retry-after-ms) in seconds, on any status.
     """
 
     default_retryable: ClassVar[bool] = False
@@ -71,6 +78,7 @@ class LLMPortError(Exception):
         code: str | None = None,
         request_id: str | None = None,
         retryable: bool | None = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -79,6 +87,7 @@ class LLMPortError(Exception):
         self.code = code
         self.request_id = request_id
         self.retryable = self.default_retryable if retryable is None else retryable
+        self.retry_after = retry_after
 
     def __str__(self) -> str:
         details = [
@@ -106,7 +115,15 @@ class ValidationError(LLMPortError, ValueError):
 
 
 class AuthenticationError(LLMPortError):
-    """The provider rejected the credentials (401) or no token could be obtained."""
+    """The provider rejected the credentials (401) or no token could be obtained.
+
+    ``claims`` is the claims challenge of a 401 (Continuous Access Evaluation), decoded from
+    ``WWW-Authenticate``: a new token must be asked for with these claims.
+    """
+
+    def __init__(self, message: str, *, claims: str | None = None, **details: Any) -> None:
+        super().__init__(message, **details)
+        self.claims = claims
 
 
 class PermissionDeniedError(LLMPortError):
@@ -147,10 +164,6 @@ class RateLimitedError(LLMPortError):
 
     default_retryable = True
 
-    def __init__(self, message: str, *, retry_after: float | None = None, **details: Any) -> None:
-        super().__init__(message, **details)
-        self.retry_after = retry_after
-
 
 class QuotaExceededError(LLMPortError):
     """The account's quota is used up (429 ``insufficient_quota``); waiting will not help."""
@@ -174,6 +187,14 @@ class RequestTimeoutError(ConnectionFailedError):
 
 class StreamInterruptedError(LLMPortError):
     """A stream broke after it had started; what was received is lost to the retry policy."""
+
+
+class ResponseTooLargeError(LLMPortError):
+    """The reply (or an error body, or a stream) grew past ``max_response_bytes``; reading stopped."""
+
+
+class ClientClosedError(LLMPortError):
+    """The client was closed (or is closing) before or during this call; build a new client."""
 
 
 class ProviderError(LLMPortError):
