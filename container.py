@@ -6,7 +6,8 @@ import os
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping
+import weakref
+from collections.abc import Callable, Iterable, Mapping
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +15,7 @@ from dependency_injector import containers, providers
 
 from .adapters.fakes import FakeChat, FakeEmbeddings
 from .domain.errors import ConfigurationError
-from .domain.ports import ChatPort, Closeable, CredentialPort, EmbeddingPort
+from .domain.ports import ChatPort, Closeable, CredentialPort, EmbeddingPort, ForkAware
 from .services.chat import ChatService
 from .services.client import Client
 from .services.embeddings import EmbeddingService
@@ -173,8 +174,36 @@ class Container(containers.DeclarativeContainer):
     )
 
 
+# Fork safety. A pre-fork server (gunicorn --preload, uWSGI without lazy-apps) builds the client
+# in the parent, often makes a call there, then forks workers. A child that kept using the
+# parent's pooled sockets would read replies meant for another process. So the parts of every
+# client built here that hold sockets, threads or locks (adapters, credential, token cache, batch
+# pool) are told in the child, right after the fork, to drop what is the parent's.
+_FORK_AWARE: weakref.WeakKeyDictionary[Client, tuple[ForkAware, ...]] = weakref.WeakKeyDictionary()
+_FORK_HOOK_LOCK = threading.Lock()
+_fork_hook_installed = False
+
+
+def _after_fork_in_child() -> None:
+    for parts in list(_FORK_AWARE.values()):
+        for part in parts:
+            part.after_fork()
+
+
+def _survive_fork(client: Client, parts: Iterable[object]) -> None:
+    global _fork_hook_installed  # noqa: PLW0603 - one process-wide hook, installed on the first build
+    unique = {id(part): part for part in parts if isinstance(part, ForkAware)}
+    _FORK_AWARE[client] = tuple(unique.values())
+    with _FORK_HOOK_LOCK:
+        if not _fork_hook_installed and hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=_after_fork_in_child)
+            _fork_hook_installed = True
+
+
 def build_client(settings: Settings, container: Container | None = None) -> Client:
     """Build a Client from settings: the adapters and their SDK clients are made now, once.
+
+    The client survives ``os.fork()``: in the child, its adapters open their own connections.
 
     Args:
         settings: validated settings (see Settings).
@@ -190,13 +219,20 @@ def build_client(settings: Settings, container: Container | None = None) -> Clie
         if isinstance(credential, Closeable):
             credential.close()
 
-    return Client(
-        container.chat_service(),
-        container.embedding_service(),
-        settings=settings,
-        on_close=close_credential,
-        container=container,
+    chat, embeddings = container.chat_service(), container.embedding_service()
+    client = Client(chat, embeddings, settings=settings, on_close=close_credential, container=container)
+    _survive_fork(
+        client,
+        (
+            credential,
+            container.token_cache(),
+            container.chat_adapter(),
+            container.embedding_adapter(),
+            chat,
+            embeddings,
+        ),
     )
+    return client
 
 
 def from_env(**overrides: Any) -> Client:

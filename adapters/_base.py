@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import json
+import os
+import threading
 from collections.abc import Callable, Iterator
-from typing import Any, Literal
+from functools import partial
+from typing import Any, Literal, TypeVar
 
 import httpx2
 import openai
 
 from ..domain.errors import (
     AuthenticationError,
+    ClientClosedError,
     ConfigurationError,
     LLMPortError,
     ProviderError,
     StreamInterruptedError,
+    ValidationError,
 )
 from ..domain.models import (
     ChatChunk,
@@ -24,37 +29,51 @@ from ..domain.models import (
     EmbeddingResponse,
 )
 from ._embeddings_wire import embedding_body, iter_sse, parse_embeddings
-from ._errors import request_id_of, translate_errors
+from ._errors import Redactor, error_from_body, request_id_of, translated, unchained
 from ._responses_wire import ResponsesStreamReader, parse_response, responses_body
+from ._transport import DEFAULT_MAX_RESPONSE_BYTES, RequestLimits, guarded_http_client, limits_scope
 from ._wire import ChatStreamReader, chat_body, parse_chat
 
-__all__ = ["Api", "WireAdapter", "checked_token_provider"]
+__all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "Api", "MakeClient", "WireAdapter", "checked_token_provider"]
 
 Api = Literal["chat", "responses"]
+#: Builds the adapter's SDK client around the httpx client it is given.
+MakeClient = Callable[[httpx2.Client], openai.OpenAI]
+T = TypeVar("T")
 
 # What a body that is not the JSON we expect raises while we read it.
 _MALFORMED = (LookupError, TypeError, ValueError, AttributeError)
 
 
-def checked_token_provider(provider: str, get_token: Callable[[], str]) -> Callable[[], str]:
+def checked_token_provider(
+    provider: str, get_token: Callable[[], str], redactor: Redactor
+) -> Callable[[], str]:
     """Wrap a token callable so that failures surface as AuthenticationError, not SDK crashes.
 
     The SDK calls it before every request, outside its own error handling, so what it raises
-    reaches ``translate_errors`` untouched.
+    reaches ``translated`` untouched. Each token handed out is remembered by ``redactor``, so
+    that a gateway echoing it back in an error message is redacted.
     """
 
     def token() -> str:
         try:
             value = get_token()
-        except LLMPortError:
-            raise
+        except LLMPortError as error:
+            failure = error
         except Exception as exc:
-            raise AuthenticationError(
-                f"the token provider failed ({type(exc).__name__})", provider=provider
-            ) from exc
-        if not isinstance(value, str) or not value:
-            raise AuthenticationError("the token provider returned an empty token", provider=provider)
-        return value
+            failure = AuthenticationError(
+                f"the token provider failed: {type(exc).__name__}: {redactor(str(exc))[:300]}",
+                provider=provider,
+            )
+        else:
+            if isinstance(value, str) and value.strip() == value and value.isascii() and value:
+                redactor.add(value)
+                return value
+            failure = AuthenticationError(
+                "the token provider returned an empty token, or one with spaces or non-ASCII characters",
+                provider=provider,
+            )
+        raise unchained(failure)
 
     return token
 
@@ -66,24 +85,92 @@ class WireAdapter:
     and the replies are read as JSON into the domain models: the SDK still owns auth, URLs,
     api-version, timeouts and HTTP status errors, but neither its per-call request transform nor
     its pydantic models sit on the hot path.
+
+    Every request runs under :class:`RequestLimits`: the current call's deadline bounds each
+    socket wait (so a call ends by its deadline however slowly the server drips), and at most
+    ``max_response_bytes`` are read. After ``os.fork()`` (``after_fork``) the child builds its own
+    SDK client on first use and never touches the parent's pooled connections.
     """
 
     provider: str
 
     def __init__(
         self,
-        client: openai.OpenAI,
+        make_client: MakeClient,
         *,
         provider: str,
         api: Api,
+        timeout: float,
+        redactor: Redactor,
         max_tokens_field: str = "max_completion_tokens",
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         if api not in ("chat", "responses"):
             raise ConfigurationError(f"api must be 'chat' or 'responses', got {api!r}")
+        if (
+            isinstance(max_response_bytes, bool)
+            or not isinstance(max_response_bytes, int)
+            or max_response_bytes < 1024
+        ):
+            raise ConfigurationError(f"max_response_bytes must be an int >= 1024, got {max_response_bytes!r}")
         self.provider = provider
-        self._client = client
+        self._make_client = make_client
+        self._timeout = timeout
+        self._redactor = redactor
         self._api = api
         self._max_tokens_field = max_tokens_field
+        self._max_response_bytes = max_response_bytes
+        self._closed = False
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+        self._client: openai.OpenAI | None = self._new_client()
+
+    def _new_client(self) -> openai.OpenAI:
+        return self._make_client(guarded_http_client(self._timeout))
+
+    def _sdk(self) -> openai.OpenAI:
+        client = self._client
+        if client is not None:
+            return client
+        with self._lock:
+            if self._closed:
+                raise ClientClosedError("the client is closed; build a new one", provider=self.provider)
+            if self._client is None:
+                self._client = self._new_client()
+            return self._client
+
+    def after_fork(self) -> None:
+        """In a forked child: forget the parent's SDK client and its sockets; build anew on first use.
+
+        The parent's client is dropped, not closed: its connections are the parent's, still in use there.
+        """
+        self._lock = threading.Lock()
+        self._client = None
+        self._pid = os.getpid()
+
+    def _post(
+        self, path: str, body: dict[str, Any], limits: RequestLimits, *, stream: bool = False
+    ) -> httpx2.Response:
+        client = self._sdk()
+
+        def send() -> httpx2.Response:
+            with limits_scope(limits):
+                return client.post(path, cast_to=httpx2.Response, body=body, stream=stream)
+
+        return translated(send, self.provider, self._redactor)
+
+    def _reply(self, path: str, body: dict[str, Any], parse: Callable[[Any, str | None], T]) -> T:
+        response = self._post(path, body, RequestLimits.for_attempt(self._max_response_bytes))
+        request_id = request_id_of(response.headers)
+        data = _parsed(partial(json.loads, response.content), self.provider, request_id)
+        if (
+            isinstance(data, dict)
+            and data.get("error")
+            and not (data.get("choices") or data.get("output") or data.get("data"))
+        ):
+            # Some gateways and OpenAI-compatible servers answer 200 with only an error inside.
+            raise error_from_body(data, None, self.provider, self._redactor, request_id)
+        return _parsed(partial(parse, data, request_id), self.provider, request_id)
 
     def complete(self, request: ChatRequest) -> ChatResponse:
         """Send a chat request and return the whole reply.
@@ -91,33 +178,28 @@ class WireAdapter:
         Raises:
             ConfigurationError: the request has no model (set chat_model).
             ContentFilteredError: the provider's filter refused the prompt or withheld the reply.
+            RequestTimeoutError: the call's deadline passed (or a socket timed out).
+            ResponseTooLargeError: the reply passed max_response_bytes.
             LLMPortError: the domain error for any other failure.
         """
         path, body = self._chat_request(request, stream=False)
-        with translate_errors(self.provider):
-            response = self._client.post(path, cast_to=httpx2.Response, body=body)
-            request_id = request_id_of(response.headers)
-            data = _json(response, request_id)
-            try:
-                if self._api == "responses":
-                    return parse_response(data, request_id)
-                return parse_chat(data, request_id)
-            except _MALFORMED as exc:
-                raise _malformed(request_id) from exc
+        return self._reply(path, body, parse_response if self._api == "responses" else parse_chat)
 
     def stream(self, request: ChatRequest) -> Iterator[ChatChunk]:
         """Yield the reply as it comes; nothing is sent until the first ``next()``.
 
-        The HTTP response is released when the stream ends, fails, or the caller stops early.
+        The whole stream runs under the deadline of the call that opened it. The HTTP response
+        is released when the stream ends, fails, or the caller stops early.
 
         Raises:
-            StreamInterruptedError: the stream broke, sent a malformed event, or ended early.
+            StreamInterruptedError: the stream broke, sent a malformed event, ended early, or
+                outlived the call's deadline.
             ContentFilteredError: the filter withheld the rest of the reply.
             LLMPortError: the domain error for a failure before the first event.
         """
         path, body = self._chat_request(request, stream=True)
-        with translate_errors(self.provider):
-            response = self._client.post(path, cast_to=httpx2.Response, body=body, stream=True)
+        limits = RequestLimits.for_attempt(self._max_response_bytes)
+        response = self._post(path, body, limits, stream=True)
         request_id = request_id_of(response.headers)
         reader: ChatStreamReader | ResponsesStreamReader = (
             ResponsesStreamReader(request_id) if self._api == "responses" else ChatStreamReader(request_id)
@@ -126,14 +208,18 @@ class WireAdapter:
         # retry policy may try again; after it, a retry would repeat text, so it is final.
         started = False
         try:
-            events = iter_sse(response.iter_lines())
+            step = partial(_next_chunk, iter_sse(response.iter_lines()), reader, request_id, limits)
             while True:
-                # Each step is translated on its own so that the yield stays outside the
-                # context manager: what the consumer does is not a provider failure.
-                with translate_errors(
-                    self.provider, request_id=request_id, streaming=True, chunks_sent=started
-                ):
-                    chunk, finished = _next_chunk(events, reader, request_id)
+                # Each step is translated on its own so that the yield stays outside: what the
+                # consumer does is not a provider failure.
+                chunk, finished = translated(
+                    step,
+                    self.provider,
+                    self._redactor,
+                    request_id=request_id,
+                    streaming=True,
+                    chunks_sent=started,
+                )
                 if chunk is not None:
                     started = True
                     yield chunk
@@ -150,23 +236,26 @@ class WireAdapter:
             LLMPortError: the domain error for any failure.
         """
         model = _model(request.model, "embedding_model")
-        with translate_errors(self.provider):
-            response = self._client.post(
-                "/embeddings", cast_to=httpx2.Response, body=embedding_body(request, model)
-            )
-            request_id = request_id_of(response.headers)
-            data = _json(response, request_id)
-            try:
-                return parse_embeddings(data, len(request.inputs), request_id)
-            except _MALFORMED as exc:
-                raise _malformed(request_id) from exc
+        count = len(request.inputs)
+        return self._reply(
+            "/embeddings",
+            embedding_body(request, model),
+            lambda data, rid: parse_embeddings(data, count, rid),
+        )
 
     def close(self) -> None:
-        """Close the SDK client and its connection pool; calling it twice is harmless."""
-        self._client.close()
+        """Close the SDK client and its connection pool; calling it twice is harmless.
+
+        Calls started later raise ClientClosedError; calls in flight fail with it.
+        """
+        with self._lock:
+            self._closed = True
+            client, self._client = self._client, None
+        if client is not None and self._pid == os.getpid():
+            client.close()
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(provider={self.provider!r}, base_url={str(self._client.base_url)!r})"
+        return f"{type(self).__name__}(provider={self.provider!r}, api={self._api!r})"
 
     def _chat_request(self, request: ChatRequest, *, stream: bool) -> tuple[str, dict[str, Any]]:
         model = _model(request.model, "chat_model")
@@ -177,21 +266,44 @@ class WireAdapter:
         )
 
 
+def _parsed(parse: Callable[[], T], provider: str, request_id: str | None) -> T:
+    """Return ``parse()``; a body that is not the JSON expected becomes ProviderError, unchained."""
+    try:
+        return parse()
+    except ValidationError:
+        pass  # a reply our models refuse is as malformed as one that is not JSON
+    except LLMPortError as error:
+        # What the reply says went wrong (a content filter, a failed response), from our parsers.
+        error.provider = error.provider or provider
+        error.request_id = error.request_id or request_id
+        raise
+    except _MALFORMED:
+        pass
+    raise ProviderError(
+        "the provider's reply is not the JSON expected", provider=provider, request_id=request_id
+    )
+
+
 def _next_chunk(
     events: Iterator[tuple[str | None, str]],
     reader: ChatStreamReader | ResponsesStreamReader,
     request_id: str | None,
+    limits: RequestLimits,
 ) -> tuple[ChatChunk | None, bool]:
     """Read events until one gives a chunk or the stream ends; True once it is finished."""
+    with limits_scope(limits):
+        return _read_chunk(events, reader, request_id)
+
+
+def _read_chunk(
+    events: Iterator[tuple[str | None, str]],
+    reader: ChatStreamReader | ResponsesStreamReader,
+    request_id: str | None,
+) -> tuple[ChatChunk | None, bool]:
     for _event, data in events:
         if data == "[DONE]":
             return None, True
-        try:
-            chunk = reader.feed(json.loads(data))
-        except _MALFORMED as exc:
-            raise StreamInterruptedError(
-                "the provider sent a malformed stream event", request_id=request_id
-            ) from exc
+        chunk = _parsed_event(reader, data, request_id)
         finished = isinstance(reader, ResponsesStreamReader) and reader.finished
         if chunk is not None or finished:
             return chunk, finished
@@ -208,12 +320,11 @@ def _model(model: str | None, setting: str) -> str:
     return model
 
 
-def _json(response: httpx2.Response, request_id: str | None) -> Any:
+def _parsed_event(
+    reader: ChatStreamReader | ResponsesStreamReader, data: str, request_id: str | None
+) -> ChatChunk | None:
     try:
-        return json.loads(response.content)
-    except ValueError as exc:
-        raise _malformed(request_id) from exc
-
-
-def _malformed(request_id: str | None) -> ProviderError:
-    return ProviderError("the provider's reply is not the JSON expected", request_id=request_id)
+        return reader.feed(json.loads(data))
+    except _MALFORMED:
+        pass
+    raise StreamInterruptedError("the provider sent a malformed stream event", request_id=request_id)

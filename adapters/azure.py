@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+import httpx2
 import openai
 
 from ..domain.errors import ConfigurationError
-from ._base import Api, WireAdapter, checked_token_provider
+from ._base import DEFAULT_MAX_RESPONSE_BYTES, Api, WireAdapter, checked_token_provider
+from ._errors import Redactor
 
 __all__ = ["AzureClassicAdapter", "AzureV1Adapter"]
 
@@ -18,7 +20,7 @@ _MAX_COMPLETION_TOKENS_SINCE = "2024-09-01"
 
 
 def _one_credential(
-    provider: str, api_key: str | None, token_provider: Callable[[], str] | None
+    provider: str, api_key: str | None, token_provider: Callable[[], str] | None, redactor: Redactor
 ) -> str | Callable[[], str]:
     if (api_key is None) == (token_provider is None):
         raise ConfigurationError(
@@ -26,9 +28,10 @@ def _one_credential(
             "(auth = entra or token)"
         )
     if token_provider is not None:
-        return checked_token_provider(provider, token_provider)
+        return checked_token_provider(provider, token_provider, redactor)
     if not api_key:
         raise ConfigurationError("api_key is empty: set AZURE_OPENAI_API_KEY or use Entra ID")
+    redactor.add(api_key)
     return api_key
 
 
@@ -53,6 +56,7 @@ class AzureClassicAdapter(WireAdapter):
         token_provider: returns a current Entra ID token.
         timeout: seconds for each HTTP request.
         api: ``chat`` or ``responses``.
+        max_response_bytes: the most bytes one reply (or error body, or stream) may take.
 
     Raises:
         ConfigurationError: missing or contradictory settings.
@@ -67,24 +71,34 @@ class AzureClassicAdapter(WireAdapter):
         token_provider: Callable[[], str] | None = None,
         timeout: float = 60.0,
         api: Api = "chat",
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         if not api_version:
             raise ConfigurationError("api_version is required for Azure classic: set OPENAI_API_VERSION")
-        credential = _one_credential("azure", api_key, token_provider)
-        client = openai.AzureOpenAI(
-            azure_endpoint=_endpoint(endpoint),
-            api_version=api_version,
-            api_key=credential if isinstance(credential, str) else None,
-            azure_ad_token_provider=None if isinstance(credential, str) else credential,
-            timeout=timeout,
-            max_retries=0,
-        )
+        redactor = Redactor()
+        credential = _one_credential("azure", api_key, token_provider, redactor)
+        azure_endpoint = _endpoint(endpoint)
+
+        def make_client(http_client: httpx2.Client) -> openai.OpenAI:
+            return openai.AzureOpenAI(
+                azure_endpoint=azure_endpoint,
+                api_version=api_version,
+                api_key=credential if isinstance(credential, str) else None,
+                azure_ad_token_provider=None if isinstance(credential, str) else credential,
+                timeout=timeout,
+                max_retries=0,
+                http_client=http_client,
+            )
+
         old = api_version[:10] < _MAX_COMPLETION_TOKENS_SINCE
         super().__init__(
-            client,
+            make_client,
             provider="azure",
             api=api,
+            timeout=timeout,
+            redactor=redactor,
             max_tokens_field="max_tokens" if old else "max_completion_tokens",
+            max_response_bytes=max_response_bytes,
         )
 
 
@@ -101,6 +115,7 @@ class AzureV1Adapter(WireAdapter):
         token_provider: returns a current Entra ID token.
         timeout: seconds for each HTTP request.
         api: ``chat`` or ``responses``.
+        max_response_bytes: the most bytes one reply (or error body, or stream) may take.
 
     Raises:
         ConfigurationError: missing or contradictory settings.
@@ -114,16 +129,29 @@ class AzureV1Adapter(WireAdapter):
         token_provider: Callable[[], str] | None = None,
         timeout: float = 60.0,
         api: Api = "chat",
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
-        credential = _one_credential("azure_v1", api_key, token_provider)
+        redactor = Redactor()
+        credential = _one_credential("azure_v1", api_key, token_provider, redactor)
         root = _endpoint(endpoint).removesuffix("/openai/v1")
-        client = openai.OpenAI(
-            base_url=f"{root}/openai/v1/",
-            api_key=credential,
+
+        def make_client(http_client: httpx2.Client) -> openai.OpenAI:
+            return openai.OpenAI(
+                base_url=f"{root}/openai/v1/",
+                api_key=credential,
+                timeout=timeout,
+                max_retries=0,
+                http_client=http_client,
+            )
+
+        super().__init__(
+            make_client,
+            provider="azure_v1",
+            api=api,
             timeout=timeout,
-            max_retries=0,
+            redactor=redactor,
+            max_response_bytes=max_response_bytes,
         )
-        super().__init__(client, provider="azure_v1", api=api)
 
 
 if TYPE_CHECKING:

@@ -7,8 +7,9 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
-from ..domain.errors import AuthenticationError, ConfigurationError
+from ..domain.errors import AuthenticationError, ConfigurationError, LLMPortError
 from ..domain.models import AccessToken
+from ..domain.redaction import redact, unchained
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
@@ -75,12 +76,20 @@ class StaticTokenCredential:
     ) -> None:
         if not isinstance(token, str) or not token.strip():
             raise ConfigurationError("the token is empty: set token (AZURE_OPENAI_AD_TOKEN)")
+        if token.strip() != token or not token.isascii():
+            raise ConfigurationError(
+                "the token has spaces, a newline or non-ASCII characters (AZURE_OPENAI_AD_TOKEN): strip it"
+            )
         self._token = token
         self._expires_on = expires_on
         self._clock = clock
 
-    def get_token(self, *scopes: str) -> AccessToken:
-        """Return the token, whatever the scopes (it was issued for one already)."""
+    def get_token(self, *scopes: str, claims: str | None = None) -> AccessToken:
+        """Return the token, whatever the scopes (it was issued for one already).
+
+        A claims challenge cannot be met by a static token: the same token comes back, and the
+        token cache then declines to retry the 401 with it.
+        """
         expires_on = self._expires_on
         if expires_on is None:
             expires_on = self._clock() + _ASSUMED_LIFETIME
@@ -137,22 +146,36 @@ class AzureIdentityCredential:
         self._credential: TokenCredential | None = None
         self._lock = threading.Lock()
 
-    def get_token(self, *scopes: str) -> AccessToken:
+    def get_token(self, *scopes: str, claims: str | None = None) -> AccessToken:
         """Return a token for ``scopes`` (default: Azure OpenAI's scope).
 
+        Args:
+            scopes: the scopes.
+            claims: a claims challenge from a 401 (CAE); azure-identity then skips its own cache.
+
         Raises:
-            AuthenticationError: azure-identity could not get a token, whatever the reason.
+            AuthenticationError: azure-identity could not get a token, whatever the reason; the
+                error carries azure-identity's first line of explanation, redacted, and no chain
+                (msal's frames hold the client secret).
             ConfigurationError: azure-identity is not installed, or the credential cannot be
                 built here (e.g. workload_identity without a federated token file).
         """
         credential = self._built()
+        options: dict[str, Any] = {"claims": claims} if claims else {}
         try:
-            token = credential.get_token(*(scopes or (DEFAULT_SCOPE,)))
+            token = credential.get_token(*(scopes or (DEFAULT_SCOPE,)), **options)
         except Exception as exc:
-            raise AuthenticationError(
+            failure = AuthenticationError(
                 f"Entra ID ({self.kind}) gave no token: {self._safe(exc)}", provider="azure"
-            ) from exc
-        return AccessToken(token.token, float(token.expires_on))
+            )
+        else:
+            return AccessToken(token.token, float(token.expires_on))
+        raise unchained(failure)
+
+    def after_fork(self) -> None:
+        """In a forked child: forget the built credential (its HTTP session is the parent's)."""
+        self._lock = threading.Lock()
+        self._credential = None
 
     def close(self) -> None:
         """Close the underlying credential's HTTP session, if it was ever built."""
@@ -177,10 +200,11 @@ class AzureIdentityCredential:
     def _build(self) -> TokenCredential:
         try:
             from azure import identity
-        except ImportError as exc:
+        except ImportError:
             raise ConfigurationError(
                 "Entra ID needs the azure-identity package: pip install azure-identity"
-            ) from exc
+            ) from None
+        failure: LLMPortError
         options: dict[str, Any] = {"authority": self._authority} if self._authority else {}
         try:
             if self.kind == "managed_identity":
@@ -199,10 +223,11 @@ class AzureIdentityCredential:
             return identity.DefaultAzureCredential(managed_identity_client_id=self.client_id, **options)
         except ValueError as exc:
             # e.g. workload identity outside a federated pod: no token file configured.
-            raise ConfigurationError(f"credential {self.kind} cannot be built: {self._safe(exc)}") from exc
+            failure = ConfigurationError(f"credential {self.kind} cannot be built: {self._safe(exc)}")
+        raise unchained(failure)
 
     def _safe(self, exc: BaseException) -> str:
-        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        if self._client_secret:
-            message = message.replace(self._client_secret, "***")
-        return message[:300]
+        """azure-identity's first line of explanation, without the client secret or anything like a token."""
+        text = str(exc).strip()
+        message = text.splitlines()[0] if text else type(exc).__name__
+        return redact(message, (self._client_secret or "",))[:300]

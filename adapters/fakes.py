@@ -246,7 +246,8 @@ class FakeCredential(_Scripted[AccessToken | BaseException]):
     """A CredentialPort handing out ``fake-token-1``, ``fake-token-2``... valid for ``lifetime``.
 
     Script items, one per call: an AccessToken or an exception instance (raised by that call).
-    ``calls`` counts get_token calls and ``scopes`` records what each asked for. Thread-safe;
+    ``calls`` counts get_token calls, ``scopes`` records what each asked for and ``claims`` the
+    claims challenge each passed (None for none). Thread-safe;
     its repr never shows a token.
 
     Args:
@@ -266,16 +267,18 @@ class FakeCredential(_Scripted[AccessToken | BaseException]):
         self.clock = clock
         self.calls = 0
         self.scopes: list[tuple[str, ...]] = []
+        self.claims: list[str | None] = []
         self._issued = 0
 
     def __repr__(self) -> str:
         return f"FakeCredential(calls={self.calls}, pending={self.pending}, lifetime={self.lifetime!r})"
 
-    def get_token(self, *scopes: str) -> AccessToken:
+    def get_token(self, *scopes: str, claims: str | None = None) -> AccessToken:
         """Return the next scripted token, or a new numbered one; raise a scripted exception."""
         with self._lock:
             self.calls += 1
             self.scopes.append(scopes)
+            self.claims.append(claims)
             item = self._take()
             if item is None:
                 self._issued += 1

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+import httpx2
 import openai
 
 from ..domain.errors import ConfigurationError
-from ._base import Api, WireAdapter, checked_token_provider
+from ._base import DEFAULT_MAX_RESPONSE_BYTES, Api, WireAdapter, checked_token_provider
+from ._errors import Redactor
 
 __all__ = ["OpenAIAdapter"]
 
@@ -27,6 +29,7 @@ class OpenAIAdapter(WireAdapter):
         base_url: the API root, e.g. ``http://localhost:8000/v1``; default api.openai.com.
         timeout: seconds for each HTTP request.
         api: ``chat`` (chat.completions) or ``responses`` (the Responses API).
+        max_response_bytes: the most bytes one reply (or error body, or stream) may take.
 
     Raises:
         ConfigurationError: the key is empty or ``api`` is unknown.
@@ -39,19 +42,33 @@ class OpenAIAdapter(WireAdapter):
         base_url: str | None = None,
         timeout: float = 60.0,
         api: Api = "chat",
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         if not api_key:
             raise ConfigurationError("api_key is empty: set OPENAI_API_KEY or pass api_key")
-        key = api_key if isinstance(api_key, str) else checked_token_provider("openai", api_key)
-        client = openai.OpenAI(
-            api_key=key,
-            # Passed explicitly so that the SDK does not fall back to OPENAI_BASE_URL:
-            # settings are read in one place, not inside adapters.
-            base_url=base_url or _DEFAULT_BASE_URL,
+        redactor = Redactor(api_key if isinstance(api_key, str) else None)
+        key = api_key if isinstance(api_key, str) else checked_token_provider("openai", api_key, redactor)
+        url = base_url or _DEFAULT_BASE_URL
+
+        def make_client(http_client: httpx2.Client) -> openai.OpenAI:
+            return openai.OpenAI(
+                api_key=key,
+                # Passed explicitly so that the SDK does not fall back to OPENAI_BASE_URL:
+                # settings are read in one place, not inside adapters.
+                base_url=url,
+                timeout=timeout,
+                max_retries=0,
+                http_client=http_client,
+            )
+
+        super().__init__(
+            make_client,
+            provider="openai",
+            api=api,
             timeout=timeout,
-            max_retries=0,
+            redactor=redactor,
+            max_response_bytes=max_response_bytes,
         )
-        super().__init__(client, provider="openai", api=api)
 
 
 if TYPE_CHECKING:

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from time import perf_counter
 from typing import TypeVar
 
-from ..domain.errors import LLMPortError, StreamInterruptedError
+from ..domain.errors import AuthenticationError, LLMPortError, StreamInterruptedError
 from ..domain.models import ChatChunk, ChatRequest, ChatResponse, Usage
 from ..domain.ports import ChatPort, Closeable
 from .boundary import missing_model, unexpected_error
@@ -62,18 +62,18 @@ class ChatService:
         self._token_cache = token_cache
         self._log_content = log_content
         self._log = CallLog("llmport.chat", provider=provider)
-        self._on_unauthorized: Callable[[], bool] | None = (
+        self._on_unauthorized: Callable[[AuthenticationError], bool] | None = (
             self._reauthenticate if token_cache is not None else None
         )
 
     def __repr__(self) -> str:
         return f"ChatService(provider={self._provider!r}, model={self._model!r})"
 
-    def _reauthenticate(self) -> bool:
+    def _reauthenticate(self, error: AuthenticationError) -> bool:
+        # A retry is worth it only with a token other than the one just rejected.
         if self._token_cache is None:
             return False
-        self._token_cache.invalidate()
-        return True
+        return self._token_cache.renew(error.claims)
 
     def _resolve(self, request: ChatRequest) -> ChatRequest:
         if request.model is not None:

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from time import perf_counter
 
-from ..domain.errors import ConfigurationError, LLMPortError, ProviderError
+from ..domain.errors import AuthenticationError, ConfigurationError, LLMPortError, ProviderError
 from ..domain.models import EmbeddingRequest, EmbeddingResponse, Usage
 from ..domain.ports import Closeable, EmbeddingPort
 from .batching import MAX_BATCH_SIZE, plan_batches
@@ -38,8 +38,8 @@ class EmbeddingService:
 
     Inputs are split into requests of at most ``batch_size`` texts and ``token_budget`` estimated
     tokens (see ``llmport.services.batching``), sent in order or on a bounded thread pool, each
-    retried on its own; the vectors come back in input order with the usage summed. If one batch
-    finally fails, the call raises its error and returns nothing.
+    retried on its own under the one deadline of the call; the vectors come back in input order
+    with the usage summed. If one batch finally fails, the call raises its error and returns nothing.
 
     Args:
         embeddings: the adapter.
@@ -101,7 +101,7 @@ class EmbeddingService:
         self._token_budget = token_budget
         self._max_workers = max_workers
         self._log = CallLog("llmport.embeddings", provider=provider)
-        self._on_unauthorized: Callable[[], bool] | None = (
+        self._on_unauthorized: Callable[[AuthenticationError], bool] | None = (
             self._reauthenticate if token_cache is not None else None
         )
         # The pool is made on the first call that has several batches, never at build time.
@@ -114,11 +114,11 @@ class EmbeddingService:
             f"batch_size={self._batch_size}, max_workers={self._max_workers})"
         )
 
-    def _reauthenticate(self) -> bool:
+    def _reauthenticate(self, error: AuthenticationError) -> bool:
+        # A retry is worth it only with a token other than the one just rejected.
         if self._token_cache is None:
             return False
-        self._token_cache.invalidate()
-        return True
+        return self._token_cache.renew(error.claims)
 
     def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
         """Return one vector per input of ``request``, in input order.
@@ -134,15 +134,17 @@ class EmbeddingService:
         batches = plan_batches(request.inputs, self._batch_size, self._token_budget)
         attempts = _AttemptCount()
         started = perf_counter()
+        # One deadline for the whole call: every batch, attempt and wait shares it.
+        deadline_at = self._retrier.deadline_at()
         try:
             if len(batches) == 1:
-                response = self._embed_batch(request, attempts, 0)
+                response = self._embed_batch(request, attempts, 0, deadline_at)
             else:
                 parts = [
                     dataclasses.replace(request, inputs=request.inputs[batch.start : batch.stop])
                     for batch in batches
                 ]
-                response = _merge(self._embed_all(parts, attempts))
+                response = _merge(self._embed_all(parts, attempts, deadline_at))
         except LLMPortError as error:
             self._failed(request, attempts, started, error, len(batches))
             raise
@@ -179,7 +181,7 @@ class EmbeddingService:
         )
 
     def _embed_batch(
-        self, request: EmbeddingRequest, attempts: _AttemptCount, index: int
+        self, request: EmbeddingRequest, attempts: _AttemptCount, index: int, deadline_at: float | None
     ) -> EmbeddingResponse:
         embeddings = self._embeddings
         provider = self._provider
@@ -200,16 +202,19 @@ class EmbeddingService:
         def on_retry(event: RetryEvent) -> None:
             self._log.retry(operation="embed", model=request.model, event=event, extra={"batch": index})
 
-        return self._retrier.call(operation, on_unauthorized=self._on_unauthorized, on_retry=on_retry)
+        return self._retrier.call(
+            operation, on_unauthorized=self._on_unauthorized, on_retry=on_retry, deadline_at=deadline_at
+        )
 
     def _embed_all(
-        self, parts: Sequence[EmbeddingRequest], attempts: _AttemptCount
+        self, parts: Sequence[EmbeddingRequest], attempts: _AttemptCount, deadline_at: float | None
     ) -> list[EmbeddingResponse]:
         if self._max_workers == 1:
-            return [self._embed_batch(part, attempts, index) for index, part in enumerate(parts)]
+            return [self._embed_batch(part, attempts, index, deadline_at) for index, part in enumerate(parts)]
         pool = self._executor()
         futures: list[Future[EmbeddingResponse]] = [
-            pool.submit(self._embed_batch, part, attempts, index) for index, part in enumerate(parts)
+            pool.submit(self._embed_batch, part, attempts, index, deadline_at)
+            for index, part in enumerate(parts)
         ]
         wait(futures, return_when=FIRST_EXCEPTION)
         for future in futures:
@@ -225,6 +230,11 @@ class EmbeddingService:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(self._max_workers, thread_name_prefix="llmport-embed")
             return self._pool
+
+    def after_fork(self) -> None:
+        """In a forked child: the pool's threads stayed in the parent; a new pool is made on demand."""
+        self._pool_lock = threading.Lock()
+        self._pool = None
 
     def close(self) -> None:
         """Stop the batch pool and close the adapter, when it holds resources; safe to repeat."""

@@ -8,7 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, TypeVar
 
-from ..domain.errors import AuthenticationError, ConfigurationError, LLMPortError, RateLimitedError
+from ..domain.deadline import Deadline, deadline_scope
+from ..domain.errors import AuthenticationError, ConfigurationError, LLMPortError, RequestTimeoutError
 
 __all__ = ["Retrier", "RetryEvent", "RetryPolicy"]
 
@@ -28,7 +29,8 @@ class RetryPolicy:
         initial_backoff: the backoff ceiling before the first retry, in seconds; it doubles per retry.
         max_backoff: the cap of one backoff ceiling, in seconds.
         max_retry_after: the longest wait a provider's ``retry_after`` hint can impose, in seconds.
-        deadline: total seconds for one call, all attempts and waits; ``None`` for no deadline.
+        deadline: total seconds for one call, all attempts and waits (and a stream's reading);
+            ``None`` for no deadline. Adapters bound every network wait by it.
 
     Raises:
         ConfigurationError: a limit is negative, or the deadline is not positive.
@@ -62,9 +64,10 @@ class RetryPolicy:
 
         Full jitter: a uniform pick in ``[0, min(max_backoff, initial_backoff * 2**retries_taken))``,
         so that many clients throttled together do not come back together. A provider's
-        ``retry_after`` is a floor on that wait, capped at ``max_retry_after``: a hint longer than
-        the cap still waits the cap and tries again (the attempt may meet another 429, which the
-        retry budget and the deadline bound) rather than give up on a busy but healthy service.
+        ``retry_after`` (on a 429, or a 503 that sends one) is a floor on that wait, capped at
+        ``max_retry_after``: a hint longer than the cap still waits the cap and tries again (the
+        attempt may meet another 429, which the retry budget and the deadline bound) rather than
+        give up on a busy but healthy service.
 
         Args:
             retries_taken: retries already made for this call (0 before the first retry).
@@ -73,7 +76,7 @@ class RetryPolicy:
         """
         ceiling = min(self.max_backoff, self.initial_backoff * 2.0 ** min(retries_taken, _MAX_EXPONENT))
         jittered = rand * ceiling
-        retry_after = error.retry_after if isinstance(error, RateLimitedError) else None
+        retry_after = error.retry_after
         if retry_after is not None and retry_after > 0:
             return min(max(retry_after, jittered), self.max_retry_after)
         return jittered
@@ -84,7 +87,7 @@ class RetryEvent:
     """One retry about to happen: what failed, on which attempt, and how long we wait.
 
     ``reason`` is ``"retryable"`` for a transient error and ``"unauthorized"`` for the single
-    retry after a 401 and a token refresh (which waits 0 and does not count against max_retries).
+    retry after a 401 with a new token (which waits 0 and does not count against max_retries).
     """
 
     attempt: int
@@ -126,43 +129,59 @@ class Retrier:
     def __repr__(self) -> str:
         return f"Retrier({self._policy!r})"
 
+    def deadline_at(self) -> float | None:
+        """The moment (on this retrier's clock) a call starting now must be over, or None."""
+        deadline = self._policy.deadline
+        return None if deadline is None else self._clock() + deadline
+
     def call(
         self,
         operation: Callable[[], T],
         *,
-        on_unauthorized: Callable[[], bool] | None = None,
+        on_unauthorized: Callable[[AuthenticationError], bool] | None = None,
         on_retry: Callable[[RetryEvent], None] | None = None,
+        deadline_at: float | None = None,
     ) -> T:
         """Return ``operation()``, retrying it while the policy allows.
 
+        Each attempt runs under the call's deadline (``llmport.domain.deadline``), which the
+        adapters apply to every socket wait: the call returns or raises by the deadline.
+
         Args:
             operation: the call to make; it raises LLMPortError subclasses on failure.
-            on_unauthorized: called on the first AuthenticationError (it drops the cached token);
-                when it returns True the operation is retried once at once, outside max_retries.
+            on_unauthorized: called with the first 401; it gets a new token and returns True when
+                the token differs from the rejected one, and the operation is then retried once at
+                once, outside max_retries. When it returns False the 401 is final.
             on_retry: told about every retry before it happens (for logging).
+            deadline_at: when the call must be over, on this retrier's clock; by default
+                ``policy.deadline`` from now. Batches of one call share one.
 
         Raises:
             LLMPortError: the last error, when it is not retryable, the retries are spent, or
-                waiting would cross the deadline. Other exceptions propagate untouched at once.
+                waiting would cross the deadline; RequestTimeoutError when the deadline passed
+                before an attempt could start. Other exceptions propagate untouched at once.
         """
         policy = self._policy
-        deadline = None if policy.deadline is None else self._clock() + policy.deadline
+        if deadline_at is None:
+            deadline_at = self.deadline_at()
+        deadline = None if deadline_at is None else Deadline(deadline_at, self._clock)
         reauthenticated = False
         attempt = 0
         for retries_taken in range(policy.max_retries + 1):
             attempt += 1
             last_error: LLMPortError
             try:
-                return operation()
+                return self._attempt(operation, deadline)
             except AuthenticationError as error:
-                # Rule: a 401 may only mean the cached token went stale; drop it and try once
-                # more at once. A second 401 is the caller's to fix: it is not retryable. A
-                # credential that failed to give a token (no status) has nothing stale to drop.
+                # Rule: a 401 may mean the token went stale or was revoked; try once more at once,
+                # but only with a token the credential says is new (or that meets the claims
+                # challenge). The same token again would only earn the same 401. A credential that
+                # failed to give a token (no status) has nothing stale to drop.
                 if (
                     error.status_code != 401
                     or reauthenticated
                     or on_unauthorized is None
-                    or not on_unauthorized()
+                    or not on_unauthorized(error)
                 ):
                     raise
                 reauthenticated = True
@@ -170,7 +189,7 @@ class Retrier:
                     on_retry(RetryEvent(attempt, error, 0.0, "unauthorized"))
                 attempt += 1
                 try:
-                    return operation()
+                    return self._attempt(operation, deadline)
                 except LLMPortError as error_after_reauth:
                     last_error = error_after_reauth
             except LLMPortError as error:
@@ -183,10 +202,21 @@ class Retrier:
                 raise last_error
             wait = policy.delay(retries_taken, last_error, self._rand())
             # Rule: never sleep past the deadline; failing now beats waiting for a doomed attempt.
-            if deadline is not None and self._clock() + wait >= deadline:
+            if deadline is not None and self._clock() + wait >= deadline.at:
                 raise last_error
             if on_retry is not None:
                 on_retry(RetryEvent(attempt, last_error, wait))
             self._sleep(wait)
         # Unreachable: the last pass of the loop either returned or raised.
         raise RuntimeError("Retrier.call left its loop without a result")
+
+    def _attempt(self, operation: Callable[[], T], deadline: Deadline | None) -> T:
+        if deadline is None:
+            return operation()
+        if deadline.remaining() <= 0:
+            # Rule: no attempt starts after the deadline (batches of one call share it).
+            raise RequestTimeoutError(
+                f"the call's deadline of {self._policy.deadline} s passed before the request was sent"
+            )
+        with deadline_scope(deadline):
+            return operation()

@@ -11,6 +11,7 @@ from cachetools import TLRUCache
 from ..domain.errors import AuthenticationError, LLMPortError
 from ..domain.models import AccessToken
 from ..domain.ports import CredentialPort
+from ..domain.redaction import redact, unchained
 
 __all__ = ["DEFAULT_SCOPES", "TokenCache"]
 
@@ -20,12 +21,25 @@ DEFAULT_SCOPES: tuple[str, ...] = ("https://cognitiveservices.azure.com/.default
 _MAX_SCOPE_SETS = 16
 
 
+def _unusable(token: AccessToken, now: float) -> str | None:
+    """Why ``token`` must not be sent (empty, blank, padded, non-ASCII, expired), or None."""
+    value = token.token
+    if not isinstance(value, str) or not value.strip():
+        return "an empty token"
+    if value.strip() != value or not value.isascii():
+        return "a token with spaces, a newline or non-ASCII characters"
+    if token.expires_on <= now:
+        return "a token that has already expired"
+    return None
+
+
 class TokenCache:
     """Caches tokens per scope set and refreshes them ``refresh_margin`` seconds before expiry.
 
-    It is itself a CredentialPort. A token is reused until fewer than ``refresh_margin`` seconds
-    remain. A token whose whole lifetime (at fetch time) is not longer than the margin would
-    otherwise be refetched on every call, so it is reused for half of that lifetime instead.
+    It is itself a CredentialPort (and ForkAware). A token is reused until fewer than
+    ``refresh_margin`` seconds remain. A token whose whole lifetime (at fetch time) is not longer
+    than the margin would otherwise be refetched on every call, so it is reused for half of that
+    lifetime instead.
     Concurrent callers that miss the cache wait for one fetch (double-checked under a lock).
 
     Args:
@@ -69,14 +83,24 @@ class TokenCache:
             return token.expires_on - self._refresh_margin
         return now + lifetime / 2
 
-    def get_token(self, *scopes: str) -> AccessToken:
+    def get_token(self, *scopes: str, claims: str | None = None) -> AccessToken:
         """Return a token for ``scopes`` (the default scopes when none are given).
 
+        Args:
+            scopes: the scopes; the cache's default scopes when none are given.
+            claims: a claims challenge; the credential is asked at once and its token cached.
+
         Raises:
-            AuthenticationError: the credential failed or gave an empty token; nothing is cached,
-                so the next call asks the credential again.
+            AuthenticationError: the credential failed, or gave an empty, blank or expired token;
+                nothing is cached, so the next call asks the credential again.
         """
         key = scopes or self._scopes
+        if claims:
+            with self._fetch_lock:
+                fresh = self._fetch(key, claims)
+                with self._lock:
+                    self._cache[key] = fresh
+            return fresh
         with self._lock:
             token = self._cache.get(key)
         if token is not None:
@@ -93,21 +117,53 @@ class TokenCache:
                 self._cache[key] = token
         return token
 
-    def _fetch(self, scopes: tuple[str, ...]) -> AccessToken:
+    def renew(self, claims: str | None = None) -> bool:
+        """After a 401: drop the cached token and fetch another; True when it differs from the dropped one.
+
+        azure-identity's credentials keep their own cache and hand back the same token until it
+        nears expiry, so dropping ours alone would resend a token the provider just rejected. With
+        ``claims`` (a CAE challenge) the credential must issue a token that meets them.
+
+        Raises:
+            AuthenticationError: the credential failed to give a token.
+        """
+        key = self._scopes
+        with self._fetch_lock:
+            with self._lock:
+                rejected = self._cache.pop(key, None)
+            token = self._fetch(key, claims)
+            with self._lock:
+                self._cache[key] = token
+        return rejected is None or token.token != rejected.token
+
+    def after_fork(self) -> None:
+        """In a forked child: new locks (a parent thread may have held one at the fork); tokens stay."""
+        self._lock = threading.Lock()
+        self._fetch_lock = threading.Lock()
+
+    def _fetch(self, scopes: tuple[str, ...], claims: str | None = None) -> AccessToken:
+        name = type(self._credential).__name__
+        failure: LLMPortError
         try:
-            token = self._credential.get_token(*scopes)
-        except LLMPortError:
-            raise
-        except Exception as exc:
-            raise AuthenticationError(
-                f"could not get a token for {' '.join(scopes)} from {type(self._credential).__name__}: "
-                f"{type(exc).__name__}: {str(exc)[:300]}"
-            ) from exc
-        if not token.token:
-            raise AuthenticationError(
-                f"{type(self._credential).__name__} returned an empty token for {' '.join(scopes)}"
+            token = (
+                self._credential.get_token(*scopes, claims=claims)
+                if claims
+                else self._credential.get_token(*scopes)
             )
-        return token
+        except LLMPortError as error:
+            failure = error
+        except Exception as exc:
+            # Its message, redacted, but no chain: the exception's frames may hold the credential's secret.
+            failure = AuthenticationError(
+                f"could not get a token for {' '.join(scopes)} from {name}: "
+                f"{type(exc).__name__}: {redact(str(exc))[:300]}"
+            )
+        else:
+            problem = _unusable(token, self._clock())
+            if problem is None:
+                return token
+            failure = AuthenticationError(f"{name} returned {problem} for {' '.join(scopes)}")
+        raise unchained(failure)
 
     def token(self) -> str:
         """Return the current bearer token for the default scopes (the callable adapters get).

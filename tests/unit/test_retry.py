@@ -162,7 +162,7 @@ def test_unauthorized_refreshes_and_retries_once_at_once_outside_the_retry_budge
     events: list[RetryEvent] = []
     operation = Script(AuthenticationError("stale token", status_code=401))
     result = retrier(clock, max_retries=0).call(
-        operation, on_unauthorized=lambda: refreshes.append(True) or True, on_retry=events.append
+        operation, on_unauthorized=lambda _error: refreshes.append(True) or True, on_retry=events.append
     )
     assert result == "done"
     assert operation.calls == 2
@@ -176,7 +176,7 @@ def test_a_second_unauthorized_is_raised_without_another_refresh(clock: FakeCloc
     second = AuthenticationError("really unauthorized", status_code=401)
     operation = Script(AuthenticationError("stale", status_code=401), second, clock=None)
     with pytest.raises(AuthenticationError) as raised:
-        retrier(clock, max_retries=3).call(operation, on_unauthorized=lambda: refreshes.append(True) or True)
+        retrier(clock, max_retries=3).call(operation, on_unauthorized=lambda _error: refreshes.append(True) or True)
     assert raised.value is second
     assert operation.calls == 2
     assert refreshes == [True]
@@ -184,7 +184,7 @@ def test_a_second_unauthorized_is_raised_without_another_refresh(clock: FakeCloc
 
 def test_unauthorized_after_a_transient_retry_still_gets_its_one_refresh(clock: FakeClock) -> None:
     operation = Script(unavailable(), AuthenticationError("stale", status_code=401), unavailable())
-    assert retrier(clock, max_retries=2).call(operation, on_unauthorized=lambda: True) == "done"
+    assert retrier(clock, max_retries=2).call(operation, on_unauthorized=lambda _error: True) == "done"
     assert operation.calls == 4
     assert len(clock.sleeps) == 2
 
@@ -192,7 +192,7 @@ def test_unauthorized_after_a_transient_retry_still_gets_its_one_refresh(clock: 
 def test_unauthorized_is_raised_when_nothing_can_be_refreshed(clock: FakeClock) -> None:
     operation = Script(AuthenticationError("no", status_code=401))
     with pytest.raises(AuthenticationError):
-        retrier(clock).call(operation, on_unauthorized=lambda: False)
+        retrier(clock).call(operation, on_unauthorized=lambda _error: False)
     assert operation.calls == 1
     operation = Script(AuthenticationError("no", status_code=401))
     with pytest.raises(AuthenticationError):

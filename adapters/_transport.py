@@ -1,0 +1,195 @@
+"""The HTTP client every adapter sends through: each request bounded by the call's deadline and a byte cap.
+
+httpx's timeouts bound each socket operation, not a request: a server that drips a byte a second
+never trips a 60 s read timeout. So the SDK's httpx client gets a network backend whose streams
+clamp every connect, read and write to the time left of the current request, and count the bytes
+read against ``max_response_bytes``. The limits travel in a context variable that the adapter sets
+around each SDK call and each step of a stream; requests made outside such a scope are unbounded,
+as plain httpx would leave them.
+"""
+
+from __future__ import annotations
+
+import ssl
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+import httpcore2
+import httpx2
+import openai
+
+from ..domain.deadline import current_deadline
+
+__all__ = [
+    "DEFAULT_MAX_RESPONSE_BYTES",
+    "RequestLimits",
+    "ResponseTooLarge",
+    "guarded_http_client",
+    "limits_scope",
+]
+
+# The largest legitimate reply: 2048 inputs of 3072-dimension embeddings as base64 float32 is
+# 2048 * 3072 * 4 * 4/3 = 33.6 MB of JSON; twice that leaves room for servers that send floats
+# for smaller models. An error body or a stream of that size is already absurd.
+DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+
+
+class ResponseTooLarge(Exception):
+    """Raised inside httpx when a response passes its byte cap; translated into ResponseTooLargeError."""
+
+
+class RequestLimits:
+    """The time and bytes one request may still take (one per attempt, or per stream)."""
+
+    __slots__ = ("deadline", "max_bytes", "read")
+
+    def __init__(self, *, seconds: float | None, max_bytes: int) -> None:
+        self.deadline = None if seconds is None else time.monotonic() + seconds
+        self.max_bytes = max_bytes
+        self.read = 0
+
+    @classmethod
+    def for_attempt(cls, max_bytes: int) -> RequestLimits:
+        """Limits for a request starting now, under the current call's deadline (if any)."""
+        deadline = current_deadline()
+        return cls(seconds=None if deadline is None else deadline.remaining(), max_bytes=max_bytes)
+
+    @property
+    def expired(self) -> bool:
+        """True once the deadline has passed."""
+        return self.deadline is not None and time.monotonic() >= self.deadline
+
+    def clamp(self, timeout: float | None, error: type[Exception]) -> float | None:
+        """Return ``timeout`` shortened to the time left; raise ``error`` when none is left."""
+        if self.deadline is None:
+            return timeout
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise error("the call's deadline passed")
+        return left if timeout is None else min(timeout, left)
+
+    def count(self, size: int) -> None:
+        """Add ``size`` bytes read; raise ResponseTooLarge past the cap."""
+        self.read += size
+        if self.read > self.max_bytes:
+            raise ResponseTooLarge(f"the response passed {self.max_bytes} bytes")
+
+
+_LIMITS: ContextVar[RequestLimits | None] = ContextVar("llmport_request_limits", default=None)
+
+
+@contextmanager
+def limits_scope(limits: RequestLimits) -> Iterator[None]:
+    """Apply ``limits`` to every socket operation made in the block on this thread."""
+    token = _LIMITS.set(limits)
+    try:
+        yield
+    finally:
+        _LIMITS.reset(token)
+
+
+class _LimitedStream(httpcore2.NetworkStream):
+    """A network stream whose every wait is clamped to the current limits, and whose reads are counted."""
+
+    def __init__(self, inner: httpcore2.NetworkStream) -> None:
+        self._inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        limits = _LIMITS.get()
+        if limits is None:
+            return self._inner.read(max_bytes, timeout)
+        data = self._inner.read(max_bytes, limits.clamp(timeout, httpcore2.ReadTimeout))
+        limits.count(len(data))
+        return data
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        limits = _LIMITS.get()
+        if limits is not None:
+            timeout = limits.clamp(timeout, httpcore2.WriteTimeout)
+        self._inner.write(buffer, timeout)
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore2.NetworkStream:
+        limits = _LIMITS.get()
+        if limits is not None:
+            timeout = limits.clamp(timeout, httpcore2.ConnectTimeout)
+        return _LimitedStream(self._inner.start_tls(ssl_context, server_hostname, timeout))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class _LimitedBackend(httpcore2.NetworkBackend):
+    """httpcore's own socket backend, with its streams wrapped in _LimitedStream."""
+
+    def __init__(self, inner: httpcore2.NetworkBackend) -> None:
+        self._inner = inner
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore2.NetworkStream:
+        limits = _LIMITS.get()
+        if limits is not None:
+            timeout = limits.clamp(timeout, httpcore2.ConnectTimeout)
+        stream = self._inner.connect_tcp(
+            host, port, timeout=timeout, local_address=local_address, socket_options=socket_options
+        )
+        return _LimitedStream(stream)
+
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore2.NetworkStream:
+        limits = _LIMITS.get()
+        if limits is not None:
+            timeout = limits.clamp(timeout, httpcore2.ConnectTimeout)
+        return _LimitedStream(self._inner.connect_unix_socket(path, timeout, socket_options))
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+class _LimitedTransport(httpx2.HTTPTransport):
+    """httpx's transport (pool, TLS, proxies) over the limited backend."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        # httpx builds its connection pool (or proxy pool) without a way to pass a network
+        # backend; every one of them keeps it in this attribute. openai<4 pins httpx2, and the
+        # contract tests exercise the wrapper, so a rename would fail loudly, not silently.
+        pool: Any = self._pool
+        pool._network_backend = _LimitedBackend(pool._network_backend)
+
+
+class _LimitedClient(openai.DefaultHttpxClient):
+    """The SDK's default httpx client (its timeouts, limits, redirects), on limited transports.
+
+    httpx builds its transports through these two methods (with keyword arguments), the proxy
+    ones from the environment included, so no request can bypass the limits.
+    """
+
+    def _init_transport(  # type: ignore[override]  # httpx passes these by keyword only
+        self, transport: httpx2.BaseTransport | None = None, **options: Any
+    ) -> httpx2.BaseTransport:
+        return transport or _LimitedTransport(**options)
+
+    def _init_proxy_transport(  # type: ignore[override]  # httpx passes these by keyword only
+        self, proxy: httpx2.Proxy, **options: Any
+    ) -> httpx2.BaseTransport:
+        return _LimitedTransport(proxy=proxy, **options)
+
+
+def guarded_http_client(timeout: float) -> httpx2.Client:
+    """A new httpx client for one SDK client: the SDK's defaults, every request under RequestLimits."""
+    return _LimitedClient(timeout=timeout)

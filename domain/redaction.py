@@ -1,0 +1,71 @@
+"""Keeping secrets out of errors: redaction, and exceptions cut loose from their chain."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import TypeVar
+
+__all__ = ["Redactor", "redact", "unchained"]
+
+E = TypeVar("E", bound=BaseException)
+
+# What a provider or gateway may echo back that is, or looks like, a credential: OpenAI keys
+# (also masked, "sk-ab***yz"), a bearer token, a JWT, a header or parameter named like a secret,
+# and long runs of key-like characters (Azure keys are 32 or 84 characters of hex or base62).
+_SECRET_PATTERNS = re.compile(
+    r"(?i)(?:\bsk-[\w*.\-]+"
+    r"|\bbearer\s+[\w\-.~+/=*]+"
+    r"|\beyJ[\w\-]+\.[\w\-]+\.[\w\-]*"
+    r"|\b(?:api[-_]?key|subscription[-_]key|access[-_]token|token|secret|password|signature)"
+    r"[\"']?\s*[:=]\s*[\"']?[^\s\"',;&]+"
+    r"|(?<![\w\-])(?=[\w+/=.~-]*\d)(?=[\w+/=.~-]*[a-z])[\w+/=.~-]{32,})"
+)
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
+
+
+def _hide(match: re.Match[str]) -> str:
+    # Request ids are UUIDs and worth keeping: they are how a support case finds the request.
+    return match.group(0) if _UUID.fullmatch(match.group(0)) else "***"
+
+
+def redact(message: str, secrets: Iterable[str] = ()) -> str:
+    """Return ``message`` with ``secrets`` and anything shaped like a key or token replaced by ``***``."""
+    for secret in secrets:
+        if secret:
+            message = message.replace(secret, "***")
+    return _SECRET_PATTERNS.sub(_hide, message)
+
+
+class Redactor:
+    """The secrets one adapter sends (its key, the tokens it was handed), to cut out of messages.
+
+    Its repr never shows them, so it is safe as a local in any frame an error tracker records.
+    """
+
+    __slots__ = ("_secrets",)
+
+    # Tokens rotate; the last few are enough to recognise an echo of the one just sent.
+    _KEEP = 4
+
+    def __init__(self, *secrets: str | None) -> None:
+        self._secrets: list[str] = [secret for secret in secrets if secret]
+
+    def add(self, secret: str) -> None:
+        """Remember a secret handed to the SDK (e.g. a fresh token); keeps the last few."""
+        if secret not in self._secrets:
+            self._secrets = [*self._secrets[-(self._KEEP - 1) :], secret]
+
+    def __call__(self, message: str) -> str:
+        return redact(message, self._secrets)
+
+    def __repr__(self) -> str:
+        return f"Redactor({len(self._secrets)} secrets)"
+
+
+def unchained(error: E) -> E:
+    """Cut ``error`` loose from whatever it was raised during, and return it."""
+    error.__cause__ = None
+    error.__context__ = None
+    error.__suppress_context__ = True
+    return error
