@@ -35,10 +35,10 @@ from typing import Any, ClassVar
 __all__ = [
     "AuthenticationError",
     "BadRequestError",
+    "ClientClosedError",
     "ConfigurationError",
     "ConnectionFailedError",
     "ContentFilteredError",
-    "ClientClosedError",
     "ContextLengthExceededError",
     "LLMPortError",
     "NotFoundError",
