@@ -70,6 +70,7 @@ _ENV: dict[str, tuple[str, ...]] = {
     "embedding_max_workers": ("LLMPORT_EMBEDDING_MAX_WORKERS",),
     "token_refresh_margin": ("LLMPORT_TOKEN_REFRESH_MARGIN",),
     "log_content": ("LLMPORT_LOG_CONTENT",),
+    "max_response_bytes": ("LLMPORT_MAX_RESPONSE_BYTES",),
 }
 _API_KEY_ENV = {
     "openai": "OPENAI_API_KEY",
@@ -119,6 +120,7 @@ class Settings:
     embedding_max_workers: int = 1
     token_refresh_margin: float = 300.0
     log_content: bool = False
+    max_response_bytes: int = 64 * 1024 * 1024
     name: str = field(default="default", compare=False)
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
@@ -298,6 +300,7 @@ def _check_numbers(settings: Settings) -> None:
         ("embedding_token_budget", settings.embedding_token_budget, 1, 10_000_000),
         ("embedding_max_workers", settings.embedding_max_workers, 1, 64),
         ("token_refresh_margin", settings.token_refresh_margin, 0, 86400),
+        ("max_response_bytes", settings.max_response_bytes, 1024, 2**40),
     )
     for name, value, low, high in rules:
         if value is None and name == "deadline":
@@ -365,7 +368,13 @@ def _resolve_auth(settings: Settings) -> Auth:
     return auth
 
 
-_INTS = {"max_retries", "embedding_batch_size", "embedding_token_budget", "embedding_max_workers"}
+_INTS = {
+    "max_retries",
+    "embedding_batch_size",
+    "embedding_token_budget",
+    "embedding_max_workers",
+    "max_response_bytes",
+}
 _FLOATS = {"timeout", "deadline", "token_refresh_margin"}
 
 

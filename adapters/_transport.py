@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import ssl
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 import httpcore2
 import httpx2
@@ -30,6 +31,9 @@ __all__ = [
     "guarded_http_client",
     "limits_scope",
 ]
+
+T = TypeVar("T")
+_DEADLINE_PASSED = "the call's deadline passed"
 
 # The largest legitimate reply: 2048 inputs of 3072-dimension embeddings as base64 float32 is
 # 2048 * 3072 * 4 * 4/3 = 33.6 MB of JSON; twice that leaves room for servers that send floats
@@ -68,7 +72,7 @@ class RequestLimits:
             return timeout
         left = self.deadline - time.monotonic()
         if left <= 0:
-            raise error("the call's deadline passed")
+            raise error(_DEADLINE_PASSED)
         return left if timeout is None else min(timeout, left)
 
     def count(self, size: int) -> None:
@@ -91,6 +95,23 @@ def limits_scope(limits: RequestLimits) -> Iterator[None]:
         _LIMITS.reset(token)
 
 
+def _limited(operation: Callable[[float | None], T], timeout: float | None, error: type[Exception]) -> T:
+    """Run a socket operation with its timeout clamped to the current limits' time left.
+
+    A timeout that ends at the deadline says so, so that the caller's error can tell a slow
+    operation (httpx's per-operation timeout) from a call that ran out of time.
+    """
+    limits = _LIMITS.get()
+    if limits is None or limits.deadline is None:
+        return operation(timeout)
+    try:
+        return operation(limits.clamp(timeout, error))
+    except error:
+        if not limits.expired:
+            raise
+    raise error(_DEADLINE_PASSED)
+
+
 class _LimitedStream(httpcore2.NetworkStream):
     """A network stream whose every wait is clamped to the current limits, and whose reads are counted."""
 
@@ -98,18 +119,14 @@ class _LimitedStream(httpcore2.NetworkStream):
         self._inner = inner
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        data = _limited(partial(self._inner.read, max_bytes), timeout, httpcore2.ReadTimeout)
         limits = _LIMITS.get()
-        if limits is None:
-            return self._inner.read(max_bytes, timeout)
-        data = self._inner.read(max_bytes, limits.clamp(timeout, httpcore2.ReadTimeout))
-        limits.count(len(data))
+        if limits is not None:
+            limits.count(len(data))
         return data
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        limits = _LIMITS.get()
-        if limits is not None:
-            timeout = limits.clamp(timeout, httpcore2.WriteTimeout)
-        self._inner.write(buffer, timeout)
+        _limited(partial(self._inner.write, buffer), timeout, httpcore2.WriteTimeout)
 
     def close(self) -> None:
         self._inner.close()
@@ -117,10 +134,8 @@ class _LimitedStream(httpcore2.NetworkStream):
     def start_tls(
         self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
     ) -> httpcore2.NetworkStream:
-        limits = _LIMITS.get()
-        if limits is not None:
-            timeout = limits.clamp(timeout, httpcore2.ConnectTimeout)
-        return _LimitedStream(self._inner.start_tls(ssl_context, server_hostname, timeout))
+        start = partial(self._inner.start_tls, ssl_context, server_hostname)
+        return _LimitedStream(_limited(start, timeout, httpcore2.ConnectTimeout))
 
     def get_extra_info(self, info: str) -> Any:
         return self._inner.get_extra_info(info)
@@ -140,21 +155,20 @@ class _LimitedBackend(httpcore2.NetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore2.NetworkStream:
-        limits = _LIMITS.get()
-        if limits is not None:
-            timeout = limits.clamp(timeout, httpcore2.ConnectTimeout)
-        stream = self._inner.connect_tcp(
-            host, port, timeout=timeout, local_address=local_address, socket_options=socket_options
-        )
-        return _LimitedStream(stream)
+        def connect(clamped: float | None) -> httpcore2.NetworkStream:
+            return self._inner.connect_tcp(
+                host, port, timeout=clamped, local_address=local_address, socket_options=socket_options
+            )
+
+        return _LimitedStream(_limited(connect, timeout, httpcore2.ConnectTimeout))
 
     def connect_unix_socket(
         self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
     ) -> httpcore2.NetworkStream:
-        limits = _LIMITS.get()
-        if limits is not None:
-            timeout = limits.clamp(timeout, httpcore2.ConnectTimeout)
-        return _LimitedStream(self._inner.connect_unix_socket(path, timeout, socket_options))
+        def connect(clamped: float | None) -> httpcore2.NetworkStream:
+            return self._inner.connect_unix_socket(path, clamped, socket_options)
+
+        return _LimitedStream(_limited(connect, timeout, httpcore2.ConnectTimeout))
 
     def sleep(self, seconds: float) -> None:
         self._inner.sleep(seconds)

@@ -97,6 +97,27 @@ def settings_for(server: LoopbackServer, provider: str, *, auth: str = "key", **
     return Settings(**values)
 
 
+def raw_settings(url: str, provider: str, **options: Any) -> Settings:
+    """Settings for a raw server at ``url`` (any path answers): real time, a 2 s deadline, a 1 s timeout."""
+    values: dict[str, Any] = {
+        "provider": provider,
+        "api_key": "k" * 32,
+        "chat_model": CHAT_MODEL,
+        "embedding_model": EMBEDDING_MODEL,
+        "timeout": 1.0,
+        "deadline": 2.0,
+        "max_retries": 2,
+        **options,
+    }
+    if provider == "openai":
+        values["base_url"] = f"{url}/v1"
+    else:
+        values["endpoint"] = url if provider == "azure" else f"{url}/openai/v1"
+    if provider == "azure":
+        values["api_version"] = API_VERSION
+    return Settings(**values)
+
+
 def wire(
     server: LoopbackServer,
     provider: str,

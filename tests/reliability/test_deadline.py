@@ -1,0 +1,118 @@
+"""The deadline is a promise: a call (all attempts, waits, batches, a stream's reading) ends by it.
+
+Real time, real sockets: raw servers on 127.0.0.1 drip a byte at a time, stall, or stream one
+event every 1.5 s, and every (provider, operation) runs against each at once, on threads, so the
+whole table costs one deadline. httpx's per-operation timeout (1 s here) never trips on a drip;
+only the deadline can end those calls.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from harness import PROVIDERS, raw_settings
+from loopback import LoopbackServer, Reply
+from raw_server import Behaviour, RawServer, drip, slow_stream, stall
+from wire_samples import embedding_list, openai_error, vector_for
+
+import llmport
+from llmport import Client, LLMPortError, RateLimitedError, RequestTimeoutError
+
+DEADLINE = 2.0
+#: What the promise allows past the deadline: the last socket wait is clamped to the time left,
+#: and a thread switch or two on a busy 2-core machine.
+SLACK = 1.0
+
+OPERATIONS: dict[str, Callable[[Client], object]] = {
+    "chat": lambda client: client.chat("hi"),
+    "stream": lambda client: list(client.stream("hi")),
+    "embed": lambda client: client.embed(["a", "b"]),
+}
+
+
+def timed(operation: Callable[[Client], object], client: Client) -> tuple[float, BaseException | None]:
+    started = time.monotonic()
+    try:
+        operation(client)
+    except BaseException as error:
+        return time.monotonic() - started, error
+    return time.monotonic() - started, None
+
+
+# (behaviour, operations, settings): the timeout is httpx's, per socket operation.
+FAULTS: dict[str, tuple[Behaviour, tuple[str, ...], dict[str, Any]]] = {
+    "drip-body": (drip(interval=0.2), ("chat", "embed"), {"timeout": 1.0}),
+    "drip-headers": (drip(interval=0.2, headers_too=True), ("chat", "stream", "embed"), {"timeout": 1.0}),
+    # A 1.2 s timeout, retried: without the deadline 3 attempts would take 3.6 s and more.
+    "stall": (stall(), ("chat", "stream", "embed"), {"timeout": 1.2}),
+    # Each event comes within the 5 s timeout; only the deadline ends the stream.
+    "slow-stream": (slow_stream(interval=1.5), ("stream",), {"timeout": 5.0}),
+}
+
+
+@pytest.mark.parametrize("fault", sorted(FAULTS))
+def test_every_call_ends_within_its_deadline(fault: str) -> None:
+    behaviour, operations, options = FAULTS[fault]
+    with RawServer(behaviour) as server:
+        clients = {
+            provider: llmport.build_client(raw_settings(server.url, provider, **options))
+            for provider in PROVIDERS
+        }
+        cases = [(provider, name) for provider in PROVIDERS for name in operations]
+        try:
+            with ThreadPoolExecutor(len(cases)) as pool:
+                results = list(pool.map(lambda case: timed(OPERATIONS[case[1]], clients[case[0]]), cases))
+        finally:
+            for client in clients.values():
+                client.close()
+    for (provider, name), (elapsed, error) in zip(cases, results, strict=True):
+        assert isinstance(error, LLMPortError), (provider, name, error)
+        assert DEADLINE - 0.5 <= elapsed <= DEADLINE + SLACK, (provider, name, elapsed, error)
+        assert "deadline" in str(error), (provider, name, error)
+
+
+def test_a_stream_that_outlives_the_deadline_is_cut_after_the_text_so_far() -> None:
+    with (
+        RawServer(slow_stream(interval=0.3)) as server,
+        llmport.build_client(raw_settings(server.url, "openai", timeout=5.0)) as client,
+    ):
+        received: list[str] = []
+        started = time.monotonic()
+        with pytest.raises(llmport.StreamInterruptedError, match="deadline") as caught:
+            for chunk in client.stream("hi"):
+                received.append(chunk.text)
+        elapsed = time.monotonic() - started
+    assert DEADLINE - 0.5 <= elapsed <= DEADLINE + SLACK
+    assert len(received) >= 3  # the text that came in time reached the caller
+    assert caught.value.retryable is False
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_embedding_batches_share_one_deadline(provider: str) -> None:
+    # Each batch meets one 429 (retry after 1 s) before it succeeds. With a deadline per batch
+    # all three would pass (3 s); with one per call, the third batch's wait would cross it.
+    def responder(index: int, request: Any) -> Reply:
+        if index % 2 == 0:
+            busy = openai_error("slow down", code="rate_limit_exceeded", type="requests")
+            return Reply(429, busy, headers={"retry-after": "1"})
+        vectors = [vector_for(i, 4) for i in range(len(request.body["input"]))]
+        return Reply(200, embedding_list(vectors))
+
+    with LoopbackServer() as server:
+        server.respond_with(responder)
+        settings = raw_settings(
+            server.url, provider, api_key=server.api_key, deadline=2.5, embedding_batch_size=1
+        )
+        with llmport.build_client(settings) as client:
+            started = time.monotonic()
+            # The third batch's 429 asks for a wait that would cross the deadline; on a busy
+            # machine the deadline may instead pass while that request is under way.
+            with pytest.raises((RateLimitedError, RequestTimeoutError)):
+                client.embed(["one", "two", "three"])
+            elapsed = time.monotonic() - started
+        assert server.count == 5  # batch 1: 429, 200; batch 2: 429, 200; batch 3: 429, and no wait
+    assert 1.8 <= elapsed <= 2.5 + SLACK
