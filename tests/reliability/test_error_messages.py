@@ -1,4 +1,4 @@
-"""What the provider said reaches the caller, whatever the shape of its error body; a closed client says so."""
+"""What the provider said reaches the caller, whatever its error body looks like; a closed client says so."""
 
 from __future__ import annotations
 
