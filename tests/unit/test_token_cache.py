@@ -97,7 +97,8 @@ def test_a_failed_fetch_is_an_authentication_error_and_is_not_cached() -> None:
     cache = TokenCache(credential)
     with pytest.raises(AuthenticationError, match="RuntimeError: identity endpoint unreachable") as raised:
         cache.get_token()
-    assert (raised.value.__cause__, raised.value.__context__) == (None, None)  # a credential's frames may hold secrets
+    # No chain: a credential's frames may hold its secret.
+    assert (raised.value.__cause__, raised.value.__context__) == (None, None)
     assert cache.token() == "fake-token-1"
     assert credential.calls == 2
 
@@ -145,3 +146,39 @@ def test_the_cache_is_itself_a_credential_and_never_shows_the_token() -> None:
     assert token.token == "eyJ-very-secret"
     assert "eyJ-very-secret" not in repr(cache)
     assert "eyJ-very-secret" not in repr(token)
+
+
+@pytest.mark.parametrize(
+    ("token", "why"),
+    [
+        (AccessToken("t-expired", 1.0), "already expired"),
+        (AccessToken("padded\n", 4_000_000_000.0), "spaces, a newline"),
+        (AccessToken("   ", 4_000_000_000.0), "empty"),
+        (AccessToken("t\u00e9", 4_000_000_000.0), "non-ASCII"),
+    ],
+)
+def test_an_unusable_token_is_refused_and_not_cached(token: AccessToken, why: str) -> None:
+    credential = FakeCredential(token)
+    cache = TokenCache(credential)
+    with pytest.raises(AuthenticationError, match=why):
+        cache.get_token()
+    assert cache.token() == "fake-token-1"  # asked again, not served from the cache
+    assert credential.calls == 2
+
+
+def test_renew_is_worth_a_retry_only_when_the_credential_gives_another_token(clock: FakeClock) -> None:
+    same = AccessToken("revoked", clock() + 3600)
+    credential = FakeCredential(same, same, lifetime=3600, clock=clock)
+    cache = TokenCache(credential, clock=clock)
+    assert cache.token() == "revoked"
+    assert cache.renew() is False  # azure-identity's own cache handed back the rejected token
+    assert cache.renew() is True  # fake-token-1: a different token
+    assert cache.token() == "fake-token-1"
+
+
+def test_renew_with_claims_asks_the_credential_for_them(clock: FakeClock) -> None:
+    credential = FakeCredential(lifetime=3600, clock=clock)
+    cache = TokenCache(credential, clock=clock)
+    cache.token()
+    assert cache.renew('{"access_token": {"nbf": {"essential": true}}}') is True
+    assert credential.claims == [None, '{"access_token": {"nbf": {"essential": true}}}']
