@@ -1,6 +1,7 @@
 """Rerun the fault table and the load scenario and print the figures as Markdown (for docs/reliability.md).
 
-Run from the repository root: ``python tests/reliability/report.py [--calls 5000] [--threads 32]``.
+Run from the repository root: ``python tests/reliability/report.py [--calls 5000] [--threads 32]``;
+``--deadlines`` prints only the deadline table (drip, stall and slow-stream servers, real time).
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from pathlib import Path
 
 sys.path[:0] = [str(Path(__file__).parent.parent / "contract"), str(Path(__file__).parent)]
 
-from fault_table import FAULTS, run  # noqa: E402  # importable once the path is set above
+import deadline_run  # noqa: E402  # importable once the path is set above
+from fault_table import FAULTS, run  # noqa: E402  # same
 from harness import PROVIDERS  # noqa: E402  # same
 from load_run import run_load  # noqa: E402  # same
 from loopback import LoopbackServer  # noqa: E402  # same
@@ -31,6 +33,19 @@ def faults() -> None:
                 error = measured.error
                 raised = f"{type(error).__name__} ({error.status_code}, {error.code}, {error.request_id})"
         print(f"| {fault.description} | {' / '.join(counts)} | {waits} | {raised} |")
+
+
+def deadlines() -> None:
+    limit = f"deadline {deadline_run.DEADLINE:g} s"
+    print(f"| server | call | seconds: openai / azure / azure_v1 ({limit}) | error |")
+    print("|---|---|---|---|")
+    for fault in sorted(deadline_run.FAULTS):
+        rows = deadline_run.measure(fault)
+        for operation in dict.fromkeys(name for _provider, name, _elapsed, _error in rows):
+            mine = [row for row in rows if row[1] == operation]
+            seconds = " / ".join(f"{elapsed:.2f}" for _p, _n, elapsed, _e in mine)
+            error = mine[0][3]
+            print(f"| {fault} | {operation} | {seconds} | {type(error).__name__}: {error} |")
 
 
 def load(calls: int, threads: int) -> None:
@@ -59,7 +74,11 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=5_000)
     parser.add_argument("--threads", type=int, default=32)
     parser.add_argument("--skip-faults", action="store_true")
+    parser.add_argument("--deadlines", action="store_true", help="only the deadline table (real time)")
     args = parser.parse_args()
+    if args.deadlines:
+        deadlines()
+        return
     if not args.skip_faults:
         faults()
         print()

@@ -2,74 +2,29 @@
 
 Real time, real sockets: raw servers on 127.0.0.1 drip a byte at a time, stall, or stream one
 event every 1.5 s, and every (provider, operation) runs against each at once, on threads, so the
-whole table costs one deadline. httpx's per-operation timeout (1 s here) never trips on a drip;
-only the deadline can end those calls.
+whole table costs one deadline. httpx's per-operation timeout never trips on a drip; only the
+deadline can end those calls.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from deadline_run import DEADLINE, FAULTS, SLACK, measure
 from harness import PROVIDERS, raw_settings
 from loopback import LoopbackServer, Reply
-from raw_server import Behaviour, RawServer, drip, slow_stream, stall
+from raw_server import RawServer, slow_stream
 from wire_samples import embedding_list, openai_error, vector_for
 
 import llmport
-from llmport import Client, LLMPortError, RateLimitedError, RequestTimeoutError
-
-DEADLINE = 2.0
-#: What the promise allows past the deadline: the last socket wait is clamped to the time left,
-#: and a thread switch or two on a busy 2-core machine.
-SLACK = 1.0
-
-OPERATIONS: dict[str, Callable[[Client], object]] = {
-    "chat": lambda client: client.chat("hi"),
-    "stream": lambda client: list(client.stream("hi")),
-    "embed": lambda client: client.embed(["a", "b"]),
-}
-
-
-def timed(operation: Callable[[Client], object], client: Client) -> tuple[float, BaseException | None]:
-    started = time.monotonic()
-    try:
-        operation(client)
-    except BaseException as error:
-        return time.monotonic() - started, error
-    return time.monotonic() - started, None
-
-
-# (behaviour, operations, settings): the timeout is httpx's, per socket operation.
-FAULTS: dict[str, tuple[Behaviour, tuple[str, ...], dict[str, Any]]] = {
-    "drip-body": (drip(interval=0.2), ("chat", "embed"), {"timeout": 1.0}),
-    "drip-headers": (drip(interval=0.2, headers_too=True), ("chat", "stream", "embed"), {"timeout": 1.0}),
-    # A 1.2 s timeout, retried: without the deadline 3 attempts would take 3.6 s and more.
-    "stall": (stall(), ("chat", "stream", "embed"), {"timeout": 1.2}),
-    # Each event comes within the 5 s timeout; only the deadline ends the stream.
-    "slow-stream": (slow_stream(interval=1.5), ("stream",), {"timeout": 5.0}),
-}
+from llmport import LLMPortError, RateLimitedError, RequestTimeoutError
 
 
 @pytest.mark.parametrize("fault", sorted(FAULTS))
 def test_every_call_ends_within_its_deadline(fault: str) -> None:
-    behaviour, operations, options = FAULTS[fault]
-    with RawServer(behaviour) as server:
-        clients = {
-            provider: llmport.build_client(raw_settings(server.url, provider, **options))
-            for provider in PROVIDERS
-        }
-        cases = [(provider, name) for provider in PROVIDERS for name in operations]
-        try:
-            with ThreadPoolExecutor(len(cases)) as pool:
-                results = list(pool.map(lambda case: timed(OPERATIONS[case[1]], clients[case[0]]), cases))
-        finally:
-            for client in clients.values():
-                client.close()
-    for (provider, name), (elapsed, error) in zip(cases, results, strict=True):
+    for provider, name, elapsed, error in measure(fault):
         assert isinstance(error, LLMPortError), (provider, name, error)
         assert DEADLINE - 0.5 <= elapsed <= DEADLINE + SLACK, (provider, name, elapsed, error)
         assert "deadline" in str(error), (provider, name, error)
