@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ._checks import (
+    INT32_MAX,
+    check_extra,
+    check_int,
+    check_json,
+    check_model,
+    check_number,
+    check_optional_text,
+    check_sequence,
+    check_text,
+    freeze,
+    is_name,
+    short,
+)
 from .errors import ValidationError
+from .messages import ROLES, ContentPart, ImagePart, Message, Role, TextPart, ToolCall
 
 __all__ = [
+    "ROLES",
     "AccessToken",
     "ChatChunk",
     "ChatRequest",
@@ -28,69 +43,12 @@ __all__ = [
     "Usage",
 ]
 
-Role = Literal["system", "user", "assistant", "tool"]
-ROLES: frozenset[str] = frozenset(("system", "user", "assistant", "tool"))
-_IMAGE_URL_SCHEMES = ("https://", "http://", "data:image/")
-
-
-def _freeze(instance: object, name: str, value: object) -> None:
-    # Frozen dataclasses refuse attribute assignment; normalising inputs in
-    # __post_init__ (list -> tuple) is the documented way around that.
-    object.__setattr__(instance, name, value)
-
-
-@dataclass(frozen=True, slots=True)
-class TextPart:
-    """A text segment of a message's content."""
-
-    text: str
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.text, str):
-            raise ValidationError(f"TextPart.text must be a str, got {type(self.text).__name__}")
-
-
-@dataclass(frozen=True, slots=True)
-class ImagePart:
-    """An image in a message: a URL (https or data:) or raw bytes with their media type."""
-
-    url: str | None = None
-    data: bytes | None = field(default=None, repr=False)
-    media_type: str = "image/png"
-    detail: Literal["auto", "low", "high"] = "auto"
-
-    def __post_init__(self) -> None:
-        if (self.url is None) == (self.data is None):
-            raise ValidationError("ImagePart needs exactly one of url= or data=")
-        if self.url is not None and (
-            not isinstance(self.url, str) or not self.url.startswith(_IMAGE_URL_SCHEMES)
-        ):
-            raise ValidationError(
-                f"ImagePart.url must start with https://, http:// or data:image/, got {self.url!r:.60}"
-            )
-        if self.data is not None and not isinstance(self.data, bytes):
-            raise ValidationError("ImagePart.data must be bytes; pass url= for a link")
-        if self.detail not in ("auto", "low", "high"):
-            raise ValidationError(f"ImagePart.detail must be auto, low or high, got {self.detail!r}")
-
-    def as_url(self) -> str:
-        """Return the image as a URL, encoding bytes as a base64 ``data:`` URL."""
-        if self.url is not None:
-            return self.url
-        assert self.data is not None  # guaranteed by __post_init__
-        return f"data:{self.media_type};base64,{base64.b64encode(self.data).decode('ascii')}"
-
-
-ContentPart = TextPart | ImagePart
-
-
-@dataclass(frozen=True, slots=True)
-class ToolCall:
-    """A call the model asks the application to make; ``arguments`` is the raw JSON text."""
-
-    id: str
-    name: str
-    arguments: str = "{}"
+_TOOL_CHOICES = ("auto", "none", "required")
+# What OpenAI and Azure accept; beyond these the provider answers 400 after a round trip.
+MAX_STOP = 4
+MAX_TOOLS = 128
+MAX_DIMENSIONS = 65536
+_SEED_RANGE = (-(2**63), 2**63 - 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,72 +62,6 @@ class ToolCallDelta:
 
 
 @dataclass(frozen=True, slots=True)
-class Message:
-    """One turn of a conversation.
-
-    ``content`` is a string or a sequence of TextPart / ImagePart; assistant turns may carry
-    ``tool_calls`` instead of content, and tool turns answer one ``tool_call_id``.
-    """
-
-    role: Role
-    content: str | tuple[ContentPart, ...] | None = None
-    name: str | None = None
-    tool_calls: tuple[ToolCall, ...] = ()
-    tool_call_id: str | None = None
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.role, str) or self.role not in ROLES:
-            raise ValidationError(
-                f"Message.role {self.role!r} is unknown; use one of system, user, assistant, tool"
-            )
-        if isinstance(self.content, Sequence) and not isinstance(self.content, str):
-            _freeze(self, "content", tuple(self.content))
-            for part in self.content:
-                if not isinstance(part, (TextPart, ImagePart)):
-                    raise ValidationError(
-                        f"Message content parts must be TextPart or ImagePart, got {type(part).__name__}"
-                    )
-        elif self.content is not None and not isinstance(self.content, str):
-            raise ValidationError(
-                f"Message.content must be a str or a list of parts, got {type(self.content).__name__}"
-            )
-        _freeze(self, "tool_calls", tuple(self.tool_calls))
-        if self.content is None and not (self.role == "assistant" and self.tool_calls):
-            raise ValidationError(f"a {self.role} message needs content")
-        if self.role == "tool" and not self.tool_call_id:
-            raise ValidationError("a tool message needs tool_call_id: the id of the call it answers")
-
-    @property
-    def text(self) -> str:
-        """The message's text: the content string, or its text parts joined."""
-        if self.content is None:
-            return ""
-        if isinstance(self.content, str):
-            return self.content
-        return "".join(part.text for part in self.content if isinstance(part, TextPart))
-
-    @classmethod
-    def system(cls, text: str) -> Message:
-        """A system (instructions) message."""
-        return cls("system", text)
-
-    @classmethod
-    def user(cls, content: str | Sequence[ContentPart]) -> Message:
-        """A user message: text, or text and image parts."""
-        return cls("user", content if isinstance(content, str) else tuple(content))
-
-    @classmethod
-    def assistant(cls, text: str | None = None, tool_calls: Sequence[ToolCall] = ()) -> Message:
-        """An assistant message: a previous reply, or the tool calls it asked for."""
-        return cls("assistant", text, tool_calls=tuple(tool_calls))
-
-    @classmethod
-    def tool(cls, tool_call_id: str, content: str) -> Message:
-        """The result of a tool call, answering ``tool_call_id``."""
-        return cls("tool", content, tool_call_id=tool_call_id)
-
-
-@dataclass(frozen=True, slots=True)
 class ToolSpec:
     """A function the model may call; ``parameters`` is its JSON schema."""
 
@@ -179,11 +71,14 @@ class ToolSpec:
     strict: bool = False
 
     def __post_init__(self) -> None:
-        name = self.name
-        if not (isinstance(name, str) and 0 < len(name) <= 64) or not all(
-            ch.isascii() and (ch.isalnum() or ch in "_-") for ch in name
-        ):
-            raise ValidationError(f"ToolSpec.name {name!r} must be 1-64 characters of a-z, A-Z, 0-9, _ or -")
+        if not is_name(self.name):
+            raise ValidationError(
+                f"ToolSpec.name {short(self.name)} must be 1-64 characters of a-z, A-Z, 0-9, _ or -"
+            )
+        check_text("ToolSpec.description", self.description)
+        check_json("ToolSpec.parameters", self.parameters)
+        if not isinstance(self.strict, bool):
+            raise ValidationError(f"ToolSpec.strict must be True or False, got {short(self.strict)}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,12 +91,26 @@ class ResponseFormat:
     strict: bool = True
 
     def __post_init__(self) -> None:
-        if self.type not in ("text", "json_object", "json_schema"):
+        if not isinstance(self.type, str) or self.type not in ("text", "json_object", "json_schema"):
             raise ValidationError(
-                f"ResponseFormat.type {self.type!r} must be text, json_object or json_schema"
+                f"ResponseFormat.type {short(self.type)} must be text, json_object or json_schema"
             )
-        if self.type == "json_schema" and (not self.name or self.schema is None):
+        if not isinstance(self.strict, bool):
+            raise ValidationError(f"ResponseFormat.strict must be True or False, got {short(self.strict)}")
+        if self.type != "json_schema":
+            if self.name is not None or self.schema is not None:
+                raise ValidationError(
+                    f"ResponseFormat.name and .schema are for json_schema only, not {self.type}; "
+                    f"use ResponseFormat.json_schema(name, schema)"
+                )
+            return
+        if self.name is None or self.schema is None:
             raise ValidationError("ResponseFormat json_schema needs a name and a schema")
+        if not is_name(self.name):
+            raise ValidationError(
+                f"ResponseFormat.name {short(self.name)} must be 1-64 characters of a-z, A-Z, 0-9, _ or -"
+            )
+        check_json("ResponseFormat.schema", self.schema)
 
     @classmethod
     def json(cls) -> ResponseFormat:
@@ -235,40 +144,90 @@ class ChatRequest:
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if isinstance(self.messages, (str, bytes)) or not isinstance(self.messages, Sequence):
+        messages = self.messages
+        if isinstance(messages, (str, bytes, bytearray)) or not isinstance(messages, Sequence):
             raise ValidationError("ChatRequest.messages must be a sequence of Message")
-        _freeze(self, "messages", tuple(self.messages))
-        if not self.messages:
+        messages = tuple(messages)
+        freeze(self, "messages", messages)
+        if not messages:
             raise ValidationError("ChatRequest.messages is empty; send at least one message")
-        for message in self.messages:
+        for index, message in enumerate(messages):
             if not isinstance(message, Message):
                 raise ValidationError(
                     f"ChatRequest.messages holds a {type(message).__name__}; build Message objects "
                     f"or pass OpenAI-style dicts to Client.chat"
                 )
-        _freeze(self, "tools", tuple(self.tools))
-        if isinstance(self.stop, str):
-            _freeze(self, "stop", (self.stop,))
-        elif self.stop is not None:
-            _freeze(self, "stop", tuple(self.stop))
-        _check_range("temperature", self.temperature, 0.0, 2.0)
-        _check_range("top_p", self.top_p, 0.0, 1.0)
-        if self.max_tokens is not None and (not isinstance(self.max_tokens, int) or self.max_tokens < 1):
-            raise ValidationError(f"max_tokens must be a positive int, got {self.max_tokens!r}")
-        names = {tool.name for tool in self.tools}
-        if self.tool_choice not in (None, "auto", "none", "required") and (
-            not isinstance(self.tool_choice, str) or self.tool_choice not in names
+            for number, call in enumerate(message.tool_calls):
+                if not call.id.strip() or not call.name.strip():
+                    raise ValidationError(
+                        f"messages[{index}].tool_calls[{number}] needs the id and name the model gave it"
+                    )
+        check_model("model", self.model, "chat_model", "LLMPORT_CHAT_MODEL")
+        check_number("temperature", self.temperature, 0.0, 2.0)
+        check_number("top_p", self.top_p, 0.0, 1.0)
+        if self.max_tokens is not None and (
+            isinstance(self.max_tokens, bool)
+            or not isinstance(self.max_tokens, int)
+            or not 0 < self.max_tokens <= INT32_MAX
         ):
             raise ValidationError(
-                f"tool_choice {self.tool_choice!r} must be auto, none, required or a tool's name"
+                f"max_tokens must be a positive int up to {INT32_MAX}, got {short(self.max_tokens)}"
             )
+        freeze(self, "stop", _stop(self.stop))
+        check_int("seed", self.seed, *_SEED_RANGE)
+        freeze(self, "tools", _tools(self.tools))
+        _check_tool_choice(self.tool_choice, self.tools)
+        if self.response_format is not None and not isinstance(self.response_format, ResponseFormat):
+            raise ValidationError(
+                f"response_format must be a ResponseFormat (ResponseFormat.json() or "
+                f"ResponseFormat.json_schema(name, schema)), got {short(self.response_format)}"
+            )
+        check_optional_text("user", self.user, blank="pass an end-user id or leave user unset")
+        freeze(self, "extra", check_extra(self.extra, response_format_set=self.response_format is not None))
 
 
-def _check_range(name: str, value: float | None, low: float, high: float) -> None:
-    if value is None:
+def _stop(stop: object) -> tuple[str, ...] | None:
+    if stop is None:
+        return None
+    stops = (stop,) if isinstance(stop, str) else check_sequence("stop", stop, "str")
+    if len(stops) > MAX_STOP:
+        raise ValidationError(f"stop holds {len(stops)} sequences; providers take at most {MAX_STOP}")
+    for index, sequence in enumerate(stops):
+        check_text(f"stop[{index}]", sequence)
+        if not sequence:
+            raise ValidationError(f"stop[{index}] is an empty string; remove it")
+    return stops or None  # no stop sequences is no stop: [] would be sent as is and refused
+
+
+def _tools(tools: object) -> tuple[ToolSpec, ...]:
+    if tools is None or tools == ():  # None: the usual spelling of "no tools" in keyword arguments
+        return ()
+    frozen = check_sequence("tools", tools, "ToolSpec")
+    if len(frozen) > MAX_TOOLS:
+        raise ValidationError(f"tools holds {len(frozen)} tools; providers take at most {MAX_TOOLS}")
+    names: set[str] = set()
+    for tool in frozen:
+        if not isinstance(tool, ToolSpec):
+            raise ValidationError(f"tools must be ToolSpec objects, got {type(tool).__name__}")
+        if tool.name in names:
+            raise ValidationError(f"tools has two tools named {tool.name!r}; tool names must be unique")
+        names.add(tool.name)
+    return frozen
+
+
+def _check_tool_choice(choice: object, tools: tuple[ToolSpec, ...]) -> None:
+    if choice is None:
         return
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
-        raise ValidationError(f"{name} must be a number from {low} to {high}, got {value!r}")
+    if not isinstance(choice, str):
+        raise ValidationError(
+            f"tool_choice must be auto, none, required or a tool's name, got {short(choice)}"
+        )
+    if not tools:
+        raise ValidationError(
+            f"tool_choice {short(choice)} needs tools; pass tools=[ToolSpec(...)] or leave tool_choice unset"
+        )
+    if choice not in _TOOL_CHOICES and all(tool.name != choice for tool in tools):
+        raise ValidationError(f"tool_choice {short(choice)} must be auto, none, required or a tool's name")
 
 
 @dataclass(frozen=True, slots=True)
@@ -336,12 +295,14 @@ class EmbeddingRequest:
     user: str | None = None
 
     def __post_init__(self) -> None:
-        if isinstance(self.inputs, (str, bytes)) or not isinstance(self.inputs, Sequence):
+        inputs = self.inputs
+        if isinstance(inputs, (str, bytes, bytearray)) or not isinstance(inputs, Sequence):
             raise ValidationError("EmbeddingRequest.inputs must be a list of str")
-        _freeze(self, "inputs", tuple(self.inputs))
-        if not self.inputs:
+        inputs = tuple(inputs)
+        freeze(self, "inputs", inputs)
+        if not inputs:
             raise ValidationError("EmbeddingRequest.inputs is empty; pass at least one text")
-        for index, text in enumerate(self.inputs):
+        for index, text in enumerate(inputs):
             if not isinstance(text, str):
                 raise ValidationError(
                     f"embedding input {index} is a {type(text).__name__}; every input must be a str"
@@ -350,10 +311,18 @@ class EmbeddingRequest:
                 raise ValidationError(
                     f"embedding input {index} is an empty string; providers reject empty inputs"
                 )
+            if not text.isascii():
+                check_text(f"embedding input {index}", text)
+        check_model("model", self.model, "embedding_model", "LLMPORT_EMBEDDING_MODEL")
         if self.dimensions is not None and (
-            isinstance(self.dimensions, bool) or not isinstance(self.dimensions, int) or self.dimensions < 1
+            isinstance(self.dimensions, bool)
+            or not isinstance(self.dimensions, int)
+            or not 0 < self.dimensions <= MAX_DIMENSIONS
         ):
-            raise ValidationError(f"dimensions must be an int >= 1, got {self.dimensions!r}")
+            raise ValidationError(
+                f"dimensions must be an int >= 1 and <= {MAX_DIMENSIONS}, got {short(self.dimensions)}"
+            )
+        check_optional_text("user", self.user, blank="pass an end-user id or leave user unset")
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from ..domain.conversations import MessagesLike, to_messages
-from ..domain.errors import ValidationError
 from ..domain.models import (
     ChatChunk,
     ChatRequest,
@@ -78,7 +77,7 @@ class Client:
         max_tokens: int | None = None,
         stop: str | Sequence[str] | None = None,
         seed: int | None = None,
-        tools: Sequence[ToolSpec] = (),
+        tools: Sequence[ToolSpec] | None = (),
         tool_choice: str | None = None,
         response_format: ResponseFormat | None = None,
         user: str | None = None,
@@ -97,6 +96,7 @@ class Client:
 
         Raises:
             ValidationError: the input is malformed (raised before any network call).
+            ConfigurationError: no model: neither ``model`` nor the chat_model setting names one.
             LLMPortError: any other failure, as a subclass that says what happened.
         """
         return self._chat.complete(
@@ -128,7 +128,7 @@ class Client:
         max_tokens: int | None = None,
         stop: str | Sequence[str] | None = None,
         seed: int | None = None,
-        tools: Sequence[ToolSpec] = (),
+        tools: Sequence[ToolSpec] | None = (),
         tool_choice: str | None = None,
         response_format: ResponseFormat | None = None,
         user: str | None = None,
@@ -140,7 +140,7 @@ class Client:
         ``finish_reason`` and ``usage``; ``llmport.fold_stream`` turns the chunks into a ChatResponse.
 
         Raises:
-            ValidationError: the input is malformed.
+            ValidationError: the input is malformed (raised by this call, not by the first ``next()``).
             StreamInterruptedError: the stream broke after it had started.
             LLMPortError: any other failure.
         """
@@ -179,11 +179,18 @@ class Client:
             user: an end-user id for the provider's abuse monitoring.
 
         Raises:
-            ValidationError: an input is empty or not a string, or dimensions < 1.
+            ValidationError: an input is empty or not a string, or dimensions is out of range.
             LLMPortError: any other failure.
         """
-        inputs = (texts,) if isinstance(texts, str) else tuple(texts)
-        return self._embeddings.embed(EmbeddingRequest(inputs, model=model, dimensions=dimensions, user=user))
+        # Shaping only: EmbeddingRequest checks what is left (None, a dict, numbers...).
+        inputs: object = texts
+        if isinstance(texts, str):
+            inputs = (texts,)
+        elif isinstance(texts, Iterable) and not isinstance(texts, (bytes, bytearray, Mapping)):
+            inputs = tuple(texts)  # lists, generators, dict views: what tuple() always took
+        return self._embeddings.embed(
+            EmbeddingRequest(_as_given(inputs), model=model, dimensions=dimensions, user=user)
+        )
 
     def swap_services(
         self, chat: ChatService | None = None, embeddings: EmbeddingService | None = None
@@ -243,26 +250,30 @@ def _chat_request(
     max_tokens: int | None,
     stop: str | Sequence[str] | None,
     seed: int | None,
-    tools: Sequence[ToolSpec],
+    tools: Sequence[ToolSpec] | None,
     tool_choice: str | None,
     response_format: ResponseFormat | None,
     user: str | None,
     extra: Mapping[str, Any] | None,
 ) -> ChatRequest:
-    for tool in tools:
-        if not isinstance(tool, ToolSpec):
-            raise ValidationError(f"tools must be ToolSpec objects, got {type(tool).__name__}")
+    # ChatRequest validates every argument and turns lists into tuples; nothing is converted
+    # here, so that a wrong type (stop=5, extra="abc") reaches its check, not a raw tuple() or dict().
     return ChatRequest(
         to_messages(prompt, system=system),
         model=model,
         temperature=temperature,
         top_p=top_p,
         max_tokens=max_tokens,
-        stop=(stop,) if isinstance(stop, str) else tuple(stop) if stop is not None else None,
+        stop=_as_given(stop),
         seed=seed,
-        tools=tuple(tools),
+        tools=_as_given(tools),
         tool_choice=tool_choice,
         response_format=response_format,
         user=user,
-        extra=dict(extra or {}),
+        extra=_as_given(extra),
     )
+
+
+def _as_given(value: object) -> Any:
+    """Pass an argument to a domain model as the caller gave it: the model checks and normalises it."""
+    return value

@@ -120,3 +120,43 @@ def test_usage_adds_up() -> None:
 
 def test_access_token_repr_hides_the_token() -> None:
     assert "secret-token" not in repr(AccessToken("secret-token", 1.0))
+
+
+def test_empty_stop_and_no_tools_are_normalised_to_unset() -> None:
+    request = ChatRequest((Message.user("hi"),), stop=[], tools=None)  # type: ignore[arg-type]
+    assert (request.stop, request.tools) == (None, ())
+
+
+def test_extra_is_copied_so_later_changes_to_the_callers_dict_are_not_sent() -> None:
+    options: dict[str, Any] = {"logprobs": True}
+    request = ChatRequest((Message.user("hi"),), extra=options)
+    options["messages"] = []
+    assert request.extra == {"logprobs": True}
+
+
+def test_extra_text_is_allowed_when_response_format_does_not_need_it() -> None:
+    request = ChatRequest((Message.user("hi"),), extra={"text": {"verbosity": "low"}})
+    assert request.extra == {"text": {"verbosity": "low"}}
+
+
+def test_a_bad_message_dict_is_named_by_its_position() -> None:
+    with pytest.raises(ValidationError, match=r"^messages\[1\]: Message.content must be a str"):
+        to_messages([{"role": "user", "content": "hi"}, {"role": "user", "content": 3}])
+
+
+def test_a_huge_int_is_described_not_printed() -> None:
+    # repr() of an int past 4,300 digits raises ValueError; the message must still be built.
+    with pytest.raises(ValidationError, match=r"max_tokens must be a positive int.*an int of"):
+        ChatRequest((Message.user("hi"),), max_tokens=10**5000)
+
+
+def test_a_lone_surrogate_is_reported_by_position_without_echoing_the_text() -> None:
+    with pytest.raises(ValidationError) as raised:
+        Message.user("ok \ud800 secret")
+    assert "index 3" in str(raised.value) and "secret" not in str(raised.value)
+
+
+def test_replies_with_tool_calls_and_no_text_still_build() -> None:
+    # Replies use the same models; a tool-call-only assistant turn must stay valid.
+    message = Message.assistant(tool_calls=[ToolCall("c1", "f", "{}")])
+    assert (message.content, message.tool_calls) == (None, (ToolCall("c1", "f", "{}"),))
