@@ -9,6 +9,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from ..domain.conversations import MessagesLike, to_messages
+from ..domain.errors import ClientClosedError
 from ..domain.models import (
     ChatChunk,
     ChatRequest,
@@ -97,8 +98,10 @@ class Client:
         Raises:
             ValidationError: the input is malformed (raised before any network call).
             ConfigurationError: no model: neither ``model`` nor the chat_model setting names one.
+            ClientClosedError: the client was closed.
             LLMPortError: any other failure, as a subclass that says what happened.
         """
+        self._check_open()
         return self._chat.complete(
             _chat_request(
                 prompt,
@@ -141,9 +144,11 @@ class Client:
 
         Raises:
             ValidationError: the input is malformed (raised by this call, not by the first ``next()``).
+            ClientClosedError: the client was closed.
             StreamInterruptedError: the stream broke after it had started.
             LLMPortError: any other failure.
         """
+        self._check_open()
         return self._chat.stream(
             _chat_request(
                 prompt,
@@ -180,8 +185,10 @@ class Client:
 
         Raises:
             ValidationError: an input is empty or not a string, or dimensions is out of range.
+            ClientClosedError: the client was closed.
             LLMPortError: any other failure.
         """
+        self._check_open()
         # Shaping only: EmbeddingRequest checks what is left (None, a dict, numbers...).
         inputs: object = texts
         if isinstance(texts, str):
@@ -191,6 +198,14 @@ class Client:
         return self._embeddings.embed(
             EmbeddingRequest(_as_given(inputs), model=model, dimensions=dimensions, user=user)
         )
+
+    def _check_open(self) -> None:
+        # Read without the lock: a call racing close() is the services' and adapters' business.
+        if self._closed:
+            raise ClientClosedError(
+                "this llmport client is closed; build a new one (llmport.from_env(), from_dict() or "
+                "Client.from_settings()) and close it only at shutdown"
+            )
 
     def swap_services(
         self, chat: ChatService | None = None, embeddings: EmbeddingService | None = None
