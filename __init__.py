@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from .domain.conversations import fold_stream, to_messages
@@ -97,6 +98,14 @@ __all__ = [
     "from_file",
     "to_messages",
 ]
+
+# The one logging call a library should make (logging HOWTO, "Configuring Logging for a Library"):
+# an app that configured nothing must not get llmport's retry warnings on stderr through
+# logging.lastResort. Checked first, so a re-import or importlib.reload adds no second handler.
+_logger = logging.getLogger(__name__)
+if not any(isinstance(handler, logging.NullHandler) for handler in _logger.handlers):
+    _logger.addHandler(logging.NullHandler())
+del _logger
 
 # The composition root imports dependency_injector (tens of milliseconds, and more modules through its
 # optional integrations); `import llmport` leaves it, like openai, until a client is built (PEP 562).
