@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeoutError
+from contextlib import contextmanager
+from functools import partial
 
 from cachetools import TLRUCache
 
-from ..domain.errors import AuthenticationError, LLMPortError
+from ..domain.deadline import current_deadline
+from ..domain.errors import AuthenticationError, LLMPortError, RequestTimeoutError
 from ..domain.models import AccessToken
 from ..domain.ports import CredentialPort
 from ..domain.redaction import redact, unchained
@@ -19,6 +24,10 @@ DEFAULT_SCOPES: tuple[str, ...] = ("https://cognitiveservices.azure.com/.default
 
 # A handful of scope sets per client at most; the bound only keeps a misuse from growing forever.
 _MAX_SCOPE_SETS = 16
+
+
+def _out_of_time() -> RequestTimeoutError:
+    return RequestTimeoutError("the call's deadline passed while waiting for a token from the credential")
 
 
 def _unusable(token: AccessToken, now: float) -> str | None:
@@ -96,7 +105,7 @@ class TokenCache:
         """
         key = scopes or self._scopes
         if claims:
-            with self._fetch_lock:
+            with self._fetch_turn():
                 fresh = self._fetch(key, claims)
                 with self._lock:
                     self._cache[key] = fresh
@@ -105,7 +114,7 @@ class TokenCache:
             token = self._cache.get(key)
         if token is not None:
             return token
-        with self._fetch_lock:
+        with self._fetch_turn():
             # Double-checked: another thread may have fetched while this one waited.
             with self._lock:
                 token = self._cache.get(key)
@@ -128,7 +137,7 @@ class TokenCache:
             AuthenticationError: the credential failed to give a token.
         """
         key = self._scopes
-        with self._fetch_lock:
+        with self._fetch_turn():
             with self._lock:
                 rejected = self._cache.pop(key, None)
             token = self._fetch(key, claims)
@@ -141,7 +150,51 @@ class TokenCache:
         self._lock = threading.Lock()
         self._fetch_lock = threading.Lock()
 
+    @contextmanager
+    def _fetch_turn(self) -> Iterator[None]:
+        """Hold the fetch lock, waiting for it no longer than the current call's deadline."""
+        lock = self._fetch_lock
+        deadline = current_deadline()
+        if not lock.acquire(timeout=-1 if deadline is None else max(deadline.remaining(), 0.0)):
+            raise _out_of_time()
+        try:
+            yield
+        finally:
+            lock.release()
+
     def _fetch(self, scopes: tuple[str, ...], claims: str | None = None) -> AccessToken:
+        """Ask the credential, but wait no longer than the current call's deadline.
+
+        Credentials do their own I/O (azure-identity has its own HTTP pipeline and retries), out of
+        reach of the adapters' socket limits; so under a deadline the credential is asked on a
+        thread of its own. If the deadline passes first, the call fails and the token, when it
+        comes, is still cached for the next call.
+        """
+        deadline = current_deadline()
+        if deadline is None:
+            return self._ask(scopes, claims)
+        answer: Future[AccessToken] = Future()
+
+        def ask() -> None:
+            try:
+                answer.set_result(self._ask(scopes, claims))
+            except BaseException as exc:  # handed to the waiting caller, whatever it is
+                answer.set_exception(exc)
+
+        threading.Thread(target=ask, name="llmport-token", daemon=True).start()
+        try:
+            return answer.result(timeout=max(deadline.remaining(), 0.0))
+        except FutureTimeoutError:
+            pass
+        answer.add_done_callback(partial(self._keep_late, scopes))
+        raise _out_of_time()
+
+    def _keep_late(self, scopes: tuple[str, ...], answer: Future[AccessToken]) -> None:
+        if answer.exception() is None:
+            with self._lock:
+                self._cache[scopes] = answer.result()
+
+    def _ask(self, scopes: tuple[str, ...], claims: str | None) -> AccessToken:
         name = type(self._credential).__name__
         failure: LLMPortError
         try:

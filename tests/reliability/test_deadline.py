@@ -8,18 +8,20 @@ deadline can end those calls.
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
 import pytest
 from deadline_run import DEADLINE, FAULTS, SLACK, measure
-from harness import PROVIDERS, raw_settings
+from dependency_injector import providers
+from harness import PROVIDERS, raw_settings, settings_for
 from loopback import LoopbackServer, Reply
 from raw_server import RawServer, slow_stream
 from wire_samples import embedding_list, openai_error, vector_for
 
 import llmport
-from llmport import LLMPortError, RateLimitedError, RequestTimeoutError
+from llmport import AccessToken, LLMPortError, RateLimitedError, RequestTimeoutError
 
 
 @pytest.mark.parametrize("fault", sorted(FAULTS))
@@ -74,3 +76,39 @@ def test_embedding_batches_share_one_deadline(provider: str) -> None:
             elapsed = time.monotonic() - started
         assert server.count == 5  # batch 1: 429, 200; batch 2: 429, 200; batch 3: 429, and no wait
     assert 1.8 <= elapsed <= 2.5 + SLACK
+
+
+class SlowCredential:
+    """A credential whose first token takes as long as the test says (a stalled token endpoint)."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.calls = 0
+
+    def get_token(self, *scopes: str, claims: str | None = None) -> AccessToken:
+        self.calls += 1
+        self.release.wait(10)
+        return AccessToken(f"slow-token-{self.calls}", time.time() + 3600)
+
+
+@pytest.mark.parametrize("provider", ["azure", "azure_v1"])
+def test_a_stalled_token_endpoint_does_not_outlast_the_deadline(provider: str) -> None:
+    credential = SlowCredential()
+    with LoopbackServer(accept_token=lambda token: token.startswith("slow-token-")) as server:
+        settings = settings_for(server, provider, auth="entra", deadline=1.0)
+        container = llmport.Container(settings=settings)
+        container.credential.override(providers.Object(credential))
+        with llmport.build_client(settings, container) as client:
+            started = time.monotonic()
+            with pytest.raises(RequestTimeoutError, match="token"):
+                client.chat("hi")
+            assert time.monotonic() - started <= 1.0 + SLACK
+            assert server.count == 0
+            credential.release.set()
+            for thread in threading.enumerate():
+                if thread.name == "llmport-token":
+                    thread.join(5)
+            # The token that came late was kept: the next call uses it without asking again.
+            assert client.chat("again").text
+            assert credential.calls == 1
+            assert server.last.headers["authorization"] == "Bearer slow-token-1"
