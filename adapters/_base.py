@@ -161,8 +161,8 @@ class WireAdapter:
 
     def _reply(self, path: str, body: dict[str, Any], parse: Callable[[Any, str | None], T]) -> T:
         response = self._post(path, body, RequestLimits.for_attempt(self._max_response_bytes))
-        request_id = request_id_of(response.headers)
-        data = _parsed(partial(json.loads, response.content), self.provider, request_id)
+        request_id = self._redactor.value(request_id_of(response.headers))
+        data = self._parsed(partial(json.loads, response.content), request_id)
         if (
             isinstance(data, dict)
             and data.get("error")
@@ -170,7 +170,24 @@ class WireAdapter:
         ):
             # Some gateways and OpenAI-compatible servers answer 200 with only an error inside.
             raise error_from_body(data, None, self.provider, self._redactor, request_id)
-        return _parsed(partial(parse, data, request_id), self.provider, request_id)
+        return self._parsed(partial(parse, data, request_id), request_id)
+
+    def _parsed(self, parse: Callable[[], T], request_id: str | None) -> T:
+        """Return ``parse()``; a body that is not the JSON expected becomes ProviderError, unchained."""
+        try:
+            return parse()
+        except ValidationError:
+            pass  # a reply our models refuse is as malformed as one that is not JSON
+        except LLMPortError as error:
+            # What the reply says went wrong (a content filter, a failed response), from our parsers.
+            error.provider = error.provider or self.provider
+            error.request_id = error.request_id or request_id
+            raise unchained(self._redactor.scrub(error))
+        except _MALFORMED:
+            pass
+        raise ProviderError(
+            "the provider's reply is not the JSON expected", provider=self.provider, request_id=request_id
+        )
 
     def complete(self, request: ChatRequest) -> ChatResponse:
         """Send a chat request and return the whole reply.
@@ -200,7 +217,7 @@ class WireAdapter:
         path, body = self._chat_request(request, stream=True)
         limits = RequestLimits.for_attempt(self._max_response_bytes)
         response = self._post(path, body, limits, stream=True)
-        request_id = request_id_of(response.headers)
+        request_id = self._redactor.value(request_id_of(response.headers))
         reader: ChatStreamReader | ResponsesStreamReader = (
             ResponsesStreamReader(request_id) if self._api == "responses" else ChatStreamReader(request_id)
         )
@@ -264,24 +281,6 @@ class WireAdapter:
         return "/chat/completions", chat_body(
             request, model, stream=stream, max_tokens_field=self._max_tokens_field
         )
-
-
-def _parsed(parse: Callable[[], T], provider: str, request_id: str | None) -> T:
-    """Return ``parse()``; a body that is not the JSON expected becomes ProviderError, unchained."""
-    try:
-        return parse()
-    except ValidationError:
-        pass  # a reply our models refuse is as malformed as one that is not JSON
-    except LLMPortError as error:
-        # What the reply says went wrong (a content filter, a failed response), from our parsers.
-        error.provider = error.provider or provider
-        error.request_id = error.request_id or request_id
-        raise
-    except _MALFORMED:
-        pass
-    raise ProviderError(
-        "the provider's reply is not the JSON expected", provider=provider, request_id=request_id
-    )
 
 
 def _next_chunk(

@@ -134,7 +134,8 @@ def _domain_error(
         exc.__traceback__ = None
         exc.provider = exc.provider or details["provider"]
         exc.request_id = exc.request_id or details["request_id"]
-        return exc
+        # Our parsers redact by pattern only; the adapter also knows its own key and tokens.
+        return redactor.scrub(exc)
     if isinstance(exc, ResponseTooLarge):
         return _too_large(exc, details)
     if isinstance(exc, openai.APIStatusError):
@@ -192,7 +193,8 @@ _BY_STATUS: dict[int, type[LLMPortError]] = {
 
 def _from_status(exc: openai.APIStatusError, provider: str, redactor: Redactor) -> LLMPortError:
     headers = exc.response.headers
-    error = error_from_body(exc.body, exc.status_code, provider, redactor, request_id_of(headers))
+    request_id = redactor.value(request_id_of(headers))
+    error = error_from_body(exc.body, exc.status_code, provider, redactor, request_id)
     if error.retry_after is None and error.retryable:
         error.retry_after = retry_after_seconds(headers)
     if isinstance(error, AuthenticationError):
@@ -213,7 +215,7 @@ def error_from_body(
     fields: Mapping[str, Any] = body if isinstance(body, Mapping) else {}
     inner = fields.get("innererror")
     inner = inner if isinstance(inner, Mapping) else {}
-    code = _text(fields.get("code")) or _text(inner.get("code"))
+    code = redactor.value(_text(fields.get("code")) or _text(inner.get("code")))
     said = (
         _text(fields.get("message"))
         or _text(fields.get("detail"))

@@ -6,6 +6,8 @@ import re
 from collections.abc import Iterable
 from typing import TypeVar
 
+from .errors import LLMPortError
+
 __all__ = ["Redactor", "redact", "unchained"]
 
 E = TypeVar("E", bound=BaseException)
@@ -58,6 +60,18 @@ class Redactor:
 
     def __call__(self, message: str) -> str:
         return redact(message, self._secrets)
+
+    def value(self, text: str | None) -> str | None:
+        """A short value the provider chose (an error code, a request id), redacted like a message."""
+        return None if text is None else redact(text, self._secrets)
+
+    def scrub(self, error: LLMPortError) -> LLMPortError:
+        """Redact what a provider put into ``error`` (message, code, request id) and return it."""
+        error.message = redact(error.message, self._secrets)
+        error.args = (error.message,)
+        error.code = self.value(error.code)
+        error.request_id = self.value(error.request_id)
+        return error
 
     def __repr__(self) -> str:
         return f"Redactor({len(self._secrets)} secrets)"

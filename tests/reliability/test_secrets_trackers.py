@@ -457,10 +457,6 @@ ECHOES = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="library gap: only the message is redacted with the adapter's secrets (see the note)",
-)
 @pytest.mark.parametrize("echo", ECHOES)
 def test_an_echo_outside_the_error_message_is_redacted(server: LoopbackServer, echo: str) -> None:
     from harness import wire
