@@ -147,6 +147,29 @@ BAD_SETTINGS: list[tuple[str, dict[str, Any], tuple[str, ...]]] = [
     ),
     ("deadline-zero", {"provider": "openai", "api_key": "k", "deadline": 0}, ("deadline", "greater than 0")),
     ("openai-without-key", {"provider": "openai"}, ("api_key", "OPENAI_API_KEY")),
+    (
+        "key-with-trailing-newline",
+        {"provider": "openai", "api_key": "sk-abc\n"},
+        ("api_key", "OPENAI_API_KEY", "ends with a newline or spaces: strip it"),
+    ),
+    ("key-whitespace-only", {"provider": "openai", "api_key": "   "}, ("api_key", "only whitespace")),
+    ("key-non-ascii", {"provider": "openai", "api_key": "sk-äbc"}, ("api_key", "non-ASCII")),
+    (
+        "endpoint-trailing-newline",
+        {"endpoint": "https://r.openai.azure.com/openai/v1\n", "api_key": "k"},
+        ("endpoint", "newline", "remove it"),
+    ),
+    (
+        "api-version-padded",
+        {"endpoint": "https://r.openai.azure.com", "api_version": " 2024-10-21", "api_key": "k"},
+        ("api_version", "strip it"),
+    ),
+    ("chat-model-blank", {"provider": "openai", "api_key": "k", "chat_model": "  "}, ("chat_model", "blank")),
+    (
+        "azure-over-http",
+        {"endpoint": "http://r.openai.azure.com/openai/v1", "api_key": "k"},
+        ("endpoint", "https://", "allow_insecure_http"),
+    ),
 ]
 
 
@@ -173,3 +196,18 @@ def test_a_client_without_a_chat_model_refuses_before_sending(server: LoopbackSe
 
     assert server.count == 0
     assert "chat_model" in str(raised.value)
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+@pytest.mark.parametrize("padding", ["\n", " ", "\r\n"])
+def test_a_padded_key_fails_at_build_time_not_as_a_connection_failure(
+    server: LoopbackServer, provider: str, padding: str
+) -> None:
+    # It used to build, then fail each call with a retryable ConnectionFailedError after every
+    # attempt and its backoff, with no request ever sent.
+    with pytest.raises(ConfigurationError) as raised:
+        settings_for(server, provider, api_key=server.api_key + padding)
+
+    assert "api_key" in str(raised.value) and "strip it" in str(raised.value)
+    assert server.api_key not in str(raised.value)
+    assert server.count == 0

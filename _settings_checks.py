@@ -1,0 +1,238 @@
+"""Checks of single setting values: secrets a header can carry, URLs with a host, names without blanks."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import TYPE_CHECKING
+from urllib.parse import SplitResult, urlsplit
+
+from ._settings_sources import BOOLS, SECRETS, env_hint, origin
+from .domain.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from .settings import Auth, Settings
+
+__all__ = [
+    "check_choice",
+    "check_endpoint",
+    "check_kinds",
+    "check_name",
+    "check_numbers",
+    "check_range",
+    "check_secret",
+    "check_url",
+    "check_values",
+    "is_loopback",
+    "resolve_auth",
+]
+
+
+def check_choice(name: str, value: object, allowed: tuple[str, ...], where: str, *, optional: bool) -> None:
+    """Refuse a value that is not one of ``allowed`` (None passes when ``optional``)."""
+    if (value is None and optional) or value in allowed:
+        return
+    raise ConfigurationError(f"{name}: {value!r} is not one of {', '.join(allowed)}{where}")
+
+
+def check_range(name: str, value: object, low: float, high: float, where: str) -> None:
+    """Refuse a value that is not an int or float (a bool is neither) from ``low`` to ``high``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+        bound = "greater than 0" if low == 1e-9 else f"from {low}"
+        raise ConfigurationError(f"{name}: {value!r} is out of range; it must be {bound} up to {high}{where}")
+
+
+def check_secret(name: str, value: str, where: str) -> None:
+    """Refuse a secret that cannot travel in an HTTP header as it is, without ever showing it.
+
+    Args:
+        name: the setting (``api_key``, ``token``, ``client_secret``).
+        value: the secret itself; it never appears in the message.
+        where: where it came from or is set, appended: `` (environment: AZURE_OPENAI_API_KEY)``.
+    """
+    if not value.strip():
+        problem = "is only whitespace: set the secret itself"
+    elif value != value.strip():
+        # The usual cause: a secret file mounted by Kubernetes or Docker ends with a newline.
+        end = "ends" if value[-1].isspace() else "starts"
+        problem = f"{end} with a newline or spaces: strip it"
+    elif not value.isascii():
+        problem = "holds non-ASCII characters, which an HTTP header cannot carry: copy the secret again"
+    elif not value.isprintable():
+        problem = "holds a control character (a newline or tab inside it): copy the secret again"
+    else:
+        return
+    raise ConfigurationError(f"{name}: the value {problem}{where}")
+
+
+def check_name(name: str, value: object, where: str, *, spaces: bool = False) -> None:
+    """Refuse a name (model, api-version, scope, client id) that is not a str, is blank or padded.
+
+    Args:
+        name: the setting.
+        value: its value, or None (not set).
+        where: the environment hint appended to the setting's name.
+        spaces: whether spaces inside the value are allowed (model names on some servers).
+    """
+    if value is None:
+        return
+    if not isinstance(value, str):
+        raise ConfigurationError(f"{name}: must be a string, got {type(value).__name__}{where}")
+    if not value.strip():
+        raise ConfigurationError(f"{name}: {value!r} is empty or blank: set it, or leave it unset{where}")
+    if value != value.strip():
+        raise ConfigurationError(
+            f"{name}: {value!r} starts or ends with spaces or a newline: strip it{where}"
+        )
+    if not value.isprintable() or (not spaces and any(ch.isspace() for ch in value)):
+        raise ConfigurationError(
+            f"{name}: {value!r} holds whitespace or a control character: remove it{where}"
+        )
+
+
+def check_url(name: str, value: object, where: str) -> SplitResult:
+    """Refuse anything but an http(s) URL with a host, no whitespace and no user or password in it.
+
+    Returns:
+        The URL split into its parts.
+    """
+    if not isinstance(value, str):
+        raise ConfigurationError(f"{name}: must be a string, got {type(value).__name__}{where}")
+    authority = value.partition("://")[2].partition("/")[0]
+    if "@" in authority:
+        # Not echoed: what stands before the @ is a user name and perhaps a password.
+        raise ConfigurationError(
+            f"{name}: the URL holds a user or password before '@'; remove it, set the key as api_key{where}"
+        )
+    if any(ch.isspace() for ch in value) or not value.isprintable():
+        raise ConfigurationError(
+            f"{name}: {value!r} holds whitespace, a newline or a control character: remove it{where}"
+        )
+    if not value.isascii():
+        raise ConfigurationError(f"{name}: {value!r} holds non-ASCII characters; use the ASCII form{where}")
+    try:
+        parts = urlsplit(value)
+        _ = parts.port  # reading the port is what raises ValueError for a bad one
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(
+            f"{name}: {value!r} is not an http(s) URL with a host, like https://RESOURCE.openai.azure.com"
+            f"{where}"
+        )
+    if parts.query or parts.fragment:
+        raise ConfigurationError(f"{name}: {value!r} must not hold a query or fragment (? or #){where}")
+    return parts
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names this machine: localhost, 127.0.0.0/8 or ::1."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_endpoint(settings: Settings, where: str) -> None:
+    """The Azure rules: an endpoint, https unless loopback or allowed, an api-version only for classic."""
+    if not settings.endpoint:
+        raise ConfigurationError(
+            f"endpoint: provider {settings.provider} needs the resource endpoint, "
+            f"https://RESOURCE.openai.azure.com (environment: AZURE_OPENAI_ENDPOINT)"
+        )
+    parts = urlsplit(settings.endpoint)
+    if parts.scheme == "http" and not settings.allow_insecure_http and not is_loopback(parts.hostname or ""):
+        raise ConfigurationError(
+            f"endpoint: {settings.endpoint!r} is http://, so the key or token would travel unencrypted; "
+            f"use https://, or set allow_insecure_http=true (LLMPORT_ALLOW_INSECURE_HTTP) for a trusted "
+            f"network or proxy{where}"
+        )
+    if settings.provider == "azure" and not settings.api_version:
+        raise ConfigurationError(
+            "api_version: Azure OpenAI (classic) needs an api-version such as 2024-10-21; set "
+            "OPENAI_API_VERSION, or use provider azure_v1 (endpoint .../openai/v1) which takes none"
+        )
+    if settings.provider == "azure_v1" and settings.api_version:
+        raise ConfigurationError("api_version: the Azure OpenAI v1 API takes no api-version; remove it")
+
+
+def resolve_auth(settings: Settings, key_var: str) -> Auth:
+    """The auth kind: the one set, else detected from a key or token; refuse what contradicts it.
+
+    Args:
+        settings: the settings so far.
+        key_var: the environment variable of the provider's API key, for the messages.
+    """
+    auth = settings.auth
+    if auth is None:
+        if settings.api_key and settings.token:
+            raise ConfigurationError(
+                "auth: both an API key and a token are set; remove one, or set auth to api_key or token"
+            )
+        auth = "api_key" if settings.api_key else "token" if settings.token else "entra"
+        if auth == "entra" and settings.provider == "openai":
+            raise ConfigurationError("api_key: OpenAI needs an API key; set OPENAI_API_KEY")
+    if auth == "api_key" and not settings.api_key:
+        raise ConfigurationError(f"api_key: auth is api_key but no key is set; set {key_var}")
+    if auth == "token" and not settings.token:
+        raise ConfigurationError("token: auth is token but no token is set; set AZURE_OPENAI_AD_TOKEN")
+    if auth == "entra" and settings.api_key:
+        raise ConfigurationError(
+            "auth: both an API key and Entra ID are configured; remove the key, or set auth=api_key"
+        )
+    if (
+        auth == "entra"
+        and settings.credential == "client_secret"
+        and not (settings.client_id and settings.tenant_id and settings.client_secret)
+    ):
+        raise ConfigurationError(
+            "credential: client_secret needs client_id, tenant_id and client_secret; set "
+            "AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_CLIENT_SECRET"
+        )
+    return auth
+
+
+def check_kinds(settings: Settings) -> None:
+    """The flags and URLs, before provider detection reads the URLs."""
+    for key in BOOLS:
+        if not isinstance(getattr(settings, key), bool):
+            raise ConfigurationError(f"{key}: {getattr(settings, key)!r} is not true or false{env_hint(key)}")
+    for key in ("base_url", "endpoint"):
+        if getattr(settings, key) not in (None, ""):
+            check_url(key, getattr(settings, key), origin(settings, key))
+
+
+def check_numbers(settings: Settings) -> None:
+    """Each number within the range that makes sense for it."""
+    rules = (
+        ("max_retries", settings.max_retries, 0, 20),
+        ("timeout", settings.timeout, 1e-9, 3600),
+        ("deadline", settings.deadline, 1e-9, 86400),
+        ("embedding_batch_size", settings.embedding_batch_size, 1, 2048),
+        ("embedding_token_budget", settings.embedding_token_budget, 1, 10_000_000),
+        ("embedding_max_workers", settings.embedding_max_workers, 1, 64),
+        ("token_refresh_margin", settings.token_refresh_margin, 0, 86400),
+        ("max_response_bytes", settings.max_response_bytes, 1024, 2**40),
+    )
+    for name, value, low, high in rules:
+        if value is None and name == "deadline":
+            continue
+        check_range(name, value, low, high, env_hint(name))
+
+
+def check_values(settings: Settings) -> None:
+    """Secrets that fit a header, names without blanks or padding (URLs are checked earlier)."""
+    for key in SECRETS:
+        secret = getattr(settings, key)
+        if secret is not None:
+            value = secret.reveal()
+            if not isinstance(value, str):
+                raise ConfigurationError(f"{key}: must be a string, got {type(value).__name__}")
+            check_secret(key, value, origin(settings, key))
+    check_name("scope", "" if settings.scope is None else settings.scope, origin(settings, "scope"))
+    for key in ("api_version", "client_id", "tenant_id"):
+        check_name(key, getattr(settings, key), origin(settings, key))
+    for key in ("chat_model", "embedding_model"):
+        # Some OpenAI-compatible servers name models with spaces; none starts or ends with one.
+        check_name(key, getattr(settings, key), origin(settings, key), spaces=True)
