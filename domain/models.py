@@ -1,4 +1,4 @@
-"""Requests and responses for chat and embeddings: frozen, slotted, validated on construction."""
+"""Chat and embedding requests, validated on construction; messages and replies are re-exported."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from ._checks import (
 )
 from .errors import ValidationError
 from .messages import ROLES, ContentPart, ImagePart, Message, Role, TextPart, ToolCall
+from .replies import AccessToken, ChatChunk, ChatResponse, EmbeddingResponse, ToolCallDelta, Usage
 
 __all__ = [
     "ROLES",
@@ -49,16 +50,6 @@ MAX_STOP = 4
 MAX_TOOLS = 128
 MAX_DIMENSIONS = 65536
 _SEED_RANGE = (-(2**63), 2**63 - 1)
-
-
-@dataclass(frozen=True, slots=True)
-class ToolCallDelta:
-    """A fragment of a tool call in a stream; fragments with the same index concatenate."""
-
-    index: int
-    id: str | None = None
-    name: str | None = None
-    arguments: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,61 +222,6 @@ def _check_tool_choice(choice: object, tools: tuple[ToolSpec, ...]) -> None:
 
 
 @dataclass(frozen=True, slots=True)
-class Usage:
-    """Token counts of one call, or summed over several."""
-
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    total_tokens: int = 0
-    cached_tokens: int = 0
-    reasoning_tokens: int = 0
-
-    def __add__(self, other: Usage) -> Usage:
-        return Usage(
-            self.prompt_tokens + other.prompt_tokens,
-            self.completion_tokens + other.completion_tokens,
-            self.total_tokens + other.total_tokens,
-            self.cached_tokens + other.cached_tokens,
-            self.reasoning_tokens + other.reasoning_tokens,
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class ChatResponse:
-    """A finished chat reply. ``content_filter`` holds Azure's filter results, when sent."""
-
-    message: Message
-    finish_reason: str | None = None
-    usage: Usage = field(default_factory=Usage)
-    model: str = ""
-    request_id: str | None = None
-    content_filter: Mapping[str, Any] | None = None
-
-    @property
-    def text(self) -> str:
-        """The reply's text ("" when the model only called tools)."""
-        return self.message.text
-
-    @property
-    def tool_calls(self) -> tuple[ToolCall, ...]:
-        """The tool calls the model asked for, in order."""
-        return self.message.tool_calls
-
-
-@dataclass(frozen=True, slots=True)
-class ChatChunk:
-    """One streamed delta; the last chunk carries ``finish_reason`` and, when sent, ``usage``."""
-
-    text: str = ""
-    tool_calls: tuple[ToolCallDelta, ...] = ()
-    finish_reason: str | None = None
-    usage: Usage | None = None
-    model: str = ""
-    request_id: str | None = None
-    content_filter: Mapping[str, Any] | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class EmbeddingRequest:
     """Texts to embed, in order; ``dimensions`` shortens vectors on models that allow it."""
 
@@ -323,21 +259,3 @@ class EmbeddingRequest:
                 f"dimensions must be an int >= 1 and <= {MAX_DIMENSIONS}, got {short(self.dimensions)}"
             )
         check_optional_text("user", self.user, blank="pass an end-user id or leave user unset")
-
-
-@dataclass(frozen=True, slots=True)
-class EmbeddingResponse:
-    """One vector per input, in input order."""
-
-    vectors: Sequence[Sequence[float]]
-    usage: Usage = field(default_factory=Usage)
-    model: str = ""
-    request_id: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class AccessToken:
-    """A bearer token and when it expires (seconds since the epoch). Its repr hides the token."""
-
-    token: str = field(repr=False)
-    expires_on: float
