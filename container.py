@@ -9,7 +9,7 @@ import time
 import weakref
 from collections.abc import Callable, Iterable, Mapping
 from operator import attrgetter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from dependency_injector import containers, providers
 
@@ -181,26 +181,43 @@ class Container(containers.DeclarativeContainer):
 # in the parent, often makes a call there, then forks workers. A child that kept using the
 # parent's pooled sockets would read replies meant for another process. So the parts of every
 # client built here that hold sockets, threads or locks (adapters, credential, token cache, batch
-# pool) are told in the child, right after the fork, to drop what is the parent's.
-_FORK_AWARE: weakref.WeakKeyDictionary[Client, tuple[ForkAware, ...]] = weakref.WeakKeyDictionary()
+# pool) are told in the child, right after the fork, to drop what is the parent's. And since
+# every ThreadSafeSingleton of dependency_injector shares one class-level lock, held while any of
+# them is built, a fork waits for a build under way to finish: a child forked while another
+# thread held it could never build a client.
+_FORK_AWARE: weakref.WeakKeyDictionary[object, tuple[ForkAware, ...]] = weakref.WeakKeyDictionary()
+_FORK_AWARE_ITSELF: weakref.WeakSet[ForkAware] = weakref.WeakSet()
 _FORK_HOOK_LOCK = threading.Lock()
-_fork_hook_installed = False
+_fork_hooks_installed = False
 
 
 def _after_fork_in_child() -> None:
     for parts in list(_FORK_AWARE.values()):
         for part in parts:
             part.after_fork()
+    for aware in list(_FORK_AWARE_ITSELF):
+        aware.after_fork()
 
 
-def _survive_fork(client: Client, parts: Iterable[object]) -> None:
-    global _fork_hook_installed  # noqa: PLW0603 - one process-wide hook, installed on the first build
-    unique = {id(part): part for part in parts if isinstance(part, ForkAware)}
-    _FORK_AWARE[client] = tuple(unique.values())
+def _install_fork_hooks() -> None:
+    """Install the process-wide fork hooks, once, before the first client is built."""
+    global _fork_hooks_installed  # noqa: PLW0603 - one set of hooks per process
     with _FORK_HOOK_LOCK:
-        if not _fork_hook_installed and hasattr(os, "register_at_fork"):
-            os.register_at_fork(after_in_child=_after_fork_in_child)
-            _fork_hook_installed = True
+        if _fork_hooks_installed or not hasattr(os, "register_at_fork"):
+            return
+        # Not in dependency_injector's stubs: the class-level RLock every ThreadSafeSingleton copies.
+        building = cast(Any, providers.ThreadSafeSingleton).storage_lock
+        os.register_at_fork(
+            before=building.acquire, after_in_parent=building.release, after_in_child=building.release
+        )
+        os.register_at_fork(after_in_child=_after_fork_in_child)
+        _fork_hooks_installed = True
+
+
+def _survive_fork(owner: object, parts: Iterable[object]) -> None:
+    """Have ``parts`` told about a fork for as long as ``owner`` lives."""
+    unique = {id(part): part for part in parts if isinstance(part, ForkAware)}
+    _FORK_AWARE[owner] = tuple(unique.values())
 
 
 def build_client(settings: Settings, container: Container | None = None) -> Client:
@@ -215,6 +232,7 @@ def build_client(settings: Settings, container: Container | None = None) -> Clie
     Raises:
         ConfigurationError: the settings cannot be wired (e.g. an SDK rejects them).
     """
+    _install_fork_hooks()
     container = container or Container(settings=settings)
     credential = container.credential()
 
@@ -279,6 +297,12 @@ class Clients:
         self.containers: dict[str, Container] = {name: Container(settings=s) for name, s in settings.items()}
         self._settings = dict(settings)
         self._built: dict[str, Client] = {}
+        self._lock = threading.Lock()
+        _install_fork_hooks()
+        _FORK_AWARE_ITSELF.add(self)
+
+    def after_fork(self) -> None:
+        """In a forked child: a new lock (a parent thread may have held it); built clients stay."""
         self._lock = threading.Lock()
 
     @property

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -182,7 +183,7 @@ class WireAdapter:
             # What the reply says went wrong (a content filter, a failed response), from our parsers.
             error.provider = error.provider or self.provider
             error.request_id = error.request_id or request_id
-            raise unchained(self._redactor.scrub(error))
+            raise unchained(self._redactor.scrub(error)) from None
         except _MALFORMED:
             pass
         raise ProviderError(
@@ -225,7 +226,8 @@ class WireAdapter:
         # retry policy may try again; after it, a retry would repeat text, so it is final.
         started = False
         try:
-            step = partial(_next_chunk, iter_sse(response.iter_lines()), reader, request_id, limits)
+            events = iter_sse(response.iter_lines())
+            step = partial(_next_chunk, events, reader, request_id, limits)
             while True:
                 # Each step is translated on its own so that the yield stays outside: what the
                 # consumer does is not a provider failure.
@@ -241,6 +243,7 @@ class WireAdapter:
                     started = True
                     yield chunk
                 if finished:
+                    _drain(events, limits)
                     return
         finally:
             response.close()
@@ -292,6 +295,14 @@ def _next_chunk(
     """Read events until one gives a chunk or the stream ends; True once it is finished."""
     with limits_scope(limits):
         return _read_chunk(events, reader, request_id)
+
+
+def _drain(events: Iterator[tuple[str | None, str]], limits: RequestLimits) -> None:
+    """Read what follows the end of a stream (the chunked body's terminator), so that httpx keeps
+    the connection for the next request; anything odd there only costs the connection."""
+    with limits_scope(limits), contextlib.suppress(Exception):
+        for _event in events:
+            pass
 
 
 def _read_chunk(

@@ -659,13 +659,6 @@ def build_during_fork() -> tuple[str, dict[str, Any]]:
     return outcome, report
 
 
-@pytest.mark.xfail(
-    raises=ChildHung,
-    strict=True,
-    reason="library bug: every ThreadSafeSingleton of dependency_injector shares one class-level RLock "
-    "(ThreadSafeSingleton.storage_lock), held while any singleton is built; a child forked while a "
-    "parent thread builds a client blocks forever in its own build_client (container.credential())",
-)
 def test_a_fork_while_another_thread_builds_a_client_leaves_the_child_able_to_build_one() -> None:
     outcome, report = build_during_fork()
     assert outcome == "its client works"

@@ -176,7 +176,9 @@ def test_a_second_unauthorized_is_raised_without_another_refresh(clock: FakeCloc
     second = AuthenticationError("really unauthorized", status_code=401)
     operation = Script(AuthenticationError("stale", status_code=401), second, clock=None)
     with pytest.raises(AuthenticationError) as raised:
-        retrier(clock, max_retries=3).call(operation, on_unauthorized=lambda _error: refreshes.append(True) or True)
+        retrier(clock, max_retries=3).call(
+            operation, on_unauthorized=lambda _error: refreshes.append(True) or True
+        )
     assert raised.value is second
     assert operation.calls == 2
     assert refreshes == [True]
