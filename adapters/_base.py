@@ -35,7 +35,14 @@ from ._responses_wire import ResponsesStreamReader, parse_response, responses_bo
 from ._transport import DEFAULT_MAX_RESPONSE_BYTES, RequestLimits, guarded_http_client, limits_scope
 from ._wire import ChatStreamReader, chat_body, parse_chat
 
-__all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "Api", "MakeClient", "WireAdapter", "checked_token_provider"]
+__all__ = [
+    "DEFAULT_MAX_RESPONSE_BYTES",
+    "Api",
+    "MakeClient",
+    "WireAdapter",
+    "checked_api_key",
+    "checked_token_provider",
+]
 
 Api = Literal["chat", "responses"]
 #: Builds the adapter's SDK client around the httpx client it is given.
@@ -44,6 +51,22 @@ T = TypeVar("T")
 
 # What a body that is not the JSON we expect raises while we read it.
 _MALFORMED = (LookupError, TypeError, ValueError, AttributeError)
+
+
+def checked_api_key(key: str, setting: str) -> str:
+    """Return ``key`` if it can travel in an HTTP header; a padded or non-ASCII key is a settings mistake.
+
+    Raises:
+        ConfigurationError: the key is blank, has spaces or a newline around it, or non-ASCII characters.
+    """
+    if not key.strip():
+        raise ConfigurationError(f"api_key is empty: set {setting}")
+    if key.strip() != key or not key.isascii():
+        raise ConfigurationError(
+            f"api_key ({setting}) has spaces, a newline or non-ASCII characters: strip it (a key file's "
+            "trailing newline?)"
+        )
+    return key
 
 
 def checked_token_provider(
@@ -158,7 +181,15 @@ class WireAdapter:
             with limits_scope(limits):
                 return client.post(path, cast_to=httpx2.Response, body=body, stream=stream)
 
-        return translated(send, self.provider, self._redactor)
+        try:
+            return translated(send, self.provider, self._redactor)
+        except LLMPortError:
+            if not self._closed:
+                raise
+        # close() ran while this call was under way and took its connection with it.
+        raise ClientClosedError(
+            "the client was closed during this call; build a new one", provider=self.provider
+        )
 
     def _reply(self, path: str, body: dict[str, Any], parse: Callable[[Any, str | None], T]) -> T:
         response = self._post(path, body, RequestLimits.for_attempt(self._max_response_bytes))

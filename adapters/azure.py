@@ -9,7 +9,7 @@ import httpx2
 import openai
 
 from ..domain.errors import ConfigurationError
-from ._base import DEFAULT_MAX_RESPONSE_BYTES, Api, WireAdapter, checked_token_provider
+from ._base import DEFAULT_MAX_RESPONSE_BYTES, Api, WireAdapter, checked_api_key, checked_token_provider
 from ._errors import Redactor
 
 __all__ = ["AzureClassicAdapter", "AzureV1Adapter"]
@@ -31,7 +31,7 @@ def _one_credential(
         return checked_token_provider(provider, token_provider, redactor)
     if not api_key:
         raise ConfigurationError("api_key is empty: set AZURE_OPENAI_API_KEY or use Entra ID")
-    redactor.add(api_key)
+    redactor.add(checked_api_key(api_key, "AZURE_OPENAI_API_KEY"))
     return api_key
 
 

@@ -9,7 +9,7 @@ import httpx2
 import openai
 
 from ..domain.errors import ConfigurationError
-from ._base import DEFAULT_MAX_RESPONSE_BYTES, Api, WireAdapter, checked_token_provider
+from ._base import DEFAULT_MAX_RESPONSE_BYTES, Api, WireAdapter, checked_api_key, checked_token_provider
 from ._errors import Redactor
 
 __all__ = ["OpenAIAdapter"]
@@ -46,6 +46,8 @@ class OpenAIAdapter(WireAdapter):
     ) -> None:
         if not api_key:
             raise ConfigurationError("api_key is empty: set OPENAI_API_KEY or pass api_key")
+        if isinstance(api_key, str):
+            checked_api_key(api_key, "OPENAI_API_KEY")
         redactor = Redactor(api_key if isinstance(api_key, str) else None)
         key = api_key if isinstance(api_key, str) else checked_token_provider("openai", api_key, redactor)
         url = base_url or _DEFAULT_BASE_URL

@@ -129,3 +129,22 @@ def test_importing_llmport_and_its_adapters_package_loads_no_vendor_sdk() -> Non
     )
 
     assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("key", ["k-123\n", " k-123", "k-\u00e9\u00e8", "   "])
+def test_an_adapter_refuses_a_key_that_cannot_travel_in_a_header(key: str) -> None:
+    # A key file's trailing newline used to surface as a retried ConnectionFailedError.
+    from llmport.adapters.azure import AzureClassicAdapter, AzureV1Adapter
+    from llmport.adapters.openai import OpenAIAdapter
+
+    builds = (
+        lambda: OpenAIAdapter(api_key=key),
+        lambda: AzureClassicAdapter(
+            endpoint="https://r.openai.azure.com", api_version="2024-10-21", api_key=key
+        ),
+        lambda: AzureV1Adapter(endpoint="https://r.openai.azure.com", api_key=key),
+    )
+    for build in builds:
+        with pytest.raises(ConfigurationError, match="api_key") as caught:
+            build()
+        assert key.strip() == "" or key.strip() not in str(caught.value)

@@ -10,7 +10,7 @@ from fault_table import FAULTS, run
 from harness import PROVIDERS, wire
 from loopback import LoopbackServer, Reply
 
-from llmport import ClientClosedError, LLMPortError
+from llmport import ClientClosedError
 from llmport.domain.redaction import redact
 
 SAID = {
@@ -52,11 +52,10 @@ def test_closing_the_client_during_a_call_fails_that_call_with_client_closed(
     time.sleep(0.2)
     wiring.client.close()
     worker.join(timeout=5)
-    # The reply may still come back on a connection already open; what must never happen is
-    # a raw RuntimeError or a ProviderError that does not say the client is closed.
-    assert outcome and (outcome[0] is None or isinstance(outcome[0], (ClientClosedError, LLMPortError)))
-    if outcome[0] is not None and not isinstance(outcome[0], ClientClosedError):
-        assert "closed" in str(outcome[0]) or outcome[0].retryable
+    # The reply may still come back on the connection it went out on (closing a socket does not
+    # wake a thread blocked reading it); if it does not, the call says the client was closed.
+    assert len(outcome) == 1
+    assert outcome[0] is None or isinstance(outcome[0], ClientClosedError), repr(outcome[0])
     with pytest.raises(ClientClosedError, match="closed"):
         wiring.client.chat("after close")
 
