@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -76,46 +78,65 @@ class Wiring:
     settings: Settings
 
 
-def settings_for(server: LoopbackServer, provider: str, *, auth: str = "key", **options: Any) -> Settings:
-    """Settings reaching ``server`` with ``provider``'s URL shape; ``auth`` is key or entra."""
-    values: dict[str, Any] = {
+def shaped(url: str, provider: str, **values: Any) -> Settings:
+    """Settings for a server at ``url`` in ``provider``'s URL shape, with the test models and ``values``."""
+    where: dict[str, Any] = {
         "provider": provider,
         "chat_model": CHAT_MODEL,
         "embedding_model": EMBEDDING_MODEL,
     }
     if provider == "openai":
-        values["base_url"] = f"{server.url}/v1"
+        where["base_url"] = f"{url}/v1"
     else:
-        values["endpoint"] = server.url if provider == "azure" else f"{server.url}/openai/v1"
+        where["endpoint"] = url if provider == "azure" else f"{url}/openai/v1"
     if provider == "azure":
-        values["api_version"] = API_VERSION
+        where["api_version"] = API_VERSION
+    return Settings(**where, **values)
+
+
+@contextmanager
+def debug_log_lines(loggers: Iterable[str]) -> Iterator[list[str]]:
+    """The root logger and ``loggers`` at DEBUG while the block runs; every record kept as text."""
+    handler = _Lines()
+    saved = {name: logging.getLogger(name).level for name in loggers}
+    logging.getLogger().addHandler(handler)
+    for name in saved:
+        logging.getLogger(name).setLevel(logging.DEBUG)
+    try:
+        yield handler.lines
+    finally:
+        logging.getLogger().removeHandler(handler)
+        for name, level in saved.items():
+            logging.getLogger(name).setLevel(level)
+
+
+class _Lines(logging.Handler):
+    """Every record as its final text (message, and traceback when there is one)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+        self.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+def settings_for(server: LoopbackServer, provider: str, *, auth: str = "key", **options: Any) -> Settings:
+    """Settings reaching ``server`` with ``provider``'s URL shape; ``auth`` is key or entra."""
+    values: dict[str, Any] = {}
     if auth == "key":
         values["api_key"] = server.api_key
     else:
         values["auth"] = "entra"
     values.update(options)
-    return Settings(**values)
+    return shaped(server.url, provider, **values)
 
 
 def raw_settings(url: str, provider: str, **options: Any) -> Settings:
     """Settings for a raw server at ``url`` (any path answers): real time, a 2 s deadline, a 1 s timeout."""
-    values: dict[str, Any] = {
-        "provider": provider,
-        "api_key": "k" * 32,
-        "chat_model": CHAT_MODEL,
-        "embedding_model": EMBEDDING_MODEL,
-        "timeout": 1.0,
-        "deadline": 2.0,
-        "max_retries": 2,
-        **options,
-    }
-    if provider == "openai":
-        values["base_url"] = f"{url}/v1"
-    else:
-        values["endpoint"] = url if provider == "azure" else f"{url}/openai/v1"
-    if provider == "azure":
-        values["api_version"] = API_VERSION
-    return Settings(**values)
+    values: dict[str, Any] = {"api_key": "k" * 32, "timeout": 1.0, "deadline": 2.0, "max_retries": 2}
+    return shaped(url, provider, **{**values, **options})
 
 
 def wire(

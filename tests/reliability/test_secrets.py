@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import subprocess
 import sys
@@ -11,7 +10,7 @@ from typing import Any
 
 import pytest
 from fault_table import FAULTS, run
-from harness import PROVIDERS, wire
+from harness import PROVIDERS, debug_log_lines, wire
 from loopback import LoopbackServer
 from structlog.testing import capture_logs
 
@@ -27,33 +26,11 @@ SECRETS = (API_KEY, TOKEN, CLIENT_SECRET)
 LOGGERS = ("", "llmport", "openai", "httpx2", "httpcore2")
 
 
-class _Lines(logging.Handler):
-    """Keeps every record as its final text (message, and traceback when there is one)."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.lines: list[str] = []
-        self.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(self.format(record))
-
-
 @pytest.fixture
 def lines() -> Iterator[list[str]]:
     """The root logger and the SDK's loggers at DEBUG, every record kept as text."""
-    handler = _Lines()
-    saved = {name: logging.getLogger(name).level for name in LOGGERS}
-    root = logging.getLogger()
-    root.addHandler(handler)
-    for name in LOGGERS:
-        logging.getLogger(name).setLevel(logging.DEBUG)
-    try:
-        yield handler.lines
-    finally:
-        root.removeHandler(handler)
-        for name, level in saved.items():
-            logging.getLogger(name).setLevel(level)
+    with debug_log_lines(LOGGERS) as kept:
+        yield kept
 
 
 def _exception_texts(error: BaseException | None) -> list[str]:

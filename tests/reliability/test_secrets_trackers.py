@@ -17,7 +17,6 @@ holds one whole.
 
 from __future__ import annotations
 
-import logging
 import pickle
 import socket
 import time
@@ -29,7 +28,7 @@ from typing import Any
 import pytest
 import sentry_sdk
 from dependency_injector import providers
-from harness import API_VERSION, CHAT_MODEL, EMBEDDING_MODEL, PROVIDERS, FakeTime
+from harness import PROVIDERS, FakeTime, debug_log_lines, shaped
 from loopback import LoopbackServer, RecordedRequest, Reply
 from sentry_sdk.envelope import Envelope
 from sentry_sdk.transport import Transport
@@ -117,32 +116,11 @@ def sentry() -> Iterator[KeepingTransport]:
         sentry_sdk.get_isolation_scope().clear_breadcrumbs()
 
 
-class _Lines(logging.Handler):
-    """Every record as its final text, traceback included."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.lines: list[str] = []
-        self.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(self.format(record))
-
-
 @pytest.fixture
 def log_lines() -> Iterator[list[str]]:
     """Root and every vendor logger at DEBUG; each record kept as text."""
-    handler = _Lines()
-    saved = {name: logging.getLogger(name).level for name in LOGGERS}
-    logging.getLogger().addHandler(handler)
-    for name in LOGGERS:
-        logging.getLogger(name).setLevel(logging.DEBUG)
-    try:
-        yield handler.lines
-    finally:
-        logging.getLogger().removeHandler(handler)
-        for name, level in saved.items():
-            logging.getLogger(name).setLevel(level)
+    with debug_log_lines(LOGGERS) as kept:
+        yield kept
 
 
 @pytest.fixture(autouse=True)
@@ -269,18 +247,7 @@ def fault_responder(fault: str, provider: str) -> Callable[[int, RecordedRequest
 
 
 def _settings(server: LoopbackServer, provider: str, **auth: Any) -> Settings:
-    values: dict[str, Any] = {
-        "provider": provider,
-        "chat_model": CHAT_MODEL,
-        "embedding_model": EMBEDDING_MODEL,
-    }
-    if provider == "openai":
-        values["base_url"] = f"{server.url}/v1"
-    else:
-        values["endpoint"] = server.url if provider == "azure" else f"{server.url}/openai/v1"
-    if provider == "azure":
-        values["api_version"] = API_VERSION
-    return Settings(**values, **auth)
+    return shaped(server.url, provider, **auth)
 
 
 def _container(settings: Settings, credential: object | None = None) -> Container:
