@@ -42,6 +42,7 @@ __all__ = [
     "WireAdapter",
     "checked_api_key",
     "checked_token_provider",
+    "openai_client",
 ]
 
 Api = Literal["chat", "responses"]
@@ -100,6 +101,21 @@ def checked_token_provider(
         raise unchained(failure)
 
     return token
+
+
+def openai_client(base_url: str, key: str | Callable[[], str], timeout: float) -> MakeClient:
+    """How to build an ``openai.OpenAI`` client (OpenAI, compatible servers, Azure's v1 API).
+
+    The base URL is passed explicitly so that the SDK never falls back to OPENAI_BASE_URL:
+    settings are read in one place, not inside adapters.
+    """
+
+    def make_client(http_client: httpx2.Client) -> openai.OpenAI:
+        return openai.OpenAI(
+            base_url=base_url, api_key=key, timeout=timeout, max_retries=0, http_client=http_client
+        )
+
+    return make_client
 
 
 class WireAdapter:

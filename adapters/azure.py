@@ -9,7 +9,14 @@ import httpx2
 import openai
 
 from ..domain.errors import ConfigurationError
-from ._base import DEFAULT_MAX_RESPONSE_BYTES, Api, WireAdapter, checked_api_key, checked_token_provider
+from ._base import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    Api,
+    WireAdapter,
+    checked_api_key,
+    checked_token_provider,
+    openai_client,
+)
 from ._errors import Redactor
 
 __all__ = ["AzureClassicAdapter", "AzureV1Adapter"]
@@ -134,18 +141,8 @@ class AzureV1Adapter(WireAdapter):
         redactor = Redactor()
         credential = _one_credential("azure_v1", api_key, token_provider, redactor)
         root = _endpoint(endpoint).removesuffix("/openai/v1")
-
-        def make_client(http_client: httpx2.Client) -> openai.OpenAI:
-            return openai.OpenAI(
-                base_url=f"{root}/openai/v1/",
-                api_key=credential,
-                timeout=timeout,
-                max_retries=0,
-                http_client=http_client,
-            )
-
         super().__init__(
-            make_client,
+            openai_client(f"{root}/openai/v1/", credential, timeout),
             provider="azure_v1",
             api=api,
             timeout=timeout,

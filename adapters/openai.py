@@ -5,11 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-import httpx2
-import openai
-
 from ..domain.errors import ConfigurationError
-from ._base import DEFAULT_MAX_RESPONSE_BYTES, Api, WireAdapter, checked_api_key, checked_token_provider
+from ._base import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    Api,
+    WireAdapter,
+    checked_api_key,
+    checked_token_provider,
+    openai_client,
+)
 from ._errors import Redactor
 
 __all__ = ["OpenAIAdapter"]
@@ -50,21 +54,8 @@ class OpenAIAdapter(WireAdapter):
             checked_api_key(api_key, "OPENAI_API_KEY")
         redactor = Redactor(api_key if isinstance(api_key, str) else None)
         key = api_key if isinstance(api_key, str) else checked_token_provider("openai", api_key, redactor)
-        url = base_url or _DEFAULT_BASE_URL
-
-        def make_client(http_client: httpx2.Client) -> openai.OpenAI:
-            return openai.OpenAI(
-                api_key=key,
-                # Passed explicitly so that the SDK does not fall back to OPENAI_BASE_URL:
-                # settings are read in one place, not inside adapters.
-                base_url=url,
-                timeout=timeout,
-                max_retries=0,
-                http_client=http_client,
-            )
-
         super().__init__(
-            make_client,
+            openai_client(base_url or _DEFAULT_BASE_URL, key, timeout),
             provider="openai",
             api=api,
             timeout=timeout,
