@@ -9,7 +9,7 @@ import httpx2
 import openai
 
 from ..domain.errors import ConfigurationError
-from ._base import (
+from .wire.adapter import (
     DEFAULT_MAX_RESPONSE_BYTES,
     Api,
     WireAdapter,
@@ -17,7 +17,7 @@ from ._base import (
     checked_token_provider,
     openai_client,
 )
-from ._errors import Redactor
+from .wire.errors import Redactor
 
 __all__ = ["AzureClassicAdapter", "AzureV1Adapter"]
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..domain.errors import ConfigurationError
-from ._base import (
+from .wire.adapter import (
     DEFAULT_MAX_RESPONSE_BYTES,
     Api,
     WireAdapter,
@@ -14,7 +14,7 @@ from ._base import (
     checked_token_provider,
     openai_client,
 )
-from ._errors import Redactor
+from .wire.errors import Redactor
 
 __all__ = ["OpenAIAdapter"]
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Flask, request
 
-from llmport.adapters.flask import LLMPort, get_client
+from llmport.entrypoints.flask import LLMPort, get_client
 
 llm = LLMPort(error_handler=True)  # created once, bound to each app in create_app
 

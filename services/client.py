@@ -32,7 +32,7 @@ class Client:
     """One configured connection to a provider; thread-safe, meant to live as long as the process.
 
     Build it with :func:`llmport.from_env`, :func:`llmport.from_dict`, :func:`llmport.from_file`
-    or :meth:`Client.from_settings`; close it (or use it as a context manager) at shutdown.
+    or :func:`llmport.build_client`; close it (or use it as a context manager) at shutdown.
     """
 
     def __init__(
@@ -53,19 +53,6 @@ class Client:
         self._on_close = on_close
         self._closed = False
         self._lock = threading.Lock()
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Client:
-        """Build a client from Settings (the adapters and SDK clients are made now, once).
-
-        Raises:
-            ConfigurationError: the settings cannot be wired.
-        """
-        # The composition root lives above the services; importing it here, lazily, keeps
-        # `Client.from_settings` where users look for it without the services depending on it.
-        from ..container import build_client
-
-        return build_client(settings)
 
     def chat(
         self,
@@ -204,7 +191,7 @@ class Client:
         if self._closed:
             raise ClientClosedError(
                 "this llmport client is closed; build a new one (llmport.from_env(), from_dict() or "
-                "Client.from_settings()) and close it only at shutdown"
+                "build_client()) and close it only at shutdown"
             )
 
     def swap_services(

@@ -11,7 +11,7 @@ import textwrap
 FLASK_APP_EXITS = """
 import atexit
 from flask import Flask
-from llmport.adapters.flask import LLMPort
+from llmport.entrypoints.flask import LLMPort
 
 apps = []
 atexit.register(lambda: print("at exit:", [repr(app.extensions["llmport"]) for app in apps]))
@@ -27,7 +27,7 @@ print("running:", [repr(app.extensions["llmport"]) for app in apps])
 CLOSED_ONCE = """
 import atexit
 import llmport
-from llmport.adapters.inbound import close_at_exit
+from llmport.entrypoints.inbound import close_at_exit
 from llmport.container import Container
 
 closes = []

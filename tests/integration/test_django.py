@@ -20,9 +20,9 @@ from django.test import Client as DjangoClient
 from django.test import override_settings
 
 import llmport
-from llmport.adapters.django import get_client
-from llmport.adapters.django.apps import LLMPortConfig
-from llmport.adapters.django.middleware import LLMPortErrorMiddleware
+from llmport.entrypoints.django import get_client
+from llmport.entrypoints.django.apps import LLMPortConfig
+from llmport.entrypoints.django.middleware import LLMPortErrorMiddleware
 from llmport.testing import FakeChat, override
 
 PROJECT = Path(__file__).resolve().parents[2] / "examples" / "django_project"
@@ -142,13 +142,13 @@ def test_get_client_raises_the_error_ready_recorded(monkeypatch: pytest.MonkeyPa
 
 def test_a_bad_config_does_not_crash_startup_and_check_reports_it(tmp_path: Path) -> None:
     (tmp_path / "bad_settings.py").write_text(
-        f"SECRET_KEY = 'x'\nINSTALLED_APPS = ['llmport.adapters.django']\nLLMPORT = {BAD!r}\n",
+        f"SECRET_KEY = 'x'\nINSTALLED_APPS = ['llmport.entrypoints.django']\nLLMPORT = {BAD!r}\n",
         encoding="utf-8",
     )
     script = (
         "import django, llmport\n"
         "django.setup()\n"  # runs ready(): it must record the error, not raise it
-        "from llmport.adapters.django import get_client\n"
+        "from llmport.entrypoints.django import get_client\n"
         "try:\n    get_client()\nexcept llmport.ConfigurationError as exc:\n    print('get_client:', exc)\n"
         "from django.core.management import call_command\n"
         "call_command('check')\n"

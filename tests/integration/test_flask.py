@@ -8,7 +8,7 @@ import pytest
 from flask import Flask
 
 import llmport
-from llmport.adapters.flask import LLMPort, get_client
+from llmport.entrypoints.flask import LLMPort, get_client
 from llmport.testing import FakeChat, override
 
 FAKE = {"provider": "fake", "max_retries": 0}  # scripted errors must reach the view, not be retried

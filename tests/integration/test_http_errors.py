@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import llmport
-from llmport.adapters.http_errors import error_response
+from llmport.entrypoints.http_errors import error_response
 
 UPSTREAM_DETAIL = "deployment gpt-4o-internal in resource contoso-prod"
 

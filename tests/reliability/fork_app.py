@@ -21,7 +21,7 @@ sys.path.append(str(Path(__file__).resolve().parents[2] / "examples"))
 
 from flask_app import create_app  # importable once examples/ is on the path
 
-from llmport.adapters.flask import get_client
+from llmport.entrypoints.flask import get_client
 
 app = create_app(
     {

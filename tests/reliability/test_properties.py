@@ -26,10 +26,10 @@ from llmport import (
     build_client,
     fold_stream,
 )
-from llmport.adapters._embeddings_wire import embedding_body
-from llmport.adapters._errors import retry_after_seconds
-from llmport.adapters._responses_wire import responses_body
-from llmport.adapters._wire import chat_body
+from llmport.adapters.wire.chat import chat_body
+from llmport.adapters.wire.embeddings import embedding_body
+from llmport.adapters.wire.errors import retry_after_seconds
+from llmport.adapters.wire.responses import responses_body
 from llmport.domain.conversations import to_messages
 from llmport.domain.models import ROLES, ChatRequest
 from llmport.services.retry import Retrier, RetryPolicy

@@ -10,6 +10,6 @@ ALLOWED_HOSTS = ["localhost", "127.0.0.1", "testserver"]
 ROOT_URLCONF = "example_site.urls"
 USE_TZ = True
 
-INSTALLED_APPS = ["llmport.adapters.django"]
-MIDDLEWARE = ["llmport.adapters.django.middleware.LLMPortErrorMiddleware"]
+INSTALLED_APPS = ["llmport.entrypoints.django"]
+MIDDLEWARE = ["llmport.entrypoints.django.middleware.LLMPortErrorMiddleware"]
 LLMPORT = {"provider": "fake"}  # remove it to configure llmport from the environment

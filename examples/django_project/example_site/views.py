@@ -8,7 +8,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from llmport.adapters.django import get_client
+from llmport.entrypoints.django import get_client
 
 
 @csrf_exempt  # a JSON API called by other services, not by a browser form

@@ -8,8 +8,8 @@ from array import array
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from ..domain.errors import ProviderError
-from ..domain.models import EmbeddingRequest, EmbeddingResponse, Usage
+from ...domain.errors import ProviderError
+from ...domain.models import EmbeddingRequest, EmbeddingResponse, Usage
 
 __all__ = ["embedding_body", "iter_sse", "parse_embeddings"]
 

@@ -12,10 +12,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from .container import Container, build_client
-from .domain.errors import ConfigurationError, LLMPortError, ValidationError
-from .services.client import Client
-from .settings import ENV_VARS, Settings
+from ..container import Container, build_client
+from ..domain.errors import ConfigurationError, LLMPortError, ValidationError
+from ..services.client import Client
+from ..settings import ENV_VARS, Settings
 
 __all__ = ["main"]
 
@@ -152,7 +152,7 @@ def _embed(client: Client, args: argparse.Namespace, out: TextIO) -> int:
 def _embed_file(client: Client, args: argparse.Namespace, err: TextIO) -> int:
     from tqdm import tqdm
 
-    from .adapters.embed_file import count_lines, embed_file
+    from .embed_file import count_lines, embed_file
 
     if args.output is None or args.texts:
         raise ValidationError("embed --input FILE needs --output FILE.jsonl and no texts")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..domain.errors import ProviderError, StreamInterruptedError, ValidationError
-from ..domain.models import (
+from ...domain.errors import ProviderError, StreamInterruptedError, ValidationError
+from ...domain.models import (
     ChatChunk,
     ChatRequest,
     ChatResponse,
@@ -16,8 +16,8 @@ from ..domain.models import (
     ToolCallDelta,
     Usage,
 )
-from ._errors import redact
-from ._wire import filtered_error
+from .chat import filtered_error
+from .errors import redact
 
 __all__ = ["ResponsesStreamReader", "parse_response", "responses_body"]
 

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import httpx2
 import openai
 
-from ..domain.errors import (
+from ...domain.errors import (
     AuthenticationError,
     BadRequestError,
     ClientClosedError,
@@ -38,8 +38,8 @@ from ..domain.errors import (
     ServiceUnavailableError,
     StreamInterruptedError,
 )
-from ..domain.redaction import Redactor, redact, unchained
-from ._transport import ResponseTooLarge
+from ...domain.redaction import Redactor, redact, unchained
+from .transport import ResponseTooLarge
 
 __all__ = [
     "Redactor",

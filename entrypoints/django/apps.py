@@ -17,7 +17,7 @@ from .checks import SOURCE, check_configuration
 
 __all__ = ["LLMPortConfig"]
 
-_log = logging.getLogger("llmport.adapters.django")
+_log = logging.getLogger("llmport.entrypoints.django")
 
 
 class LLMPortConfig(AppConfig):
@@ -28,7 +28,7 @@ class LLMPortConfig(AppConfig):
     it as llmport.E001 with a hint, and ``get_client()`` raises it.
     """
 
-    name = "llmport.adapters.django"
+    name = "llmport.entrypoints.django"
     label = "llmport"  # the default, "django", would read as Django's own
     verbose_name = "llmport"
 

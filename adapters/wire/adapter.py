@@ -13,7 +13,7 @@ from typing import Any, Literal, TypeVar
 import httpx2
 import openai
 
-from ..domain.errors import (
+from ...domain.errors import (
     AuthenticationError,
     ClientClosedError,
     ConfigurationError,
@@ -22,18 +22,18 @@ from ..domain.errors import (
     StreamInterruptedError,
     ValidationError,
 )
-from ..domain.models import (
+from ...domain.models import (
     ChatChunk,
     ChatRequest,
     ChatResponse,
     EmbeddingRequest,
     EmbeddingResponse,
 )
-from ._embeddings_wire import embedding_body, iter_sse, parse_embeddings
-from ._errors import Redactor, error_from_body, request_id_of, translated, unchained
-from ._responses_wire import ResponsesStreamReader, parse_response, responses_body
-from ._transport import DEFAULT_MAX_RESPONSE_BYTES, RequestLimits, guarded_http_client, limits_scope
-from ._wire import ChatStreamReader, chat_body, parse_chat
+from .chat import ChatStreamReader, chat_body, parse_chat
+from .embeddings import embedding_body, iter_sse, parse_embeddings
+from .errors import Redactor, error_from_body, request_id_of, translated, unchained
+from .responses import ResponsesStreamReader, parse_response, responses_body
+from .transport import DEFAULT_MAX_RESPONSE_BYTES, RequestLimits, guarded_http_client, limits_scope
 
 __all__ = [
     "DEFAULT_MAX_RESPONSE_BYTES",

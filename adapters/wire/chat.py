@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..domain.errors import ContentFilteredError, StreamInterruptedError
-from ..domain.models import (
+from ...domain.errors import ContentFilteredError, StreamInterruptedError
+from ...domain.models import (
     ChatChunk,
     ChatRequest,
     ChatResponse,
@@ -17,7 +17,7 @@ from ..domain.models import (
     ToolCallDelta,
     Usage,
 )
-from ._errors import redact
+from .errors import redact
 
 __all__ = [
     "ChatStreamReader",

@@ -22,7 +22,7 @@ import httpcore2
 import httpx2
 import openai
 
-from ..domain.deadline import current_deadline
+from ...domain.deadline import current_deadline
 
 __all__ = [
     "DEFAULT_MAX_RESPONSE_BYTES",

@@ -17,7 +17,7 @@ __all__ = ["EXTENSION_KEY", "LLMPort", "get_client", "handle_llmport_error"]
 #: Where the client lives: ``app.extensions["llmport"]``.
 EXTENSION_KEY = "llmport"
 
-_log = logging.getLogger("llmport.adapters.flask")
+_log = logging.getLogger("llmport.entrypoints.flask")
 
 
 class LLMPort:
@@ -77,7 +77,7 @@ def get_client() -> Client:
     """
     if not has_app_context():
         raise RuntimeError(
-            "llmport.adapters.flask.get_client() needs a Flask application context: call it while "
+            "llmport.entrypoints.flask.get_client() needs a Flask application context: call it while "
             "handling a request or inside `with app.app_context():`"
         )
     client = current_app.extensions.get(EXTENSION_KEY)

@@ -12,14 +12,14 @@ from ..http_errors import error_response
 
 __all__ = ["LLMPortErrorMiddleware"]
 
-_log = logging.getLogger("llmport.adapters.django")
+_log = logging.getLogger("llmport.entrypoints.django")
 
 
 class LLMPortErrorMiddleware:
     """Answers an llmport error a view raised with JSON and the matching status (429 keeps Retry-After).
 
-    Add ``"llmport.adapters.django.middleware.LLMPortErrorMiddleware"`` to MIDDLEWARE. Other
-    exceptions pass through to Django untouched. The mapping is ``llmport.adapters.http_errors``.
+    Add ``"llmport.entrypoints.django.middleware.LLMPortErrorMiddleware"`` to MIDDLEWARE. Other
+    exceptions pass through to Django untouched. The mapping is ``llmport.entrypoints.http_errors``.
 
     Args:
         get_response: the next middleware or the view, as Django passes it.

@@ -13,7 +13,7 @@ from ..settings import Settings
 
 __all__ = ["close_at_exit", "close_registered_clients", "settings_from"]
 
-_log = logging.getLogger("llmport.adapters")
+_log = logging.getLogger("llmport.entrypoints")
 
 
 def settings_from(value: object, *, source: str) -> Settings:

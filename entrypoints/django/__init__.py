@@ -1,4 +1,4 @@
-"""Django app: INSTALLED_APPS entry ``"llmport.adapters.django"``, one client per process."""
+"""Django app: INSTALLED_APPS entry ``"llmport.entrypoints.django"``, one client per process."""
 
 from __future__ import annotations
 
@@ -10,14 +10,14 @@ if TYPE_CHECKING:
 __all__ = ["get_client"]
 
 # Nothing Django is imported here, so that importing this package needs no configured settings;
-# Django imports llmport.adapters.django.apps itself when it loads INSTALLED_APPS.
+# Django imports llmport.entrypoints.django.apps itself when it loads INSTALLED_APPS.
 
 
 def get_client() -> Client:
     """Return the process-wide client built when Django started (``AppConfig.ready``).
 
     Raises:
-        RuntimeError: ``"llmport.adapters.django"`` is not in INSTALLED_APPS.
+        RuntimeError: ``"llmport.entrypoints.django"`` is not in INSTALLED_APPS.
         ConfigurationError: settings.LLMPORT (or the environment) is invalid; ``manage.py check``
             reports the same problem with a hint.
         AppRegistryNotReady: Django has not finished loading its apps.
@@ -30,7 +30,7 @@ def get_client() -> Client:
         config = apps.get_app_config(LLMPortConfig.label)
     except LookupError:
         raise RuntimeError(
-            'llmport is not a Django app here: add "llmport.adapters.django" to INSTALLED_APPS'
+            'llmport is not a Django app here: add "llmport.entrypoints.django" to INSTALLED_APPS'
         ) from None
     assert isinstance(config, LLMPortConfig)  # the label is ours; another app claiming it is a bug
     return config.get_client()

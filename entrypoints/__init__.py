@@ -1,0 +1,1 @@
+"""The driving side: the `llmport` command, the Flask extension, the Django app, the HTTP error table."""
