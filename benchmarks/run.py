@@ -3,7 +3,8 @@
 Starts the precomputed-bytes server (benchmarks/server.py) and measures how fast it answers, then,
 for each of ``--rounds`` rounds, runs every client kind (raw OpenAI, llmport on OpenAI, raw
 AzureOpenAI, llmport on Azure) in fresh processes, in an order that rotates each round. Writes
-results.md, results.json and results.png next to this file (``--quick``: a smoke run into a
+results.md and results.png next to this file, and the raw samples to samples.json (not tracked:
+they change on every run) (``--quick``: a smoke run into a
 temporary folder unless ``--out`` says otherwise).
 """
 
@@ -141,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         server_workers=args.server_workers,
         seconds=time.perf_counter() - started,
     )
-    (out / "results.json").write_text(json.dumps({"rounds": results, "summary": summary}, indent=1))
+    (out / "samples.json").write_text(json.dumps({"rounds": results, "summary": summary}, indent=1))
     text = report.markdown(summary)
     (out / "results.md").write_text(text)
     chart = report.chart(results, out / "results.png")
