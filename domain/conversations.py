@@ -1,4 +1,4 @@
-"""Turning what callers write into Messages, and streams back into whole replies."""
+"""Turning what callers write into Messages (and, re-exported, streams back into whole replies)."""
 
 from __future__ import annotations
 
@@ -7,16 +7,8 @@ from typing import Any
 
 from ._checks import check_sequence, check_text, short
 from .errors import ValidationError
-from .models import (
-    ChatChunk,
-    ChatResponse,
-    ContentPart,
-    ImagePart,
-    Message,
-    TextPart,
-    ToolCall,
-    Usage,
-)
+from .folding import fold_stream
+from .models import ContentPart, ImagePart, Message, TextPart, ToolCall
 
 __all__ = ["MessagesLike", "fold_stream", "to_messages"]
 
@@ -125,46 +117,3 @@ def _calls_from_dicts(calls: object) -> tuple[ToolCall, ...]:
 
 def _keys(item: Mapping[Any, Any]) -> str:
     return short(sorted(map(str, item)))
-
-
-def fold_stream(chunks: Iterable[ChatChunk]) -> ChatResponse:
-    """Consume a stream and return the ChatResponse it adds up to.
-
-    Text deltas are joined, tool-call fragments are assembled by index, and the finish
-    reason, usage, model, request id and filter results are taken from the chunks that carry them.
-
-    Raises:
-        ValidationError: ``chunks`` is not an iterable of ChatChunk.
-    """
-    text: list[str] = []
-    calls: dict[int, list[str]] = {}  # index -> [id, name, arguments]
-    finish_reason: str | None = None
-    usage: Usage | None = None
-    model, request_id, content_filter = "", None, None
-    if not isinstance(chunks, Iterable):
-        raise ValidationError(f"fold_stream takes the chunks of Client.stream, got {type(chunks).__name__}")
-    for chunk in chunks:
-        if not isinstance(chunk, ChatChunk):
-            raise ValidationError(f"fold_stream takes ChatChunk objects, got a {type(chunk).__name__}")
-        text.append(chunk.text)
-        for delta in chunk.tool_calls:
-            call = calls.setdefault(delta.index, ["", "", ""])
-            call[0] = delta.id or call[0]
-            call[1] = delta.name or call[1]
-            call[2] += delta.arguments
-        finish_reason = chunk.finish_reason or finish_reason
-        usage = chunk.usage or usage
-        model = chunk.model or model
-        request_id = chunk.request_id or request_id
-        content_filter = chunk.content_filter or content_filter
-    tool_calls = tuple(ToolCall(*calls[index]) for index in sorted(calls))
-    joined = "".join(text)
-    message = Message("assistant", joined if joined or not tool_calls else None, tool_calls=tool_calls)
-    return ChatResponse(
-        message=message,
-        finish_reason=finish_reason,
-        usage=usage or Usage(),
-        model=model,
-        request_id=request_id,
-        content_filter=content_filter,
-    )

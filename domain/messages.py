@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import mimetypes
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -12,8 +14,8 @@ from .errors import ValidationError
 
 __all__ = ["ROLES", "ContentPart", "ImagePart", "Message", "Role", "TextPart", "ToolCall"]
 
-Role = Literal["system", "user", "assistant", "tool"]
-ROLES: frozenset[str] = frozenset(("system", "user", "assistant", "tool"))
+Role = Literal["system", "developer", "user", "assistant", "tool"]
+ROLES: frozenset[str] = frozenset(("system", "developer", "user", "assistant", "tool"))
 _IMAGE_URL_SCHEMES = ("https://", "http://", "data:image/")
 _DETAILS = ("auto", "low", "high")
 _NAME_FORBIDDEN = frozenset("<|\\/>")  # OpenAI's pattern for a participant name: ^[^\s<|\\/>]+$
@@ -54,6 +56,36 @@ class ImagePart:
             raise ValidationError(f"ImagePart.media_type must be image/..., got {self.media_type!r:.40}")
         if not isinstance(self.detail, str) or self.detail not in _DETAILS:
             raise ValidationError(f"ImagePart.detail must be auto, low or high, got {short(self.detail)}")
+
+    @classmethod
+    def from_file(
+        cls, path: str | os.PathLike[str], *, detail: Literal["auto", "low", "high"] = "auto"
+    ) -> ImagePart:
+        """Read a local image file; its media type comes from the file name (``.png``, ``.jpg``...).
+
+        Args:
+            path: the image file.
+            detail: how closely the model looks at it: auto, low or high.
+
+        Raises:
+            ValidationError: the file cannot be read, is empty, or its name is not an image type's.
+        """
+        media_type, _encoding = mimetypes.guess_type(os.fspath(path))
+        if media_type is None or not media_type.startswith("image/"):
+            raise ValidationError(
+                f"ImagePart.from_file: {os.fspath(path)!r:.80} does not name an image file "
+                f"(.png, .jpg, .gif, .webp); pass ImagePart(data=..., media_type=...) instead"
+            )
+        try:
+            with open(path, "rb") as file:
+                data = file.read()
+        except OSError as exc:
+            raise ValidationError(
+                f"ImagePart.from_file: cannot read {os.fspath(path)!r:.80}: {exc.strerror}"
+            ) from None
+        if not data:
+            raise ValidationError(f"ImagePart.from_file: {os.fspath(path)!r:.80} is empty")
+        return cls(data=data, media_type=media_type, detail=detail)
 
     def as_url(self) -> str:
         """Return the image as a URL, encoding bytes as a base64 ``data:`` URL."""
@@ -99,13 +131,13 @@ class Message:
         role = self.role
         if not isinstance(role, str) or role not in ROLES:
             raise ValidationError(
-                f"Message.role {short(role)} is unknown; use one of system, user, assistant, tool"
+                f"Message.role {short(role)} is unknown; use one of system, user, assistant, tool, developer"
             )
         content = self.content
         if isinstance(content, str):
             check_text("Message.content", content)
         elif content is not None:
-            freeze(self, "content", _parts(content))
+            freeze(self, "content", _parts(content, role))
         if self.tool_calls:
             freeze(self, "tool_calls", _tool_calls(role, self.tool_calls))
         elif not isinstance(self.tool_calls, tuple):
@@ -138,6 +170,11 @@ class Message:
         return cls("system", text)
 
     @classmethod
+    def developer(cls, text: str) -> Message:
+        """A developer message: instructions that reasoning models rank above the user's."""
+        return cls("developer", text)
+
+    @classmethod
     def user(cls, content: str | Sequence[ContentPart]) -> Message:
         """A user message: text, or text and image parts."""
         return cls("user", content if isinstance(content, str) else tuple(content))
@@ -153,7 +190,7 @@ class Message:
         return cls("tool", content, tool_call_id=tool_call_id)
 
 
-def _parts(content: object) -> tuple[ContentPart, ...]:
+def _parts(content: object, role: str) -> tuple[ContentPart, ...]:
     if isinstance(content, (bytes, bytearray)) or not isinstance(content, Sequence):
         raise ValidationError(
             f"Message.content must be a str or a list of parts, got {type(content).__name__}"
@@ -162,7 +199,14 @@ def _parts(content: object) -> tuple[ContentPart, ...]:
     if not parts:
         raise ValidationError("Message.content is an empty list; pass a str or at least one part")
     for part in parts:
-        if not isinstance(part, (TextPart, ImagePart)):
+        if isinstance(part, ImagePart):
+            if role != "user":
+                # Both APIs take images in user turns only; anything else would be dropped or refused.
+                raise ValidationError(
+                    f"Message.content: a {role} message cannot carry an image; put the ImagePart "
+                    f"in a user message"
+                )
+        elif not isinstance(part, TextPart):
             raise ValidationError(
                 f"Message.content parts must be TextPart or ImagePart, got {type(part).__name__}"
             )

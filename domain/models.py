@@ -10,41 +10,86 @@ from ._checks import (
     INT32_MAX,
     check_extra,
     check_int,
-    check_json,
     check_model,
     check_number,
     check_optional_text,
     check_sequence,
     check_text,
     freeze,
-    is_name,
     short,
 )
 from .errors import ValidationError
 from .messages import ROLES, ContentPart, ImagePart, Message, Role, TextPart, ToolCall
-from .replies import AccessToken, ChatChunk, ChatResponse, EmbeddingResponse, ToolCallDelta, Usage
+from .options import Reasoning, ResponseFormat
+from .replies import (
+    AccessToken,
+    ChatChunk,
+    ChatResponse,
+    Choice,
+    EmbeddingResponse,
+    TokenLogprob,
+    ToolCallDelta,
+    TopLogprob,
+    Usage,
+)
+from .tools import (
+    BuiltinTool,
+    CodeInterpreterTool,
+    FileSearchTool,
+    HostedTool,
+    McpTool,
+    Tool,
+    ToolSpec,
+    WebSearchTool,
+    tool_from_dict,
+)
 
 __all__ = [
     "ROLES",
     "AccessToken",
+    "Api",
+    "BuiltinTool",
     "ChatChunk",
     "ChatRequest",
     "ChatResponse",
+    "Choice",
+    "CodeInterpreterTool",
     "ContentPart",
     "EmbeddingRequest",
     "EmbeddingResponse",
+    "FileSearchTool",
+    "HostedTool",
     "ImagePart",
+    "McpTool",
     "Message",
+    "Reasoning",
     "ResponseFormat",
     "Role",
     "TextPart",
+    "TokenLogprob",
+    "Tool",
     "ToolCall",
     "ToolCallDelta",
     "ToolSpec",
+    "TopLogprob",
     "Usage",
+    "WebSearchTool",
 ]
 
+Api = Literal["chat", "responses"]
+
 _TOOL_CHOICES = ("auto", "none", "required")
+# Options that used to go through `extra`: still accepted there, but not beside their typed field.
+_TYPED_EXTRA = {
+    "n": "n",
+    "logprobs": "logprobs",
+    "top_logprobs": "top_logprobs",
+    "parallel_tool_calls": "parallel_tool_calls",
+    "reasoning": "reasoning",
+    "reasoning_effort": "reasoning",
+    "previous_response_id": "previous_response_id",
+    "store": "store",
+}
 # What OpenAI and Azure accept; beyond these the provider answers 400 after a round trip.
 MAX_STOP = 4
 MAX_TOOLS = 128
@@ -53,72 +98,14 @@ _SEED_RANGE = (-(2**63), 2**63 - 1)
 
 
 @dataclass(frozen=True, slots=True)
-class ToolSpec:
-    """A function the model may call; ``parameters`` is its JSON schema."""
-
-    name: str
-    description: str = ""
-    parameters: Mapping[str, Any] = field(default_factory=lambda: {"type": "object", "properties": {}})
-    strict: bool = False
-
-    def __post_init__(self) -> None:
-        if not is_name(self.name):
-            raise ValidationError(
-                f"ToolSpec.name {short(self.name)} must be 1-64 characters of a-z, A-Z, 0-9, _ or -"
-            )
-        check_text("ToolSpec.description", self.description)
-        check_json("ToolSpec.parameters", self.parameters)
-        if not isinstance(self.strict, bool):
-            raise ValidationError(f"ToolSpec.strict must be True or False, got {short(self.strict)}")
-
-
-@dataclass(frozen=True, slots=True)
-class ResponseFormat:
-    """What shape the reply must take: free text, any JSON object, or a JSON schema."""
-
-    type: Literal["text", "json_object", "json_schema"] = "text"
-    name: str | None = None
-    schema: Mapping[str, Any] | None = None
-    strict: bool = True
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.type, str) or self.type not in ("text", "json_object", "json_schema"):
-            raise ValidationError(
-                f"ResponseFormat.type {short(self.type)} must be text, json_object or json_schema"
-            )
-        if not isinstance(self.strict, bool):
-            raise ValidationError(f"ResponseFormat.strict must be True or False, got {short(self.strict)}")
-        if self.type != "json_schema":
-            if self.name is not None or self.schema is not None:
-                raise ValidationError(
-                    f"ResponseFormat.name and .schema are for json_schema only, not {self.type}; "
-                    f"use ResponseFormat.json_schema(name, schema)"
-                )
-            return
-        if self.name is None or self.schema is None:
-            raise ValidationError("ResponseFormat json_schema needs a name and a schema")
-        if not is_name(self.name):
-            raise ValidationError(
-                f"ResponseFormat.name {short(self.name)} must be 1-64 characters of a-z, A-Z, 0-9, _ or -"
-            )
-        check_json("ResponseFormat.schema", self.schema)
-
-    @classmethod
-    def json(cls) -> ResponseFormat:
-        """Any JSON object (JSON mode)."""
-        return cls("json_object")
-
-    @classmethod
-    def json_schema(cls, name: str, schema: Mapping[str, Any], strict: bool = True) -> ResponseFormat:
-        """Structured output matching ``schema``."""
-        return cls("json_schema", name=name, schema=schema, strict=strict)
-
-
-@dataclass(frozen=True, slots=True)
 class ChatRequest:
     """Everything one chat call sends; ``model`` may be left to the client's configured model.
 
     ``extra`` passes provider options llmport does not model straight into the request body.
+    ``api`` picks chat.completions or the Responses API for this call (None: the client's).
+    ``n``, ``logprobs`` and ``top_logprobs`` are chat.completions options; ``instructions``,
+    ``previous_response_id``, ``store``, built-in tools and ``Reasoning.summary`` are the
+    Responses API's; the adapter refuses an option its API lacks before sending anything.
     """
 
     messages: tuple[Message, ...]
@@ -128,11 +115,20 @@ class ChatRequest:
     max_tokens: int | None = None
     stop: tuple[str, ...] | None = None
     seed: int | None = None
-    tools: tuple[ToolSpec, ...] = ()
+    tools: tuple[Tool, ...] = ()
     tool_choice: str | None = None
     response_format: ResponseFormat | None = None
     user: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+    api: Api | None = None
+    n: int | None = None
+    logprobs: bool | None = None
+    top_logprobs: int | None = None
+    parallel_tool_calls: bool | None = None
+    reasoning: Reasoning | None = None
+    instructions: str | None = None
+    previous_response_id: str | None = None
+    store: bool | None = None
 
     def __post_init__(self) -> None:
         messages = self.messages
@@ -175,6 +171,31 @@ class ChatRequest:
             )
         check_optional_text("user", self.user, blank="pass an end-user id or leave user unset")
         freeze(self, "extra", check_extra(self.extra, response_format_set=self.response_format is not None))
+        _check_options(self)
+
+
+def _check_options(request: ChatRequest) -> None:
+    """The options beyond the basics: which API, choices, logprobs, reasoning, Responses state."""
+    if request.api is not None and request.api not in ("chat", "responses"):
+        raise ValidationError(f"api must be 'chat' or 'responses', got {short(request.api)}")
+    check_int("n", request.n, 1, 128)
+    check_int("top_logprobs", request.top_logprobs, 0, 20)
+    for name in ("logprobs", "parallel_tool_calls", "store"):
+        value = getattr(request, name)
+        if value is not None and not isinstance(value, bool):
+            raise ValidationError(f"{name} must be True, False or None, got {short(value)}")
+    if request.reasoning is not None and not isinstance(request.reasoning, Reasoning):
+        raise ValidationError(
+            f"reasoning must be a Reasoning(effort=..., summary=...), got {short(request.reasoning)}"
+        )
+    check_optional_text("instructions", request.instructions)
+    check_optional_text(
+        "previous_response_id", request.previous_response_id, blank="pass the id of a previous reply"
+    )
+    for key in request.extra:
+        typed = _TYPED_EXTRA.get(key)
+        if typed is not None and getattr(request, typed) is not None:
+            raise ValidationError(f"extra[{key!r}] and {typed}= both set; keep {typed}= only")
 
 
 def _stop(stop: object) -> tuple[str, ...] | None:
@@ -190,23 +211,32 @@ def _stop(stop: object) -> tuple[str, ...] | None:
     return stops or None  # no stop sequences is no stop: [] would be sent as is and refused
 
 
-def _tools(tools: object) -> tuple[ToolSpec, ...]:
+_TOOL_TYPES = (ToolSpec, McpTool, WebSearchTool, FileSearchTool, CodeInterpreterTool, HostedTool)
+
+
+def _tools(tools: object) -> tuple[Tool, ...]:
     if tools is None or tools == ():  # None: the usual spelling of "no tools" in keyword arguments
         return ()
-    frozen = check_sequence("tools", tools, "ToolSpec")
-    if len(frozen) > MAX_TOOLS:
-        raise ValidationError(f"tools holds {len(frozen)} tools; providers take at most {MAX_TOOLS}")
+    given = check_sequence("tools", tools, "ToolSpec")
+    if len(given) > MAX_TOOLS:
+        raise ValidationError(f"tools holds {len(given)} tools; providers take at most {MAX_TOOLS}")
+    frozen = tuple(tool_from_dict(tool) if isinstance(tool, Mapping) else tool for tool in given)
     names: set[str] = set()
     for tool in frozen:
+        if not isinstance(tool, _TOOL_TYPES):
+            raise ValidationError(
+                f"tools must be ToolSpec, McpTool, WebSearchTool, FileSearchTool, CodeInterpreterTool "
+                f"or OpenAI tool dicts, got {type(tool).__name__}"
+            )
         if not isinstance(tool, ToolSpec):
-            raise ValidationError(f"tools must be ToolSpec objects, got {type(tool).__name__}")
+            continue
         if tool.name in names:
             raise ValidationError(f"tools has two tools named {tool.name!r}; tool names must be unique")
         names.add(tool.name)
     return frozen
 
 
-def _check_tool_choice(choice: object, tools: tuple[ToolSpec, ...]) -> None:
+def _check_tool_choice(choice: object, tools: tuple[Tool, ...]) -> None:
     if choice is None:
         return
     if not isinstance(choice, str):
@@ -217,7 +247,7 @@ def _check_tool_choice(choice: object, tools: tuple[ToolSpec, ...]) -> None:
         raise ValidationError(
             f"tool_choice {short(choice)} needs tools; pass tools=[ToolSpec(...)] or leave tool_choice unset"
         )
-    if choice not in _TOOL_CHOICES and all(tool.name != choice for tool in tools):
+    if choice not in _TOOL_CHOICES and all(getattr(tool, "name", None) != choice for tool in tools):
         raise ValidationError(f"tool_choice {short(choice)} must be auto, none, required or a tool's name")
 
 

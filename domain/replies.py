@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._checks import freeze
 from .messages import Message, ToolCall
+from .responses_items import OutputItem, StreamEvent
 
-__all__ = ["AccessToken", "ChatChunk", "ChatResponse", "EmbeddingResponse", "ToolCallDelta", "Usage"]
+__all__ = [
+    "AccessToken",
+    "ChatChunk",
+    "ChatResponse",
+    "Choice",
+    "EmbeddingResponse",
+    "TokenLogprob",
+    "ToolCallDelta",
+    "TopLogprob",
+    "Usage",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,8 +54,52 @@ class Usage:
 
 
 @dataclass(frozen=True, slots=True)
+class TopLogprob:
+    """One of the likeliest tokens at a position, with its log probability."""
+
+    token: str
+    logprob: float
+    bytes: tuple[int, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TokenLogprob:
+    """A token of the reply, its log probability, and the likeliest alternatives (``top_logprobs``)."""
+
+    token: str
+    logprob: float
+    bytes: tuple[int, ...] | None = None
+    top_logprobs: tuple[TopLogprob, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """One of the ``n`` replies chat.completions generated for one request."""
+
+    index: int
+    message: Message
+    finish_reason: str | None = None
+    logprobs: tuple[TokenLogprob, ...] | None = None
+    refusal: str | None = None
+    reasoning_content: str | None = None
+
+    @property
+    def text(self) -> str:
+        """The choice's text ("" when the model only called tools or refused)."""
+        return self.message.text
+
+
+@dataclass(frozen=True, slots=True)
 class ChatResponse:
-    """A finished chat reply. ``content_filter`` holds Azure's filter results, when sent."""
+    """A finished chat reply, from chat.completions or the Responses API.
+
+    ``text`` is the answer (on the Responses API, what the SDK calls ``output_text``); a refusal
+    is in ``refusal``, never in ``text``. ``choices`` holds every choice (``n`` > 1), the first
+    being the one ``message`` describes. ``output`` holds the Responses API's items (MCP calls,
+    reasoning, citations...). ``parsed`` is the structured output as an instance of the type
+    passed as ``response_format``. ``raw`` is the reply's JSON as received, for anything else.
+    ``content_filter`` holds Azure's filter results, when sent.
+    """
 
     message: Message
     finish_reason: str | None = None
@@ -51,6 +107,25 @@ class ChatResponse:
     model: str = ""
     request_id: str | None = None
     content_filter: Mapping[str, Any] | None = None
+    id: str | None = None
+    created: int | None = None
+    system_fingerprint: str | None = None
+    service_tier: str | None = None
+    refusal: str | None = None
+    reasoning_content: str | None = None
+    logprobs: tuple[TokenLogprob, ...] | None = None
+    choices: tuple[Choice, ...] = ()
+    output: tuple[OutputItem, ...] = ()
+    parsed: Any = None
+    apim_request_id: str | None = None
+    raw: Mapping[str, Any] | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.choices:
+            first = Choice(
+                0, self.message, self.finish_reason, self.logprobs, self.refusal, self.reasoning_content
+            )
+            freeze(self, "choices", (first,))
 
     @property
     def text(self) -> str:
@@ -65,7 +140,15 @@ class ChatResponse:
 
 @dataclass(frozen=True, slots=True)
 class ChatChunk:
-    """One streamed delta; the last chunk carries ``finish_reason`` and, when sent, ``usage``."""
+    """One streamed delta; the last chunk carries ``finish_reason`` and, when sent, ``usage``.
+
+    ``refusal`` and ``reasoning`` are deltas of the refusal and of the reasoning text (chat's
+    ``reasoning_content``, the Responses API's reasoning summary). ``index`` is the choice the
+    delta belongs to (``n`` > 1). ``raw`` is the JSON of the event that made the chunk; on the
+    Responses API, ``events`` holds the events read since the previous chunk that made none, and
+    the last chunk carries the response's ``output`` items. ``parse`` is the structured-output
+    parser that ``fold_stream`` applies to the whole text.
+    """
 
     text: str = ""
     tool_calls: tuple[ToolCallDelta, ...] = ()
@@ -74,6 +157,19 @@ class ChatChunk:
     model: str = ""
     request_id: str | None = None
     content_filter: Mapping[str, Any] | None = None
+    refusal: str = ""
+    reasoning: str = ""
+    logprobs: tuple[TokenLogprob, ...] | None = None
+    index: int = 0
+    id: str | None = None
+    created: int | None = None
+    system_fingerprint: str | None = None
+    service_tier: str | None = None
+    output: tuple[OutputItem, ...] = ()
+    events: tuple[StreamEvent, ...] = ()
+    apim_request_id: str | None = None
+    parse: Callable[[str], Any] | None = field(default=None, repr=False, compare=False)
+    raw: Mapping[str, Any] | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +180,7 @@ class EmbeddingResponse:
     usage: Usage = field(default_factory=Usage)
     model: str = ""
     request_id: str | None = None
+    apim_request_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
