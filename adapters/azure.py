@@ -12,8 +12,10 @@ from ..domain.errors import ConfigurationError
 from .wire.adapter import (
     DEFAULT_MAX_RESPONSE_BYTES,
     Api,
+    MaxTokensField,
     WireAdapter,
     checked_api_key,
+    checked_max_tokens_field,
     checked_token_provider,
     openai_client,
 )
@@ -64,6 +66,7 @@ class AzureClassicAdapter(WireAdapter):
         timeout: seconds for each HTTP request.
         api: ``chat`` or ``responses``.
         max_response_bytes: the most bytes one reply (or error body, or stream) may take.
+        max_tokens_field: ``auto`` (the API's own field), ``max_tokens`` or ``max_completion_tokens``.
 
     Raises:
         ConfigurationError: missing or contradictory settings.
@@ -79,6 +82,7 @@ class AzureClassicAdapter(WireAdapter):
         timeout: float = 60.0,
         api: Api = "chat",
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        max_tokens_field: MaxTokensField = "auto",
     ) -> None:
         if not api_version:
             raise ConfigurationError("api_version is required for Azure classic: set OPENAI_API_VERSION")
@@ -104,7 +108,9 @@ class AzureClassicAdapter(WireAdapter):
             api=api,
             timeout=timeout,
             redactor=redactor,
-            max_tokens_field="max_tokens" if old else "max_completion_tokens",
+            max_tokens_field=checked_max_tokens_field(
+                max_tokens_field, "max_tokens" if old else "max_completion_tokens"
+            ),
             max_response_bytes=max_response_bytes,
         )
 
@@ -123,6 +129,7 @@ class AzureV1Adapter(WireAdapter):
         timeout: seconds for each HTTP request.
         api: ``chat`` or ``responses``.
         max_response_bytes: the most bytes one reply (or error body, or stream) may take.
+        max_tokens_field: ``auto`` (the API's own field), ``max_tokens`` or ``max_completion_tokens``.
 
     Raises:
         ConfigurationError: missing or contradictory settings.
@@ -137,6 +144,7 @@ class AzureV1Adapter(WireAdapter):
         timeout: float = 60.0,
         api: Api = "chat",
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        max_tokens_field: MaxTokensField = "auto",
     ) -> None:
         redactor = Redactor()
         credential = _one_credential("azure_v1", api_key, token_provider, redactor)
@@ -147,6 +155,7 @@ class AzureV1Adapter(WireAdapter):
             api=api,
             timeout=timeout,
             redactor=redactor,
+            max_tokens_field=checked_max_tokens_field(max_tokens_field, "max_completion_tokens"),
             max_response_bytes=max_response_bytes,
         )
 

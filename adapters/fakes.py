@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 from ..domain.errors import StreamInterruptedError
+from ..domain.folding import structured_output
 from ..domain.models import (
     AccessToken,
     ChatChunk,
@@ -119,12 +120,15 @@ class FakeChat(_Scripted[ChatScriptItem]):
             return item
         prompt = sum(len(message.text.split()) for message in request.messages)
         completion = len(item.split())
+        parser = None if request.response_format is None else request.response_format.parser
         return ChatResponse(
             message=Message.assistant(item),
             finish_reason="stop",
             usage=Usage(prompt, completion, prompt + completion),
             model=request.model or self.model,
             request_id=f"fake-request-{number}",
+            id=f"fake-{number}",
+            parsed=structured_output(parser, item, None, "stop"),
         )
 
     def complete(self, request: ChatRequest) -> ChatResponse:
@@ -147,10 +151,10 @@ class FakeChat(_Scripted[ChatScriptItem]):
             raise item
         if isinstance(item, FakeStreamBreak):
             default = f"fake reply to: {_last_user_text(request)}"
-            chunks = _chunks(self._response(item.reply or default, request, number))
+            chunks = _chunks(self._response(item.reply or default, request, number), request)
             yield from chunks[: max(item.after, 0)]
             raise item.error
-        yield from _chunks(self._response(item, request, number))
+        yield from _chunks(self._response(item, request, number), request)
 
 
 def _last_user_text(request: ChatRequest) -> str:
@@ -160,19 +164,24 @@ def _last_user_text(request: ChatRequest) -> str:
     return request.messages[-1].text
 
 
-def _chunks(response: ChatResponse) -> list[ChatChunk]:
+def _chunks(response: ChatResponse, request: ChatRequest) -> list[ChatChunk]:
     # Tool calls come as two fragments each (name, then arguments in two halves) so that
     # consumers exercise the same assembly by index that real streams need.
     model, request_id = response.model, response.request_id
     chunks = [
         ChatChunk(text=piece, model=model, request_id=request_id) for piece in _PIECES.findall(response.text)
     ]
+    if response.refusal:
+        chunks.append(ChatChunk(refusal=response.refusal, model=model, request_id=request_id))
+    if response.reasoning_content:
+        chunks.insert(0, ChatChunk(reasoning=response.reasoning_content, model=model, request_id=request_id))
     for index, call in enumerate(response.tool_calls):
         half = len(call.arguments) // 2
         chunks.append(
             ChatChunk(tool_calls=(ToolCallDelta(index, call.id, call.name, call.arguments[:half]),))
         )
         chunks.append(ChatChunk(tool_calls=(ToolCallDelta(index, arguments=call.arguments[half:]),)))
+    fmt = request.response_format
     chunks.append(
         ChatChunk(
             finish_reason=response.finish_reason,
@@ -180,6 +189,9 @@ def _chunks(response: ChatResponse) -> list[ChatChunk]:
             model=response.model,
             request_id=response.request_id,
             content_filter=response.content_filter,
+            id=response.id,
+            output=response.output,
+            parse=None if fmt is None else fmt.parser,
         )
     )
     return chunks

@@ -4,21 +4,35 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from ..domain.errors import ConfigurationError
 from .wire.adapter import (
     DEFAULT_MAX_RESPONSE_BYTES,
     Api,
+    MaxTokensField,
     WireAdapter,
     checked_api_key,
+    checked_max_tokens_field,
     checked_token_provider,
     openai_client,
 )
 from .wire.errors import Redactor
 
-__all__ = ["OpenAIAdapter"]
+__all__ = ["OpenAIAdapter", "max_tokens_field_for"]
 
 _DEFAULT_BASE_URL = "https://api.openai.com/v1"
+# Hosts whose chat.completions knows max_completion_tokens (reasoning models refuse max_tokens);
+# other OpenAI-compatible servers (llama.cpp, vLLM, simulators) may know only max_tokens.
+_COMPLETION_TOKENS_HOSTS = ("api.openai.com", ".openai.azure.com", ".services.ai.azure.com")
+
+
+def max_tokens_field_for(base_url: str | None) -> MaxTokensField:
+    """The max-tokens field an endpoint reads: max_completion_tokens on OpenAI and Azure, else max_tokens."""
+    host = (urlsplit(base_url or _DEFAULT_BASE_URL).hostname or "").lower()
+    if host == _COMPLETION_TOKENS_HOSTS[0] or host.endswith(_COMPLETION_TOKENS_HOSTS[1:]):
+        return "max_completion_tokens"
+    return "max_tokens"
 
 
 class OpenAIAdapter(WireAdapter):
@@ -34,9 +48,11 @@ class OpenAIAdapter(WireAdapter):
         timeout: seconds for each HTTP request.
         api: ``chat`` (chat.completions) or ``responses`` (the Responses API).
         max_response_bytes: the most bytes one reply (or error body, or stream) may take.
+        max_tokens_field: where chat.completions gets ``max_tokens``: ``auto`` sends
+            ``max_completion_tokens`` to api.openai.com and Azure, ``max_tokens`` to other base URLs.
 
     Raises:
-        ConfigurationError: the key is empty or ``api`` is unknown.
+        ConfigurationError: the key is empty, or ``api`` or ``max_tokens_field`` is unknown.
     """
 
     def __init__(
@@ -47,6 +63,7 @@ class OpenAIAdapter(WireAdapter):
         timeout: float = 60.0,
         api: Api = "chat",
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        max_tokens_field: MaxTokensField = "auto",
     ) -> None:
         if not api_key:
             raise ConfigurationError("api_key is empty: set OPENAI_API_KEY or pass api_key")
@@ -60,6 +77,7 @@ class OpenAIAdapter(WireAdapter):
             api=api,
             timeout=timeout,
             redactor=redactor,
+            max_tokens_field=checked_max_tokens_field(max_tokens_field, max_tokens_field_for(base_url)),
             max_response_bytes=max_response_bytes,
         )
 

@@ -29,16 +29,19 @@ from ...domain.models import (
     EmbeddingRequest,
     EmbeddingResponse,
 )
-from .chat import ChatStreamReader, chat_body, parse_chat
+from .chat import chat_body, parse_chat
+from .chat_stream import ChatStreamReader
 from .embeddings import embedding_body, iter_sse, parse_embeddings
 from .errors import Redactor, error_from_body, request_id_of, translated, unchained
-from .responses import ResponsesStreamReader, parse_response, responses_body
+from .responses import parse_response, responses_body
+from .responses_stream import ResponsesStreamReader
 from .transport import DEFAULT_MAX_RESPONSE_BYTES, RequestLimits, guarded_http_client, limits_scope
 
 __all__ = [
     "DEFAULT_MAX_RESPONSE_BYTES",
     "Api",
     "MakeClient",
+    "MaxTokensField",
     "WireAdapter",
     "checked_api_key",
     "checked_token_provider",
@@ -46,6 +49,9 @@ __all__ = [
 ]
 
 Api = Literal["chat", "responses"]
+#: The chat.completions field max_tokens goes in; ``auto`` lets the adapter pick by endpoint.
+MaxTokensField = Literal["auto", "max_tokens", "max_completion_tokens"]
+_MAX_TOKENS_FIELDS = ("auto", "max_tokens", "max_completion_tokens")
 #: Builds the adapter's SDK client around the httpx client it is given.
 MakeClient = Callable[[httpx2.Client], openai.OpenAI]
 T = TypeVar("T")
@@ -103,6 +109,20 @@ def checked_token_provider(
     return token
 
 
+def checked_max_tokens_field(value: str, auto: MaxTokensField) -> MaxTokensField:
+    """``value``, or ``auto`` (the endpoint's field) when it is ``auto``.
+
+    Raises:
+        ConfigurationError: ``value`` is none of auto, max_tokens, max_completion_tokens.
+    """
+    if value not in _MAX_TOKENS_FIELDS:
+        raise ConfigurationError(
+            f"max_tokens_field must be auto, max_tokens or max_completion_tokens, got {value!r:.40} "
+            f"(setting max_tokens_field, environment LLMPORT_MAX_TOKENS_FIELD)"
+        )
+    return auto if value == "auto" else value  # type: ignore[return-value]  # checked just above
+
+
 def openai_client(base_url: str, key: str | Callable[[], str], timeout: float) -> MakeClient:
     """How to build an ``openai.OpenAI`` client (OpenAI, compatible servers, Azure's v1 API).
 
@@ -142,11 +162,15 @@ class WireAdapter:
         api: Api,
         timeout: float,
         redactor: Redactor,
-        max_tokens_field: str = "max_completion_tokens",
+        max_tokens_field: MaxTokensField = "max_completion_tokens",
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         if api not in ("chat", "responses"):
             raise ConfigurationError(f"api must be 'chat' or 'responses', got {api!r}")
+        if max_tokens_field not in _MAX_TOKENS_FIELDS[1:]:
+            raise ConfigurationError(
+                f"max_tokens_field must be max_tokens or max_completion_tokens, got {max_tokens_field!r}"
+            )
         if (
             isinstance(max_response_bytes, bool)
             or not isinstance(max_response_bytes, int)
@@ -207,9 +231,9 @@ class WireAdapter:
             "the client was closed during this call; build a new one", provider=self.provider
         )
 
-    def _reply(self, path: str, body: dict[str, Any], parse: Callable[[Any, str | None], T]) -> T:
+    def _reply(self, path: str, body: dict[str, Any], parse: Callable[[Any, str | None, str | None], T]) -> T:
         response = self._post(path, body, RequestLimits.for_attempt(self._max_response_bytes))
-        request_id = self._redactor.value(request_id_of(response.headers))
+        request_id, apim_request_id = self._request_ids(response.headers)
         data = self._parsed(partial(json.loads, response.content), request_id)
         if (
             isinstance(data, dict)
@@ -218,7 +242,15 @@ class WireAdapter:
         ):
             # Some gateways and OpenAI-compatible servers answer 200 with only an error inside.
             raise error_from_body(data, None, self.provider, self._redactor, request_id)
-        return self._parsed(partial(parse, data, request_id), request_id)
+        return self._parsed(partial(parse, data, request_id, apim_request_id), request_id)
+
+    def _request_ids(self, headers: Any) -> tuple[str | None, str | None]:
+        """The request id callers quote (x-request-id, else apim-request-id), and APIM's own."""
+        apim = headers.get("apim-request-id")
+        return (
+            self._redactor.value(request_id_of(headers)),
+            None if apim is None else self._redactor.value(apim),
+        )
 
     def _parsed(self, parse: Callable[[], T], request_id: str | None) -> T:
         """Return ``parse()``; a body that is not the JSON expected becomes ProviderError, unchained."""
@@ -247,8 +279,13 @@ class WireAdapter:
             ResponseTooLargeError: the reply passed max_response_bytes.
             LLMPortError: the domain error for any other failure.
         """
-        path, body = self._chat_request(request, stream=False)
-        return self._reply(path, body, parse_response if self._api == "responses" else parse_chat)
+        api, path, body = self._chat_request(request, stream=False)
+        fmt = request.response_format
+        parser = None if fmt is None else fmt.parser
+        parse = parse_response if api == "responses" else parse_chat
+        return self._reply(
+            path, body, lambda data, rid, apim: parse(data, rid, apim_request_id=apim, parser=parser)
+        )
 
     def stream(self, request: ChatRequest) -> Iterator[ChatChunk]:
         """Yield the reply as it comes; nothing is sent until the first ``next()``.
@@ -262,12 +299,15 @@ class WireAdapter:
             ContentFilteredError: the filter withheld the rest of the reply.
             LLMPortError: the domain error for a failure before the first event.
         """
-        path, body = self._chat_request(request, stream=True)
+        api, path, body = self._chat_request(request, stream=True)
         limits = RequestLimits.for_attempt(self._max_response_bytes)
         response = self._post(path, body, limits, stream=True)
-        request_id = self._redactor.value(request_id_of(response.headers))
+        request_id, apim_request_id = self._request_ids(response.headers)
+        parser = None if request.response_format is None else request.response_format.parser
         reader: ChatStreamReader | ResponsesStreamReader = (
-            ResponsesStreamReader(request_id) if self._api == "responses" else ChatStreamReader(request_id)
+            ResponsesStreamReader(request_id, apim_request_id, parser)
+            if api == "responses"
+            else ChatStreamReader(request_id, apim_request_id, parser)
         )
         # Until a chunk is handed out, a broken connection is like one under complete(): the
         # retry policy may try again; after it, a retry would repeat text, so it is final.
@@ -307,7 +347,7 @@ class WireAdapter:
         return self._reply(
             "/embeddings",
             embedding_body(request, model),
-            lambda data, rid: parse_embeddings(data, count, rid),
+            lambda data, rid, apim: parse_embeddings(data, count, rid, apim),
         )
 
     def close(self) -> None:
@@ -324,12 +364,15 @@ class WireAdapter:
     def __repr__(self) -> str:
         return f"{type(self).__name__}(provider={self.provider!r}, api={self._api!r})"
 
-    def _chat_request(self, request: ChatRequest, *, stream: bool) -> tuple[str, dict[str, Any]]:
+    def _chat_request(self, request: ChatRequest, *, stream: bool) -> tuple[Api, str, dict[str, Any]]:
         model = _model(request.model, "chat_model")
-        if self._api == "responses":
-            return "/responses", responses_body(request, model, stream=stream)
-        return "/chat/completions", chat_body(
-            request, model, stream=stream, max_tokens_field=self._max_tokens_field
+        api = request.api or self._api
+        if api == "responses":
+            return api, "/responses", responses_body(request, model, stream=stream)
+        return (
+            api,
+            "/chat/completions",
+            chat_body(request, model, stream=stream, max_tokens_field=self._max_tokens_field),
         )
 
 
@@ -361,9 +404,8 @@ def _read_chunk(
         if data == "[DONE]":
             return None, True
         chunk = _parsed_event(reader, data, request_id)
-        finished = isinstance(reader, ResponsesStreamReader) and reader.finished
-        if chunk is not None or finished:
-            return chunk, finished
+        if chunk is not None or reader.finished:
+            return chunk, reader.finished
     # chat.completions ends with [DONE], Responses with a terminal event: without it the
     # reply may be cut short, and a short reply must not pass for a whole one.
     raise StreamInterruptedError("the stream ended before the provider finished", request_id=request_id)

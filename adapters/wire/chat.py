@@ -2,30 +2,39 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from ...domain.errors import ContentFilteredError, StreamInterruptedError
+from ...domain.errors import ContentFilteredError, StreamInterruptedError, ValidationError
+from ...domain.folding import structured_output as structured
 from ...domain.models import (
-    ChatChunk,
     ChatRequest,
     ChatResponse,
+    Choice,
     ImagePart,
     Message,
     ResponseFormat,
+    TokenLogprob,
+    Tool,
     ToolCall,
-    ToolCallDelta,
+    ToolSpec,
+    TopLogprob,
     Usage,
 )
 from .errors import redact
 
 __all__ = [
-    "ChatStreamReader",
     "chat_body",
     "filtered_error",
+    "logprobs_of",
     "parse_chat",
+    "stream_error",
+    "structured",
     "usage_of",
 ]
+
+# Responses API options that chat.completions has no field for: refused before sending.
+_RESPONSES_ONLY = ("previous_response_id",)
 
 # The SDK's typed-dict transform of the request costs more than the HTTP round trip on a
 # loopback; building the wire JSON here and posting it as-is skips it (see the adapters' docs).
@@ -38,9 +47,17 @@ def chat_body(request: ChatRequest, model: str, *, stream: bool, max_tokens_fiel
         request: the domain request.
         model: the model, or the deployment name on Azure.
         stream: ask for server-sent events, with usage in the last one.
-        max_tokens_field: ``max_completion_tokens`` (current API) or ``max_tokens`` (old Azure).
+        max_tokens_field: ``max_completion_tokens`` (OpenAI, Azure) or ``max_tokens`` (old Azure,
+            OpenAI-compatible servers).
+
+    Raises:
+        ValidationError: an option only the Responses API has (built-in tools,
+            ``previous_response_id``, a reasoning summary): dropping it would change the reply.
     """
-    body: dict[str, Any] = {"model": model, "messages": [_message(m) for m in request.messages]}
+    messages = [_message(m) for m in request.messages]
+    if request.instructions is not None:
+        messages.insert(0, {"role": "system", "content": request.instructions})
+    body: dict[str, Any] = {"model": model, "messages": messages}
     if stream:
         body["stream"] = True
         body["stream_options"] = {"include_usage": True}
@@ -55,10 +72,7 @@ def chat_body(request: ChatRequest, model: str, *, stream: bool, max_tokens_fiel
     if request.seed is not None:
         body["seed"] = request.seed
     if request.tools:
-        body["tools"] = [
-            {"type": "function", "function": _function(t.name, t.description, t.parameters, t.strict)}
-            for t in request.tools
-        ]
+        body["tools"] = [_tool(tool) for tool in request.tools]
     if request.tool_choice is not None:
         body["tool_choice"] = (
             request.tool_choice
@@ -69,8 +83,38 @@ def chat_body(request: ChatRequest, model: str, *, stream: bool, max_tokens_fiel
         body["response_format"] = _response_format(request.response_format)
     if request.user is not None:
         body["user"] = request.user
+    _options(request, body)
     body.update(request.extra)
     return body
+
+
+def _options(request: ChatRequest, body: dict[str, Any]) -> None:
+    """The less common options, each only when set."""
+    for name in _RESPONSES_ONLY:
+        if getattr(request, name) is not None:
+            raise ValidationError(f"{name} is a Responses API option; pass api='responses' or unset it")
+    for name in ("n", "logprobs", "top_logprobs", "parallel_tool_calls", "store"):
+        value = getattr(request, name)
+        if value is not None:
+            body[name] = value
+    if request.reasoning is not None:
+        if request.reasoning.summary is not None:
+            raise ValidationError("Reasoning.summary needs the Responses API; pass api='responses'")
+        if request.reasoning.effort is not None:
+            body["reasoning_effort"] = request.reasoning.effort
+
+
+def _tool(tool: Tool) -> dict[str, Any]:
+    if not isinstance(tool, ToolSpec):
+        kind = tool.to_wire()["type"]
+        raise ValidationError(
+            f"the built-in tool {kind!r} needs the Responses API; pass api='responses' (chat.completions "
+            f"takes function tools only)"
+        )
+    return {
+        "type": "function",
+        "function": _function(tool.name, tool.description, tool.parameters, tool.strict),
+    }
 
 
 def _function(name: str, description: str, parameters: Mapping[str, Any], strict: bool) -> dict[str, Any]:
@@ -142,109 +186,96 @@ def filtered_error(results: Any, request_id: str | None, what: str = "the reply"
     )
 
 
-def parse_chat(data: Mapping[str, Any], request_id: str | None) -> ChatResponse:
-    """Read a chat.completion JSON body into a ChatResponse.
+def parse_chat(
+    data: Mapping[str, Any],
+    request_id: str | None,
+    *,
+    apim_request_id: str | None = None,
+    parser: Callable[[str], Any] | None = None,
+) -> ChatResponse:
+    """Read a chat.completion JSON body into a ChatResponse; ``data`` is kept as ``raw``, uncopied.
+
+    Args:
+        data: the reply's JSON.
+        request_id: x-request-id (or apim-request-id when only that came).
+        apim_request_id: Azure API Management's request id, when sent.
+        parser: the structured-output parser; its result becomes ``parsed``.
 
     Raises:
         ContentFilteredError: a 200 whose finish_reason is ``content_filter``: the reply was
             withheld, and a partial answer must not pass for a whole one.
     """
-    choice = data["choices"][0]
+    wire_choices = data["choices"]
+    choice = wire_choices[0]
+    first = _choice(choice)
+    filters: dict[str, Any] = {}
+    if data.get("prompt_filter_results"):
+        filters["prompt_filter_results"] = data["prompt_filter_results"]
+    if choice.get("content_filter_results"):
+        filters["content_filter_results"] = choice["content_filter_results"]
+    if first.finish_reason == "content_filter":
+        raise filtered_error(choice.get("content_filter_results"), request_id)
+    return ChatResponse(
+        message=first.message,
+        finish_reason=first.finish_reason,
+        usage=usage_of(data.get("usage")),
+        model=data.get("model") or "",
+        request_id=request_id,
+        content_filter=filters or None,
+        id=data.get("id"),
+        created=data.get("created"),
+        system_fingerprint=data.get("system_fingerprint"),
+        service_tier=data.get("service_tier"),
+        refusal=first.refusal,
+        reasoning_content=first.reasoning_content,
+        logprobs=first.logprobs,
+        choices=(first, *map(_choice, wire_choices[1:])) if len(wire_choices) > 1 else (first,),
+        parsed=structured(parser, first.message.text, first.refusal, first.finish_reason),
+        apim_request_id=apim_request_id,
+        raw=data,
+    )
+
+
+def _choice(choice: Mapping[str, Any]) -> Choice:
     message = choice["message"]
     calls = tuple(
         ToolCall(c["id"], c["function"]["name"], c["function"].get("arguments") or "{}")
         for c in message.get("tool_calls") or ()
     )
     text = message.get("content")
-    if text is None and not calls:
-        # A structured-output refusal carries its reason here instead of in content.
-        text = message.get("refusal") or ""
-    filters: dict[str, Any] = {}
-    if data.get("prompt_filter_results"):
-        filters["prompt_filter_results"] = data["prompt_filter_results"]
-    if choice.get("content_filter_results"):
-        filters["content_filter_results"] = choice["content_filter_results"]
-    if choice.get("finish_reason") == "content_filter":
-        raise filtered_error(choice.get("content_filter_results"), request_id)
-    return ChatResponse(
-        message=Message("assistant", text, tool_calls=calls),
+    reasoning = message.get("reasoning_content")
+    logprobs = choice.get("logprobs")
+    return Choice(
+        index=choice.get("index") or 0,
+        message=Message("assistant", text if text is not None or calls else "", tool_calls=calls),
         finish_reason=choice.get("finish_reason"),
-        usage=usage_of(data.get("usage")),
-        model=data.get("model") or "",
-        request_id=request_id,
-        content_filter=filters or None,
+        logprobs=logprobs_of(logprobs.get("content")) if logprobs else None,
+        refusal=message.get("refusal") or None,
+        reasoning_content=reasoning if isinstance(reasoning, str) else None,
     )
 
 
-class ChatStreamReader:
-    """Turns chat.completion.chunk events into ChatChunks.
-
-    Chunks with nothing in them (the role-only opening delta) are skipped. Azure's opening
-    chunk has no choices, only ``prompt_filter_results``: it is not yielded, its results ride
-    on the next chunk that is. Filter results accumulate, and every chunk that brings new ones carries
-    the whole picture so far, so ``fold_stream`` (last one wins) ends with all of them.
-    """
-
-    def __init__(self, request_id: str | None) -> None:
-        self.request_id = request_id
-        self._filters: dict[str, Any] = {}
-        self._filters_pending = False
-
-    def feed(self, data: Mapping[str, Any]) -> ChatChunk | None:
-        """Read one event's JSON; return the chunk to yield, if any.
-
-        Raises:
-            ContentFilteredError: the filter cut the reply (finish_reason ``content_filter``).
-            StreamInterruptedError: the provider sent an error event mid-stream.
-        """
-        if "error" in data:
-            raise _stream_error(data["error"], self.request_id)
-        if data.get("prompt_filter_results"):
-            self._filters["prompt_filter_results"] = data["prompt_filter_results"]
-            self._filters_pending = True
-        usage = usage_of(data["usage"]) if data.get("usage") else None
-        text, finish, brought_filters = "", None, False
-        deltas: tuple[ToolCallDelta, ...] = ()
-        choices = data.get("choices") or ()
-        if choices:
-            choice = choices[0]
-            delta = choice.get("delta") or {}
-            text = delta.get("content") or delta.get("refusal") or ""
-            deltas = tuple(_tool_delta(i, d) for i, d in enumerate(delta.get("tool_calls") or ()))
-            finish = choice.get("finish_reason")
-            if choice.get("content_filter_results"):
-                self._filters["content_filter_results"] = choice["content_filter_results"]
-                self._filters_pending = brought_filters = True
-            if finish == "content_filter":
-                raise filtered_error(choice.get("content_filter_results"), self.request_id)
-        elif usage is None:
-            return None
-        if not (text or deltas or finish or usage or brought_filters):
-            return None
-        content_filter = dict(self._filters) if self._filters_pending else None
-        self._filters_pending = False
-        return ChatChunk(
-            text=text,
-            tool_calls=deltas,
-            finish_reason=finish,
-            usage=usage,
-            model=data.get("model") or "",
-            request_id=self.request_id,
-            content_filter=content_filter,
+def logprobs_of(tokens: Any) -> tuple[TokenLogprob, ...] | None:
+    """Read OpenAI's token logprobs list (chat's ``logprobs.content``, Responses' ``logprobs``)."""
+    if tokens is None:
+        return None
+    return tuple(
+        TokenLogprob(
+            t["token"],
+            float(t["logprob"]),
+            None if t.get("bytes") is None else tuple(t["bytes"]),
+            tuple(
+                TopLogprob(
+                    o["token"], float(o["logprob"]), None if o.get("bytes") is None else tuple(o["bytes"])
+                )
+                for o in t.get("top_logprobs") or ()
+            ),
         )
-
-
-def _tool_delta(position: int, delta: Mapping[str, Any]) -> ToolCallDelta:
-    function = delta.get("function") or {}
-    return ToolCallDelta(
-        index=delta.get("index", position),
-        id=delta.get("id"),
-        name=function.get("name"),
-        arguments=function.get("arguments") or "",
+        for t in tokens
     )
 
 
-def _stream_error(error: Any, request_id: str | None) -> StreamInterruptedError:
+def stream_error(error: Any, request_id: str | None) -> StreamInterruptedError:
     error = error if isinstance(error, Mapping) else {"message": str(error)}
     code = error.get("code")
     return StreamInterruptedError(

@@ -26,6 +26,10 @@ def iter_sse(lines: Iterator[str]) -> Iterator[tuple[str | None, str]]:
             continue
         if line.startswith(":"):
             continue  # an SSE comment (keep-alive)
+        if line == "[DONE]":
+            # Some OpenAI-compatible servers end with a bare [DONE] line, without "data: ".
+            yield event, line
+            continue
         field, _, value = line.partition(":")
         value = value[1:] if value.startswith(" ") else value
         if field == "data":
@@ -46,7 +50,9 @@ def embedding_body(request: EmbeddingRequest, model: str) -> dict[str, Any]:
     return body
 
 
-def parse_embeddings(data: Mapping[str, Any], expected: int, request_id: str | None) -> EmbeddingResponse:
+def parse_embeddings(
+    data: Mapping[str, Any], expected: int, request_id: str | None, apim_request_id: str | None = None
+) -> EmbeddingResponse:
     """Read an embeddings body: vectors sorted by ``index`` and decoded to floats.
 
     Raises:
@@ -65,6 +71,7 @@ def parse_embeddings(data: Mapping[str, Any], expected: int, request_id: str | N
         ),
         model=data.get("model") or "",
         request_id=request_id,
+        apim_request_id=apim_request_id,
     )
 
 

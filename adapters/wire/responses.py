@@ -2,46 +2,51 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from ...domain.errors import ProviderError, StreamInterruptedError, ValidationError
-from ...domain.models import (
-    ChatChunk,
-    ChatRequest,
-    ChatResponse,
-    ImagePart,
-    Message,
-    ToolCall,
-    ToolCallDelta,
-    Usage,
+from ...domain.errors import ProviderError, ValidationError
+from ...domain.models import ChatRequest, ChatResponse, ImagePart, Message, ToolCall, ToolSpec, Usage
+from ...domain.responses_items import (
+    FunctionCallItem,
+    OutputMessage,
+    OutputRefusal,
+    OutputText,
+    ReasoningItem,
 )
-from .chat import filtered_error
+from .chat import filtered_error, logprobs_of, structured
 from .errors import redact
+from .responses_items import items_of
 
-__all__ = ["ResponsesStreamReader", "parse_response", "responses_body"]
+__all__ = ["finish_reason_of", "parse_response", "responses_body", "usage_of_response"]
 
 # Responses statuses and incomplete reasons, in chat.completions' finish_reason vocabulary,
 # so that callers see one domain whichever API the adapter speaks.
 _FINISH = {"max_output_tokens": "length", "content_filter": "content_filter"}
+# chat.completions options the Responses API has no field for: refused before sending.
+_CHAT_ONLY = ("stop", "seed", "n")
 
 
 def responses_body(request: ChatRequest, model: str, *, stream: bool) -> dict[str, Any]:
     """Build a ``POST /responses`` body.
 
-    Leading system messages become ``instructions``; later ones stay system input items.
+    ``instructions=`` is sent as ``instructions``; without it, leading system messages become
+    ``instructions`` and later ones stay system input items. Developer messages stay input items.
 
     Raises:
-        ValidationError: ``stop`` or ``seed`` is set: the Responses API has neither, and
-            dropping them silently would change the reply.
+        ValidationError: ``stop``, ``seed`` or ``n`` is set: the Responses API has none of them,
+            and dropping them silently would change the reply.
     """
-    for name in ("stop", "seed"):
+    for name in _CHAT_ONLY:
         if getattr(request, name) is not None:
             raise ValidationError(f"{name} is not supported by the Responses API; unset it or use api='chat'")
     messages = list(request.messages)
     instructions: list[str] = []
-    while messages and messages[0].role == "system":
-        instructions.append(messages.pop(0).text)
+    if request.instructions is not None:
+        instructions.append(request.instructions)
+    else:
+        while messages and messages[0].role == "system":
+            instructions.append(messages.pop(0).text)
     body: dict[str, Any] = {"model": model, "input": [i for m in messages for i in _items(m)]}
     if instructions:
         body["instructions"] = "\n\n".join(instructions)
@@ -56,12 +61,30 @@ def responses_body(request: ChatRequest, model: str, *, stream: bool) -> dict[st
     body.update(_tooling(request))
     if request.user is not None:
         body["user"] = request.user
+    _options(request, body)
     body.update(request.extra)
     return body
 
 
+def _options(request: ChatRequest, body: dict[str, Any]) -> None:
+    """State, storage, reasoning and logprobs, each only when set."""
+    for name in ("previous_response_id", "store", "parallel_tool_calls", "top_logprobs"):
+        value = getattr(request, name)
+        if value is not None:
+            body[name] = value
+    if request.logprobs:
+        body["include"] = ["message.output_text.logprobs"]
+    reasoning = request.reasoning
+    if reasoning is not None and (reasoning.effort or reasoning.summary):
+        body["reasoning"] = {
+            key: value
+            for key, value in (("effort", reasoning.effort), ("summary", reasoning.summary))
+            if value
+        }
+
+
 def _tooling(request: ChatRequest) -> dict[str, Any]:
-    """The tools, tool_choice and text.format fields."""
+    """The tools (functions and built-in ones, side by side), tool_choice and text.format fields."""
     fields: dict[str, Any] = {}
     if request.tools:
         fields["tools"] = [
@@ -73,6 +96,8 @@ def _tooling(request: ChatRequest) -> dict[str, Any]:
                 # Sent always: the Responses API treats a missing strict as true.
                 "strict": t.strict,
             }
+            if isinstance(t, ToolSpec)
+            else t.to_wire()
             for t in request.tools
         ]
     if request.tool_choice is not None:
@@ -112,7 +137,8 @@ def _items(message: Message) -> list[dict[str, Any]]:
     return items
 
 
-def _usage(data: Mapping[str, Any] | None) -> Usage:
+def usage_of_response(data: Mapping[str, Any] | None) -> Usage:
+    """Read the Responses API's usage (input/output tokens) into the domain's Usage."""
     if not data:
         return Usage()
     return Usage(
@@ -124,7 +150,13 @@ def _usage(data: Mapping[str, Any] | None) -> Usage:
     )
 
 
-def _finish_reason(data: Mapping[str, Any], has_calls: bool, request_id: str | None) -> str | None:
+def finish_reason_of(data: Mapping[str, Any], has_calls: bool, request_id: str | None) -> str | None:
+    """A response's status in chat.completions' finish_reason words.
+
+    Raises:
+        ProviderError: the response failed.
+        ContentFilteredError: the content filter cut it.
+    """
     status = data.get("status")
     if status == "failed":
         error = data.get("error") or {}
@@ -143,97 +175,68 @@ def _finish_reason(data: Mapping[str, Any], has_calls: bool, request_id: str | N
     return "stop" if status == "completed" else status
 
 
-def parse_response(data: Mapping[str, Any], request_id: str | None) -> ChatResponse:
-    """Read a ``response`` JSON body into a ChatResponse.
+def parse_response(
+    data: Mapping[str, Any],
+    request_id: str | None,
+    *,
+    apim_request_id: str | None = None,
+    parser: Callable[[str], Any] | None = None,
+) -> ChatResponse:
+    """Read a ``response`` JSON body into a ChatResponse; ``data`` is kept as ``raw``, uncopied.
+
+    ``text`` is what the SDK calls ``output_text``: the output_text parts of every message item;
+    a refusal goes to ``refusal``, reasoning summaries to ``reasoning_content``, and every item
+    to ``output``.
 
     Raises:
         ContentFilteredError: the response is incomplete because of the content filter.
         ProviderError: the response's status is ``failed``.
     """
+    output = items_of(data.get("output") or ())
     texts: list[str] = []
+    refusals: list[str] = []
     calls: list[ToolCall] = []
-    for item in data.get("output") or ():
-        if item.get("type") == "message":
-            for part in item.get("content") or ():
-                if part.get("type") == "output_text":
-                    texts.append(part.get("text") or "")
-                elif part.get("type") == "refusal":
-                    texts.append(part.get("refusal") or "")
-        elif item.get("type") == "function_call":
-            calls.append(ToolCall(item["call_id"], item["name"], item.get("arguments") or "{}"))
-    finish = _finish_reason(data, bool(calls), request_id)
+    summaries: list[str] = []
+    for item in output:
+        if isinstance(item, OutputMessage):
+            for part in item.content:
+                if isinstance(part, OutputText):
+                    texts.append(part.text)
+                elif isinstance(part, OutputRefusal):
+                    refusals.append(part.refusal)
+        elif isinstance(item, FunctionCallItem):
+            calls.append(ToolCall(item.call_id, item.name, item.arguments))
+        elif isinstance(item, ReasoningItem):
+            summaries.extend(item.summary)
+    finish = finish_reason_of(data, bool(calls), request_id)
     text = "".join(texts)
+    refusal = "".join(refusals) or None
     return ChatResponse(
         message=Message("assistant", text if text or not calls else None, tool_calls=tuple(calls)),
         finish_reason=finish,
-        usage=_usage(data.get("usage")),
+        usage=usage_of_response(data.get("usage")),
         model=data.get("model") or "",
         request_id=request_id,
+        id=data.get("id"),
+        created=data.get("created_at"),
+        service_tier=data.get("service_tier"),
+        refusal=refusal,
+        reasoning_content="\n\n".join(summaries) if summaries else None,
+        logprobs=_logprobs(data.get("output") or ()),
+        output=output,
+        parsed=structured(parser, text, refusal, finish),
+        apim_request_id=apim_request_id,
+        raw=data,
     )
 
 
-class ResponsesStreamReader:
-    """Turns Responses API stream events into ChatChunks.
-
-    Text deltas and function-call fragments become chunks; the terminal event
-    (``response.completed`` / ``response.incomplete``) gives the finish reason and usage.
-    """
-
-    def __init__(self, request_id: str | None) -> None:
-        self.request_id = request_id
-        self.finished = False
-        self._model = ""
-        self._tool_index: dict[int, int] = {}  # output_index -> position among tool calls
-
-    def feed(self, data: Mapping[str, Any]) -> ChatChunk | None:
-        """Read one event's JSON; return the chunk to yield, if any.
-
-        Raises:
-            ContentFilteredError: the filter cut the reply.
-            StreamInterruptedError: a ``response.failed`` or ``error`` event.
-        """
-        kind = data.get("type")
-        if kind in ("response.output_text.delta", "response.refusal.delta"):
-            return self._chunk(text=data.get("delta") or "")
-        if kind == "response.output_item.added" and data["item"].get("type") == "function_call":
-            item = data["item"]
-            index = self._tool_index.setdefault(data["output_index"], len(self._tool_index))
-            delta = ToolCallDelta(index, item.get("call_id"), item.get("name"), item.get("arguments") or "")
-            return self._chunk(tool_calls=(delta,))
-        if kind == "response.function_call_arguments.delta":
-            index = self._tool_index.setdefault(data["output_index"], len(self._tool_index))
-            return self._chunk(tool_calls=(ToolCallDelta(index, arguments=data.get("delta") or ""),))
-        if kind in ("response.created", "response.in_progress"):
-            self._model = (data.get("response") or {}).get("model") or self._model
-        elif kind in ("response.completed", "response.incomplete"):
-            response = data["response"]
-            self._model = response.get("model") or self._model
-            finish = _finish_reason(response, bool(self._tool_index), self.request_id)
-            self.finished = True
-            return self._chunk(finish_reason=finish, usage=_usage(response.get("usage")))
-        elif kind in ("response.failed", "error"):
-            error = (data.get("response") or {}).get("error") or data
-            raise StreamInterruptedError(
-                f"the provider reported an error mid-stream: "
-                f"{redact(str(error.get('message') or 'no reason given'))}",
-                code=error.get("code"),
-                request_id=self.request_id,
-            )
-        return None
-
-    def _chunk(
-        self,
-        *,
-        text: str = "",
-        tool_calls: tuple[ToolCallDelta, ...] = (),
-        finish_reason: str | None = None,
-        usage: Usage | None = None,
-    ) -> ChatChunk:
-        return ChatChunk(
-            text=text,
-            tool_calls=tool_calls,
-            finish_reason=finish_reason,
-            usage=usage,
-            model=self._model,
-            request_id=self.request_id,
-        )
+def _logprobs(output: Any) -> Any:
+    # Sent only when asked for (include=["message.output_text.logprobs"]).
+    tokens = [
+        token
+        for item in output
+        if item.get("type") == "message"
+        for part in item.get("content") or ()
+        for token in part.get("logprobs") or ()
+    ]
+    return logprobs_of(tokens) if tokens else None
