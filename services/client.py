@@ -8,18 +8,20 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from ..domain.conversations import MessagesLike, to_messages
+from ..domain.conversations import MessagesLike
 from ..domain.errors import ClientClosedError
 from ..domain.models import (
+    Api,
     ChatChunk,
-    ChatRequest,
     ChatResponse,
     EmbeddingRequest,
     EmbeddingResponse,
+    Reasoning,
     ResponseFormat,
-    ToolSpec,
+    Tool,
 )
 from .chat import ChatService
+from .chat_request import chat_request
 from .embeddings import EmbeddingService
 
 if TYPE_CHECKING:
@@ -65,11 +67,20 @@ class Client:
         max_tokens: int | None = None,
         stop: str | Sequence[str] | None = None,
         seed: int | None = None,
-        tools: Sequence[ToolSpec] | None = (),
+        tools: Sequence[Tool | Mapping[str, Any]] | None = (),
         tool_choice: str | None = None,
-        response_format: ResponseFormat | None = None,
+        response_format: ResponseFormat | type[Any] | None = None,
         user: str | None = None,
         extra: Mapping[str, Any] | None = None,
+        api: Api | None = None,
+        n: int | None = None,
+        logprobs: bool | None = None,
+        top_logprobs: int | None = None,
+        parallel_tool_calls: bool | None = None,
+        reasoning: Reasoning | None = None,
+        instructions: str | None = None,
+        previous_response_id: str | None = None,
+        store: bool | None = None,
     ) -> ChatResponse:
         """Send a conversation and return the whole reply.
 
@@ -78,9 +89,23 @@ class Client:
             system: instructions, sent first as a system message.
             model: the model, or the deployment on Azure; defaults to the configured chat_model.
             temperature, top_p, max_tokens, stop, seed, user: as in the OpenAI API.
-            tools, tool_choice: functions the model may call, and whether/which it must.
-            response_format: JSON mode or a JSON schema for structured output.
+            tools, tool_choice: what the model may call (ToolSpec, built-in tools such as McpTool
+                on the Responses API, or OpenAI tool dicts), and whether/which it must.
+            response_format: JSON mode, a JSON schema, or a class (a pydantic model, a dataclass,
+                a TypedDict) whose strict schema is sent and whose instance is ``reply.parsed``.
             extra: provider options llmport does not model, merged into the request body.
+            api: ``chat`` or ``responses`` for this call; the client's ``api`` setting by default.
+            n: how many choices to generate (chat.completions); all are in ``reply.choices``.
+            logprobs, top_logprobs: each token's log probability, and the 0-20 likeliest
+                alternatives at each position (``reply.logprobs``).
+            parallel_tool_calls: whether the model may call several tools in one turn.
+            reasoning: ``Reasoning(effort=..., summary=...)`` for reasoning models (a summary
+                needs the Responses API).
+            instructions: system instructions (the Responses API's ``instructions``; a leading
+                system message on chat.completions).
+            previous_response_id: continue the Responses API conversation of that reply
+                (``reply.id``).
+            store: whether the provider keeps the reply (needed by ``previous_response_id``).
 
         Raises:
             ValidationError: the input is malformed (raised before any network call).
@@ -90,7 +115,7 @@ class Client:
         """
         self._check_open()
         return self._chat.complete(
-            _chat_request(
+            chat_request(
                 prompt,
                 system=system,
                 model=model,
@@ -104,6 +129,15 @@ class Client:
                 response_format=response_format,
                 user=user,
                 extra=extra,
+                api=api,
+                n=n,
+                logprobs=logprobs,
+                top_logprobs=top_logprobs,
+                parallel_tool_calls=parallel_tool_calls,
+                reasoning=reasoning,
+                instructions=instructions,
+                previous_response_id=previous_response_id,
+                store=store,
             )
         )
 
@@ -118,11 +152,20 @@ class Client:
         max_tokens: int | None = None,
         stop: str | Sequence[str] | None = None,
         seed: int | None = None,
-        tools: Sequence[ToolSpec] | None = (),
+        tools: Sequence[Tool | Mapping[str, Any]] | None = (),
         tool_choice: str | None = None,
-        response_format: ResponseFormat | None = None,
+        response_format: ResponseFormat | type[Any] | None = None,
         user: str | None = None,
         extra: Mapping[str, Any] | None = None,
+        api: Api | None = None,
+        n: int | None = None,
+        logprobs: bool | None = None,
+        top_logprobs: int | None = None,
+        parallel_tool_calls: bool | None = None,
+        reasoning: Reasoning | None = None,
+        instructions: str | None = None,
+        previous_response_id: str | None = None,
+        store: bool | None = None,
     ) -> Iterator[ChatChunk]:
         """Send a conversation and yield the reply as it is generated (arguments as :meth:`chat`).
 
@@ -137,7 +180,7 @@ class Client:
         """
         self._check_open()
         return self._chat.stream(
-            _chat_request(
+            chat_request(
                 prompt,
                 system=system,
                 model=model,
@@ -151,6 +194,15 @@ class Client:
                 response_format=response_format,
                 user=user,
                 extra=extra,
+                api=api,
+                n=n,
+                logprobs=logprobs,
+                top_logprobs=top_logprobs,
+                parallel_tool_calls=parallel_tool_calls,
+                reasoning=reasoning,
+                instructions=instructions,
+                previous_response_id=previous_response_id,
+                store=store,
             )
         )
 
@@ -240,40 +292,6 @@ class Client:
     def __repr__(self) -> str:
         provider = self.settings.provider if self.settings else "custom"
         return f"<llmport.Client provider={provider} pid={os.getpid()}{' closed' if self._closed else ''}>"
-
-
-def _chat_request(
-    prompt: MessagesLike,
-    *,
-    system: str | None,
-    model: str | None,
-    temperature: float | None,
-    top_p: float | None,
-    max_tokens: int | None,
-    stop: str | Sequence[str] | None,
-    seed: int | None,
-    tools: Sequence[ToolSpec] | None,
-    tool_choice: str | None,
-    response_format: ResponseFormat | None,
-    user: str | None,
-    extra: Mapping[str, Any] | None,
-) -> ChatRequest:
-    # ChatRequest validates every argument and turns lists into tuples; nothing is converted
-    # here, so that a wrong type (stop=5, extra="abc") reaches its check, not a raw tuple() or dict().
-    return ChatRequest(
-        to_messages(prompt, system=system),
-        model=model,
-        temperature=temperature,
-        top_p=top_p,
-        max_tokens=max_tokens,
-        stop=_as_given(stop),
-        seed=seed,
-        tools=_as_given(tools),
-        tool_choice=tool_choice,
-        response_format=response_format,
-        user=user,
-        extra=_as_given(extra),
-    )
 
 
 def _as_given(value: object) -> Any:
