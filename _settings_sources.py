@@ -44,6 +44,7 @@ ENV: dict[str, tuple[str, ...]] = {
     "chat_model": ("LLMPORT_CHAT_MODEL",),
     "embedding_model": ("LLMPORT_EMBEDDING_MODEL",),
     "api": ("LLMPORT_API",),
+    "max_tokens_field": ("LLMPORT_MAX_TOKENS_FIELD",),
     "max_retries": ("LLMPORT_MAX_RETRIES",),
     "timeout": ("LLMPORT_TIMEOUT",),
     "deadline": ("LLMPORT_DEADLINE",),

@@ -43,6 +43,7 @@ def _openai_adapter(settings: Settings, token: Callable[[], str] | None) -> Open
         base_url=settings.base_url,
         timeout=settings.timeout,
         api=settings.api,
+        max_tokens_field=settings.max_tokens_field,
         max_response_bytes=settings.max_response_bytes,
     )
 
@@ -57,6 +58,7 @@ def _azure_classic_adapter(settings: Settings, token: Callable[[], str] | None) 
         token_provider=token,
         timeout=settings.timeout,
         api=settings.api,
+        max_tokens_field=settings.max_tokens_field,
         max_response_bytes=settings.max_response_bytes,
     )
 
@@ -70,6 +72,7 @@ def _azure_v1_adapter(settings: Settings, token: Callable[[], str] | None) -> Az
         token_provider=token,
         timeout=settings.timeout,
         api=settings.api,
+        max_tokens_field=settings.max_tokens_field,
         max_response_bytes=settings.max_response_bytes,
     )
 

@@ -35,6 +35,8 @@ Provider = Literal["openai", "azure", "azure_v1", "fake"]
 Auth = Literal["api_key", "entra", "token"]
 CredentialKind = Literal["default", "managed_identity", "client_secret", "workload_identity", "azure_cli"]
 WireApi = Literal["chat", "responses"]
+#: Where chat.completions gets max_tokens; auto: max_completion_tokens on OpenAI and Azure, else max_tokens.
+MaxTokensField = Literal["auto", "max_tokens", "max_completion_tokens"]
 DEFAULT_SCOPE = "https://cognitiveservices.azure.com/.default"
 
 
@@ -69,6 +71,7 @@ _CHOICES = (
     ("auth", Auth, True),
     ("credential", CredentialKind, False),
     ("api", WireApi, False),
+    ("max_tokens_field", MaxTokensField, False),
 )
 
 
@@ -100,6 +103,7 @@ class Settings:
     chat_model: str | None = None
     embedding_model: str | None = None
     api: WireApi = "chat"
+    max_tokens_field: MaxTokensField = "auto"
     max_retries: int = 2
     timeout: float = 60.0
     deadline: float | None = 120.0
