@@ -55,6 +55,8 @@ class Reply:
         delay: seconds to wait before answering (client timeouts).
         event_delay: seconds to wait between events.
         reset: send nothing and reset the TCP connection (RST), as a crashed proxy would.
+        bare_done: end the stream with a bare ``[DONE]`` line (no ``data: ``), as Microsoft's
+            Azure OpenAI API simulator does.
     """
 
     status: int = 200
@@ -67,6 +69,7 @@ class Reply:
     delay: float = 0.0
     event_delay: float = 0.0
     reset: bool = False
+    bare_done: bool = False
 
 
 #: Decides the reply to request number ``index`` (0-based, in arrival order); None defers to the queue.
@@ -293,6 +296,8 @@ def _send(handler: _Handler, reply: Reply) -> None:
             return
         data = event if isinstance(event, str) else json.dumps(event)
         frame = f"data: {data}\n\n".encode()
+        if reply.bare_done and data == "[DONE]":
+            frame = b"[DONE]\n\n"
         handler.wfile.write(b"%x\r\n%s\r\n" % (len(frame), frame))
         handler.wfile.flush()
         if reply.event_delay:
