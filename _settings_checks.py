@@ -6,7 +6,7 @@ import ipaddress
 from typing import TYPE_CHECKING
 from urllib.parse import SplitResult, urlsplit
 
-from ._settings_sources import BOOLS, SECRETS, env_hint, origin
+from ._settings_sources import BOOLS, SECRETS, origin
 from .domain.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -47,7 +47,7 @@ def check_secret(name: str, value: str, where: str) -> None:
     Args:
         name: the setting (``api_key``, ``token``, ``client_secret``).
         value: the secret itself; it never appears in the message.
-        where: where it came from or is set, appended: `` (environment: AZURE_OPENAI_API_KEY)``.
+        where: where it came from, appended: `` (from environment AZURE_OPENAI_API_KEY)``.
     """
     if not value.strip():
         problem = "is only whitespace: set the secret itself"
@@ -70,7 +70,7 @@ def check_name(name: str, value: object, where: str, *, spaces: bool = False) ->
     Args:
         name: the setting.
         value: its value, or None (not set).
-        where: the environment hint appended to the setting's name.
+        where: where it came from, appended to the message.
         spaces: whether spaces inside the value are allowed (model names on some servers).
     """
     if value is None:
@@ -197,7 +197,9 @@ def check_kinds(settings: Settings) -> None:
     """The flags and URLs, before provider detection reads the URLs."""
     for key in BOOLS:
         if not isinstance(getattr(settings, key), bool):
-            raise ConfigurationError(f"{key}: {getattr(settings, key)!r} is not true or false{env_hint(key)}")
+            raise ConfigurationError(
+                f"{key}: {getattr(settings, key)!r} is not true or false{origin(settings, key)}"
+            )
     for key in ("base_url", "endpoint"):
         if getattr(settings, key) not in (None, ""):
             check_url(key, getattr(settings, key), origin(settings, key))
@@ -218,7 +220,7 @@ def check_numbers(settings: Settings) -> None:
     for name, value, low, high in rules:
         if value is None and name == "deadline":
             continue
-        check_range(name, value, low, high, env_hint(name))
+        check_range(name, value, low, high, origin(settings, name))
 
 
 def check_values(settings: Settings) -> None:

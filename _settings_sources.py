@@ -22,7 +22,7 @@ __all__ = [
     "SECRETS",
     "client_tables",
     "convert",
-    "env_hint",
+    "describe",
     "origin",
     "read_env",
 ]
@@ -126,7 +126,17 @@ _INTS = {
 _FLOATS = {"timeout", "deadline", "token_refresh_margin"}
 
 
-def convert(key: str, value: Any) -> Any:
+def convert(key: str, value: Any, where: str = "") -> Any:
+    """Turn text (from a file or the environment) into the field's type.
+
+    Args:
+        key: the field.
+        value: its value; anything but a str is returned as it is.
+        where: where the value came from, appended to an error: `` (from environment LLMPORT_TIMEOUT)``.
+
+    Raises:
+        ConfigurationError: the text is not of the field's type.
+    """
     if not isinstance(value, str):
         return value
     try:
@@ -136,24 +146,22 @@ def convert(key: str, value: Any) -> Any:
             return float(value)
     except ValueError:
         kind = "a whole number" if key in _INTS else "a number of seconds"
-        raise ConfigurationError(f"{key}: {value!r} is not {kind}{env_hint(key)}") from None
+        raise ConfigurationError(f"{key}: {value!r} is not {kind}{where}") from None
     if key in BOOLS:
         if value.lower() not in ("1", "0", "true", "false", "yes", "no"):
-            raise ConfigurationError(f"{key}: {value!r} is not true or false{env_hint(key)}")
+            raise ConfigurationError(f"{key}: {value!r} is not true or false{where}")
         return value.lower() in ("1", "true", "yes")
     return value
 
 
-def env_hint(key: str) -> str:
-    names = ENV.get(key)
-    return f" (environment: {names[0]})" if names else ""
+def describe(source: str) -> str:
+    """A source label as a message shows it: `` (from environment LLMPORT_PROVIDER)``."""
+    return f" (from {'keyword argument' if source == 'keyword' else source})"
 
 
 def origin(settings: Settings, key: str) -> str:
-    """Where a value came from when that was the environment or a file, else where it can be set."""
-    source = settings.sources.get(key, "")
-    if source.startswith(("environment ", "file ")):
-        return f" (from {source})"
-    if key == "api_key":
-        return f" (environment: {API_KEY_ENV.get(str(settings.provider), 'OPENAI_API_KEY')})"
-    return env_hint(key)
+    """Where a value came from, for a message about it: a variable, a file and table, a dict, a keyword.
+
+    A value without a recorded source was a keyword argument to ``Settings(...)`` itself.
+    """
+    return describe(settings.sources.get(key, "keyword"))

@@ -23,13 +23,13 @@ from ._settings_sources import (
     SECRETS,
     client_tables,
     convert,
-    env_hint,
+    describe,
     origin,
     read_env,
 )
 from .domain.errors import ConfigurationError
 
-__all__ = ["ENV_VARS", "Secret", "Settings"]
+__all__ = ["ENV_VARS", "SECRETS", "Secret", "Settings", "read_unchecked"]
 
 Provider = Literal["openai", "azure", "azure_v1", "fake"]
 Auth = Literal["api_key", "entra", "token"]
@@ -120,7 +120,7 @@ class Settings:
     def __post_init__(self) -> None:
         _normalise(self)
         for key, kind, optional in _CHOICES:
-            check_choice(key, getattr(self, key), get_args(kind), env_hint(key), optional=optional)
+            check_choice(key, getattr(self, key), get_args(kind), origin(self, key), optional=optional)
         check_kinds(self)
         if self.endpoint:
             endpoint = self.endpoint.rstrip("/")
@@ -162,14 +162,17 @@ class Settings:
         Raises:
             ConfigurationError: an unknown key, or a value that is not of the field's type.
         """
+        sources = {key: source for key in values} if isinstance(source, str) else dict(source)
         known = {f.name for f in dataclasses.fields(cls)} - {"name", "sources"}
         unknown = sorted(set(values) - known)
         if unknown:
             raise ConfigurationError(
-                f"unknown setting(s) {', '.join(unknown)}; the settings are: {', '.join(sorted(known))}"
+                f"unknown setting(s) {', '.join(unknown)}{describe(sources.get(unknown[0], 'keyword'))}; "
+                f"the settings are: {', '.join(sorted(known))}"
             )
-        sources = {key: source for key in values} if isinstance(source, str) else dict(source)
-        converted = {key: convert(key, value) for key, value in values.items()}
+        converted = {
+            key: convert(key, value, describe(sources.get(key, "keyword"))) for key, value in values.items()
+        }
         return cls(**converted, name=name, sources=sources)
 
     @classmethod
@@ -192,12 +195,7 @@ class Settings:
         Raises:
             ConfigurationError: the file is missing or malformed, or has no such client.
         """
-        tables = client_tables(path)
-        if name not in tables:
-            raise ConfigurationError(
-                f"config file {str(path)!r} has no [clients.{name}]; it has: {', '.join(sorted(tables))}"
-            )
-        values, source = tables[name]
+        values, source = _client_table(path, name)
         return cls.from_dict(values, name=name, source=source)
 
     @classmethod
@@ -213,8 +211,10 @@ class Settings:
         }
 
     def replace(self, **changes: Any) -> Settings:
-        """Return a copy with ``changes`` applied and validated."""
-        return dataclasses.replace(self, **{key: convert(key, value) for key, value in changes.items()})
+        """Return a copy with ``changes`` applied and validated; their source becomes ``keyword``."""
+        converted = {key: convert(key, value, describe("keyword")) for key, value in changes.items()}
+        sources = {**self.sources, **dict.fromkeys(changes, "keyword")}
+        return dataclasses.replace(self, **converted, sources=sources)
 
     def source(self, key: str) -> str:
         """Where a setting's value came from: a variable, a file, a dict, ``detected`` or ``default``."""
@@ -234,6 +234,39 @@ class Settings:
         return shown
 
 
+def read_unchecked(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    name: str = "default",
+    environ: Mapping[str, str] | None = None,
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """What a TOML file (or, without one, the environment) sets, unchecked, and where each value came from.
+
+    For showing a configuration that does not validate; secrets are plain text here, so redact them.
+
+    Args:
+        path: the TOML file; None reads ``environ``.
+        name: the ``[clients.NAME]`` table of the file.
+        environ: the environment; ``os.environ`` when None.
+
+    Raises:
+        ConfigurationError: the file cannot be read or has no such client.
+    """
+    if path is None:
+        return read_env(os.environ if environ is None else environ, {})
+    values, source = _client_table(path, name)
+    return dict(values), dict.fromkeys(values, source)
+
+
+def _client_table(path: str | os.PathLike[str], name: str) -> tuple[dict[str, Any], str]:
+    tables = client_tables(path)
+    if name not in tables:
+        raise ConfigurationError(
+            f"config file {str(path)!r} has no [clients.{name}]; it has: {', '.join(sorted(tables))}"
+        )
+    return tables[name]
+
+
 def _normalise(settings: Settings) -> None:
     """Secrets given as text become Secret; an empty string is an unset secret or optional name."""
     for key in SECRETS:
@@ -241,7 +274,9 @@ def _normalise(settings: Settings) -> None:
         if isinstance(value, str):
             object.__setattr__(settings, key, Secret(value) if value else None)
         elif value is not None and not isinstance(value, Secret):
-            raise ConfigurationError(f"{key}: must be a string, got {type(value).__name__}")
+            raise ConfigurationError(
+                f"{key}: must be a string, got {type(value).__name__}{origin(settings, key)}"
+            )
     for key in _OPTIONAL_NAMES:
         if getattr(settings, key) == "":
             object.__setattr__(settings, key, None)

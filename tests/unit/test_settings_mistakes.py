@@ -27,6 +27,16 @@ SECRETS: list[tuple[str, dict[str, Any], str, str]] = [
     ("token", AZURE_V1, "token", "AZURE_OPENAI_AD_TOKEN"),
     ("client-secret", ENTRA_SECRET, "client_secret", "AZURE_CLIENT_SECRET"),
 ]
+# The variables that set the other fields of SECRETS.
+VARIABLES = {
+    "provider": "LLMPORT_PROVIDER",
+    "endpoint": "AZURE_OPENAI_ENDPOINT",
+    "api_version": "OPENAI_API_VERSION",
+    "auth": "LLMPORT_AUTH",
+    "credential": "LLMPORT_CREDENTIAL",
+    "client_id": "AZURE_CLIENT_ID",
+    "tenant_id": "AZURE_TENANT_ID",
+}
 # (id, how the secret is spoiled, what the message says)
 SPOILED: list[tuple[str, str, str]] = [
     ("trailing-newline", f"{SECRET}\n", "ends with a newline or spaces: strip it"),
@@ -51,8 +61,21 @@ def test_a_spoiled_secret_is_refused_naming_the_setting_and_never_showing_it(
 
     message = str(raised.value)
     assert message.startswith(f"{field}: "), message
-    assert variable in message and says in message, message
+    # The value came from a dict: the message says so, not the variable it could have come from.
+    assert message.endswith(" (from dict)") and variable not in message and says in message, message
     assert SECRET[3:] not in message and SECRET[3:] not in repr(raised.value)
+
+
+@pytest.mark.parametrize("secret", SECRETS, ids=[row[0] for row in SECRETS])
+def test_a_spoiled_secret_from_the_environment_names_its_variable(
+    secret: tuple[str, dict[str, Any], str, str],
+) -> None:
+    _case, base, _field, variable = secret
+    env = {VARIABLES[key]: value for key, value in base.items()} | {variable: SECRET + "\n"}
+    with pytest.raises(ConfigurationError) as raised:
+        Settings.from_env(env)
+
+    assert str(raised.value).endswith(f"strip it (from environment {variable})"), str(raised.value)
 
 
 def test_a_secret_from_the_environment_names_the_variable_it_came_from() -> None:
@@ -116,7 +139,7 @@ BAD_VALUES: list[tuple[str, dict[str, Any], tuple[str, ...]]] = [
     (
         "base-url-env",
         {"base_url": "https://gw.example.com/v1 ", "api_key": "k"},
-        ("base_url", "whitespace", "OPENAI_BASE_URL"),
+        ("base_url", "whitespace", "(from dict)"),
     ),
     (
         "api-version-leading-space",
@@ -133,7 +156,7 @@ BAD_VALUES: list[tuple[str, dict[str, Any], tuple[str, ...]]] = [
     (
         "chat-model-blank",
         {"provider": "fake", "chat_model": "  "},
-        ("chat_model", "blank", "LLMPORT_CHAT_MODEL"),
+        ("chat_model", "blank", "(from dict)"),
     ),
     ("chat-model-padded", {**AZURE, "chat_model": "gpt-4o ", "api_key": "k"}, ("chat_model", "strip")),
     ("chat-model-int", {**AZURE, "chat_model": 4, "api_key": "k"}, ("chat_model", "string")),
@@ -142,7 +165,7 @@ BAD_VALUES: list[tuple[str, dict[str, Any], tuple[str, ...]]] = [
         {**AZURE, "embedding_model": "\n", "api_key": "k"},
         ("embedding_model", "blank"),
     ),
-    ("scope-empty", {**AZURE_V1, "scope": ""}, ("scope", "blank", "LLMPORT_SCOPE")),
+    ("scope-empty", {**AZURE_V1, "scope": ""}, ("scope", "blank", "(from dict)")),
     ("scope-space-inside", {**AZURE_V1, "scope": "https://a/.default https://b"}, ("scope", "whitespace")),
     ("client-id-blank", {**ENTRA_SECRET, "client_id": "  ", "client_secret": "s"}, ("client_id", "blank")),
     ("tenant-id-blank", {**ENTRA_SECRET, "tenant_id": " ", "client_secret": "s"}, ("tenant_id", "blank")),
