@@ -1,37 +1,35 @@
-"""The ``llmport`` command: chat, embed, doctor and config show, on any configured provider."""
+"""The llmport command: chat, embed, doctor and config show, on any configured provider."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib.metadata
 import json
-import os
 import sys
-import time
-from collections.abc import Callable, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any, TextIO
 
-from ..container import Container, build_client
+from ..container import build_client
 from ..domain.errors import ConfigurationError, LLMPortError, ValidationError
+from ..domain.models import ChatChunk
 from ..services.client import Client
-from ..settings import ENV_VARS, Settings
+from ..settings import Settings
+from .cli_config import UsageError, config_show, load_settings, provider_url
+from .cli_doctor import describe_error, doctor
+from .cli_embed import embed_file_command
 
 __all__ = ["main"]
 
-_FAKE_NOTE = (
-    "llmport: no provider configured (set OPENAI_API_KEY, or AZURE_OPENAI_ENDPOINT, or pass "
-    "--config FILE); using the offline fake provider\n"
-)
-# What to do about each failure `llmport doctor` can meet, by the error's class name.
-_FIXES = {
-    "AuthenticationError": "check the key (OPENAI_API_KEY / AZURE_OPENAI_API_KEY) or sign in (az login)",
-    "PermissionDeniedError": "grant the identity the 'Cognitive Services OpenAI User' role",
-    "NotFoundError": "check the model / deployment name (LLMPORT_CHAT_MODEL, LLMPORT_EMBEDDING_MODEL)",
-    "ConnectionFailedError": "check the endpoint URL and the network path to it",
-    "RequestTimeoutError": "the service is slow or unreachable; raise LLMPORT_TIMEOUT or check the network",
-    "ConfigurationError": "fix the setting named above",
-}
+_EPILOG = """\
+settings come from --config FILE (or $LLMPORT_CONFIG), else from the environment
+(OPENAI_API_KEY, AZURE_OPENAI_ENDPOINT, LLMPORT_*); with nothing set, chat and embed
+use the offline fake provider.
+
+exit status: 0 success, 1 a provider call failed, 2 bad configuration or input,
+130 interrupted.
+"""
+_EMBED_VAR = "LLMPORT_EMBEDDING_MODEL"
 
 
 def main(
@@ -50,86 +48,192 @@ def main(
     out = stdout or sys.stdout
     err = stderr or sys.stderr
     args = _parser().parse_args(argv)
+    settings: Settings | None = None
     try:
-        return _run(args, out, err)
-    except (ConfigurationError, ValidationError) as exc:
+        if args.command == "config":
+            return config_show(args.config, args.client, out, err)
+        settings = load_settings(args.config, args.client, err)
+        if args.command == "doctor":
+            return doctor(settings, out)
+        return _run(settings, args, out, err)
+    except (UsageError, ConfigurationError, ValidationError) as exc:
         err.write(f"llmport: error: {exc}\n")
         return 2
     except LLMPortError as exc:
-        err.write(f"llmport: {type(exc).__name__}: {exc}\n")
+        url = provider_url(settings) if settings is not None else None
+        err.write(f"llmport: {describe_error(exc, url)}\n")
         return 1
     except KeyboardInterrupt:
         err.write("llmport: interrupted\n")
         return 130
 
 
-def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    settings = _settings(args, err)
-    if args.command == "config":
-        return _config_show(settings, out)
-    if args.command == "doctor":
-        return _doctor(settings, out)
+def _run(settings: Settings, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    if args.command == "chat":
+        prompt = _prompt(args.prompt)
+        _need_model(args.model or settings.chat_model, "chat", "chat_model", "LLMPORT_CHAT_MODEL")
+        with build_client(settings) as client:
+            return _chat(client, prompt, args, out)
+    if args.input is not None:
+        _need_model(args.model or settings.embedding_model, "embed", "embedding_model", _EMBED_VAR)
+        return embed_file_command(settings, args, err)
+    if args.output is not None:
+        raise UsageError(
+            "embed --output writes the vectors of an --input FILE; for texts given as arguments, "
+            "redirect the output instead: llmport embed TEXT ... > vectors.jsonl"
+        )
+    if not args.texts:
+        raise UsageError("embed needs texts, or --input FILE --output FILE.jsonl")
+    _need_model(args.model or settings.embedding_model, "embed", "embedding_model", _EMBED_VAR)
     with build_client(settings) as client:
-        if args.command == "chat":
-            return _chat(client, args, out)
-        if args.input:
-            return _embed_file(client, args, err)
         return _embed(client, args, out)
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="llmport", description=__doc__)
-    parser.add_argument(
-        "--config", help="TOML settings file (default: $LLMPORT_CONFIG, else the environment)"
+    parser = argparse.ArgumentParser(
+        prog="llmport",
+        description="Chat and embeddings on OpenAI, Azure OpenAI or any OpenAI-compatible server.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--client", default="default", help="which [clients.NAME] of the file to use")
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"llmport {_version()}")
+    parser.add_argument(
+        "--config", metavar="FILE", help="TOML settings file (default: $LLMPORT_CONFIG, else the environment)"
+    )
+    parser.add_argument("--client", metavar="NAME", help="which [clients.NAME] of the --config file to use")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    chat = commands.add_parser("chat", help="ask a question and print the reply")
+    chat = commands.add_parser(
+        "chat",
+        help="ask a question and print the reply",
+        description="Ask a question and print the reply. The prompt is the argument, or stdin without it "
+        "(its trailing newline removed).",
+    )
     chat.add_argument("prompt", nargs="?", help="the question; read from stdin when absent")
     chat.add_argument("--system", help="instructions sent before the question")
-    chat.add_argument("--model", help="model, or deployment on Azure (default: chat_model)")
+    chat.add_argument("--model", type=_name, help="model, or deployment on Azure (default: chat_model)")
+    chat.add_argument("--temperature", type=_temperature, help="sampling temperature, 0 to 2")
+    chat.add_argument("--max-tokens", type=_count, metavar="N", help="stop the reply after N tokens")
     chat.add_argument("--stream", action="store_true", help="print the reply as it is generated")
-    chat.add_argument("--json", action="store_true", help="print the whole ChatResponse as JSON")
+    chat.add_argument(
+        "--json",
+        action="store_true",
+        help="print the whole ChatResponse as JSON; with --stream, one JSON object per chunk (JSON Lines)",
+    )
 
-    embed = commands.add_parser("embed", help="print one JSON line per text, or embed a file")
+    embed = commands.add_parser(
+        "embed",
+        help="print one JSON line per text, or embed a file",
+        description="Embed the texts given as arguments (one JSON line per vector on stdout), or every "
+        "line of --input FILE into --output FILE.jsonl (batched, resumable).",
+    )
     embed.add_argument("texts", nargs="*", help="the texts to embed")
-    embed.add_argument("--input", type=Path, help="a text file, one text per line")
-    embed.add_argument("--output", type=Path, help="the JSON Lines file to write (resumed if it exists)")
-    embed.add_argument("--model", help="model, or deployment on Azure (default: embedding_model)")
-    embed.add_argument("--dimensions", type=int, help="shorter vectors, where the model allows")
+    embed.add_argument("--input", metavar="FILE", help="a UTF-8 text file, one text per line")
+    embed.add_argument(
+        "--output", metavar="FILE", help="with --input: the JSON Lines file to write (resumed if it exists)"
+    )
+    embed.add_argument("--model", type=_name, help="model, or deployment on Azure (default: embedding_model)")
+    embed.add_argument(
+        "--dimensions", type=_count, metavar="N", help="shorter vectors, where the model allows"
+    )
 
-    commands.add_parser("doctor", help="check the configuration, the credential, chat and embeddings")
-    config = commands.add_parser("config", help="show the effective settings")
-    config.add_argument("action", choices=["show"])
+    commands.add_parser(
+        "doctor",
+        help="check the configuration, the credential, chat and embeddings",
+        description="Check the configuration, the credential, one chat and one embedding call; a call "
+        "whose model is not set is skipped. Exit 0 when every check that ran passed, 1 otherwise.",
+    )
+    config = commands.add_parser(
+        "config", help="show the effective settings", description="Inspect the settings."
+    )
+    actions = config.add_subparsers(dest="action", required=True, metavar="ACTION")
+    actions.add_parser(
+        "show",
+        help="print the effective settings and their sources",
+        description="Print each setting, its value (secrets hidden) and where it came from. When the "
+        "settings do not validate, print what was read, then the error, and exit 2.",
+    )
     return parser
 
 
-def _settings(args: argparse.Namespace, err: TextIO) -> Settings:
-    path = args.config or os.environ.get("LLMPORT_CONFIG")
-    if path:
-        return Settings.from_toml(path, name=args.client)
-    if not any(os.environ.get(name) for name in ENV_VARS):
-        err.write(_FAKE_NOTE)
-        return Settings(provider="fake", sources={"provider": "no configuration found"})
-    return Settings.from_env()
+def _version() -> str:
+    try:
+        return importlib.metadata.version("llmport")
+    except importlib.metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        package = sys.modules.get(__name__.partition(".")[0])
+        return str(getattr(package, "__version__", "unknown"))
 
 
-def _chat(client: Client, args: argparse.Namespace, out: TextIO) -> int:
-    prompt = args.prompt if args.prompt is not None else sys.stdin.read()
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of 1 or more")
+    return value
+
+
+def _temperature(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 2.0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number from 0 to 2")
+    return value
+
+
+def _name(text: str) -> str:
+    if not text.strip() or text != text.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is empty or starts or ends with spaces")
+    return text
+
+
+def _prompt(given: str | None) -> str:
+    # A piped prompt ends with the newline of its last line; it is not part of the question.
+    prompt = given if given is not None else sys.stdin.read().rstrip("\r\n")
+    if not prompt.strip():
+        raise UsageError("nothing to send: the prompt is empty; give it as an argument or on stdin")
+    return prompt
+
+
+def _need_model(model: str | None, kind: str, setting: str, variable: str) -> None:
+    if model is None:
+        raise ConfigurationError(
+            f"no model for {kind}: pass --model NAME, or set {variable} ({setting} in a --config file); "
+            "on Azure, the deployment name"
+        )
+
+
+def _chat(client: Client, prompt: str, args: argparse.Namespace, out: TextIO) -> int:
     if args.stream:
-        for chunk in client.stream(prompt, system=args.system, model=args.model):
-            out.write(chunk.text)
+        chunks = client.stream(
+            prompt,
+            system=args.system,
+            model=args.model,
+            temperature=args.temperature,
+            max_tokens=args.max_tokens,
+        )
+        for chunk in chunks:
+            out.write(_json_line(chunk) if args.json else chunk.text)
             out.flush()
-        out.write("\n")
+        if not args.json:
+            out.write("\n")
         return 0
-    reply = client.chat(prompt, system=args.system, model=args.model)
+    reply = client.chat(
+        prompt, system=args.system, model=args.model, temperature=args.temperature, max_tokens=args.max_tokens
+    )
     if args.json:
         fields = dataclasses.asdict(reply) | {"text": reply.text}
         out.write(json.dumps(fields, default=_jsonable, indent=2) + "\n")
     else:
         out.write(reply.text + "\n")
     return 0
+
+
+def _json_line(chunk: ChatChunk) -> str:
+    return json.dumps(dataclasses.asdict(chunk), default=_jsonable) + "\n"
 
 
 def _jsonable(value: object) -> Any:
@@ -141,99 +245,7 @@ def _jsonable(value: object) -> Any:
 
 
 def _embed(client: Client, args: argparse.Namespace, out: TextIO) -> int:
-    if not args.texts:
-        raise ValidationError("embed needs texts, or --input FILE --output FILE.jsonl")
     response = client.embed(args.texts, model=args.model, dimensions=args.dimensions)
     for index, vector in enumerate(response.vectors):
         out.write(json.dumps({"index": index, "dimensions": len(vector), "embedding": list(vector)}) + "\n")
     return 0
-
-
-def _embed_file(client: Client, args: argparse.Namespace, err: TextIO) -> int:
-    from tqdm import tqdm
-
-    from .embed_file import count_lines, embed_file
-
-    if args.output is None or args.texts:
-        raise ValidationError("embed --input FILE needs --output FILE.jsonl and no texts")
-    if not args.input.is_file():
-        raise ValidationError(f"--input {str(args.input)!r} is not a readable file")
-    with tqdm(total=count_lines(args.input), unit="line", file=err, dynamic_ncols=True) as bar:
-        result = embed_file(
-            client, args.input, args.output, model=args.model, dimensions=args.dimensions, progress=bar.update
-        )
-    err.write(
-        f"llmport: embedded {result.embedded} lines into {args.output}"
-        f" (resumed after line {result.resumed_after}, {result.skipped_empty} empty lines skipped)\n"
-    )
-    return 0
-
-
-def _config_show(settings: Settings, out: TextIO) -> int:
-    shown = settings.redacted()
-    width = max(map(len, shown))
-    for key, value in shown.items():
-        out.write(f"{key:<{width}}  {value!s:<48}  {settings.source(key)}\n")
-    return 0
-
-
-def _doctor(settings: Settings, out: TextIO) -> int:
-    container = Container(settings=settings)
-    client: Client | None = None
-    rows: list[tuple[str, str, str, str]] = [
-        ("configuration", "ok", "-", f"provider={settings.provider} auth={settings.auth or '-'}")
-    ]
-    failures: list[LLMPortError] = []
-
-    def check(name: str, action: Callable[[], str]) -> None:
-        started = time.perf_counter()
-        try:
-            detail = action()
-        except LLMPortError as exc:
-            failures.append(exc)
-            rows.append((name, "FAILED", _ms(started), f"{type(exc).__name__}: {exc}"))
-        else:
-            rows.append((name, "ok", _ms(started), detail))
-
-    def token() -> str:
-        cache = container.token_cache()
-        if cache is None:
-            return "API key: no token to fetch"
-        expires_in = cache.get_token().expires_on - time.time()
-        return f"token valid for {expires_in / 60:.0f} min"
-
-    def chat() -> str:
-        reply = _client().chat("Reply with the word ok.", max_tokens=5)
-        return f"model={reply.model} request_id={reply.request_id}"
-
-    def embed() -> str:
-        response = _client().embed(["llmport doctor"])
-        return f"dimensions={len(response.vectors[0])} model={response.model}"
-
-    def _client() -> Client:
-        nonlocal client
-        client = client or build_client(settings, container)
-        return client
-
-    try:
-        check("credential", token)
-        credential_ok = not failures
-        for name, action in (("chat", chat), ("embeddings", embed)):
-            if not credential_ok:  # the calls cannot pass without it: say so rather than fail twice
-                rows.append((name, "skipped", "-", "the credential check failed"))
-            else:
-                check(name, action)
-    finally:
-        if client is not None:
-            client.close()
-    for name, status, took, detail in rows:
-        out.write(f"{name:<14} {status:<8} {took:>8}  {detail}\n")
-    for fix in dict.fromkeys(
-        _FIXES.get(type(failure).__name__, "see the error above") for failure in failures
-    ):
-        out.write(f"fix: {fix}\n")
-    return 1 if failures else 0
-
-
-def _ms(started: float) -> str:
-    return f"{(time.perf_counter() - started) * 1000:.0f} ms"

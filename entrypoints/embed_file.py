@@ -7,11 +7,11 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 from ..domain.models import EmbeddingResponse
 
-__all__ = ["EmbedFileResult", "embed_file"]
+__all__ = ["EmbedFileResult", "NotAVectorsFile", "check_target", "count_lines", "embed_file"]
 
 
 class _Embedder(Protocol):
@@ -57,6 +57,8 @@ def embed_file(
 
     Raises:
         LLMPortError: a chunk failed after the retries; the records before it are kept.
+        NotAVectorsFile: ``target`` exists and holds something else; it is left as it is.
+        UnicodeDecodeError: ``source`` is not UTF-8 text; the records before the bad line are kept.
         OSError: a file cannot be read or written.
     """
     done = _resume_point(target)
@@ -101,17 +103,85 @@ def _chunks(source: Path, *, after: int, size: int) -> Iterator[list[tuple[int, 
         yield chunk
 
 
+class NotAVectorsFile(ValueError):
+    """The output file exists and holds something else than ``{"line", "embedding"}`` records."""
+
+
+def check_target(target: Path) -> int:
+    """Return the last source line recorded in ``target`` (0 when it is absent or empty), changing nothing.
+
+    Raises:
+        NotAVectorsFile: ``target`` holds something else than this job's records.
+        OSError: ``target`` cannot be read.
+    """
+    if not target.exists():
+        return 0
+    with target.open("rb") as handle:
+        return _inspect(handle)[0]
+
+
 def _resume_point(target: Path) -> int:
     """Return the last source line recorded in ``target``, truncating a torn last record."""
     if not target.exists():
         return 0
     with target.open("rb+") as handle:
-        data = handle.read()
-        keep = data.rfind(b"\n") + 1  # everything after the last newline is a torn write
-        if keep < len(data):
-            handle.seek(keep)
-            handle.truncate()
+        done, torn_at = _inspect(handle)
+        if torn_at is not None:
+            handle.truncate(torn_at)
             handle.flush()
             os.fsync(handle.fileno())
-        last = data[:keep].rstrip(b"\n").rpartition(b"\n")[2]
-    return int(json.loads(last)["line"]) if last else 0
+    return done
+
+
+_RECORD_START = b'{"line":'
+_RECORD = 'a {"line": N, "embedding": [...]} record'
+
+
+def _inspect(handle: BinaryIO) -> tuple[int, int | None]:
+    """The last line recorded and where a torn last record starts, after checking the file is ours.
+
+    The first and the last complete lines must be records and a torn tail the start of one, so
+    that a rerun never truncates or appends to a file this job did not write.
+    """
+    first = handle.readline()
+    if first.endswith(b"\n"):
+        _line_number(first, "first line")
+    last, torn, torn_at = _last_line(handle)
+    if torn and not _starts_a_record(torn):
+        raise NotAVectorsFile(f"its last line is not {_RECORD}")
+    return (_line_number(last, "last line") if last else 0), torn_at
+
+
+def _starts_a_record(data: bytes) -> bool:
+    compact = data.replace(b" ", b"")
+    return compact.startswith(_RECORD_START) or _RECORD_START.startswith(compact)
+
+
+def _line_number(line: bytes, which: str) -> int:
+    try:
+        record = json.loads(line)
+    except ValueError:
+        record = None
+    if not (
+        isinstance(record, dict)
+        and isinstance(record.get("line"), int)
+        and isinstance(record.get("embedding"), list)
+    ):
+        raise NotAVectorsFile(f"its {which} is not {_RECORD}")
+    return int(record["line"])
+
+
+def _last_line(handle: BinaryIO) -> tuple[bytes, bytes, int | None]:
+    """The last complete line, a torn write after it, and that write's offset (None without one)."""
+    size = handle.seek(0, os.SEEK_END)
+    block = 1 << 16
+    while True:
+        start = max(0, size - block)
+        handle.seek(start)
+        data = handle.read()
+        keep = data.rfind(b"\n") + 1  # everything after the last newline is a torn write
+        body = data[:keep].rstrip(b"\n")
+        cut = body.rfind(b"\n")
+        if cut >= 0 or start == 0:  # a whole line is in the block, or the block is the whole file
+            return body[cut + 1 :], data[keep:], (start + keep if keep < len(data) else None)
+        block *= 4
