@@ -253,7 +253,14 @@ def read_unchecked(
         ConfigurationError: the file cannot be read or has no such client.
     """
     if path is None:
-        return read_env(os.environ if environ is None else environ, {})
+        env = os.environ if environ is None else environ
+        values, sources = read_env(env, {})
+        # read_env takes the key of the provider set; an unknown provider has none, yet a key is set.
+        for var in () if "api_key" in values else (*API_KEY_ENV.values(), "LLMPORT_API_KEY"):
+            if env.get(var):
+                values["api_key"], sources["api_key"] = env[var], f"environment {var}"
+                break
+        return values, sources
     values, source = _client_table(path, name)
     return dict(values), dict.fromkeys(values, source)
 

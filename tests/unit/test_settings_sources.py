@@ -102,6 +102,11 @@ def test_read_unchecked_returns_what_a_bad_file_or_environment_sets(tmp_path: Pa
     assert values == {"provider": "anthropic", "api_key": "sk-x"}
     assert sources == dict.fromkeys(values, f"file {path} [clients.default]")
 
-    values, sources = read_unchecked(environ={"LLMPORT_PROVIDER": "anthropic", "LLMPORT_TIMEOUT": "x"})
-    assert values == {"provider": "anthropic", "timeout": "x"}
-    assert sources == {"provider": "environment LLMPORT_PROVIDER", "timeout": "environment LLMPORT_TIMEOUT"}
+    env = {"LLMPORT_PROVIDER": "anthropic", "LLMPORT_TIMEOUT": "x", "OPENAI_API_KEY": "sk-y"}
+    values, sources = read_unchecked(environ=env)
+    assert values == {"provider": "anthropic", "timeout": "x", "api_key": "sk-y"}
+    assert sources == {
+        "provider": "environment LLMPORT_PROVIDER",
+        "timeout": "environment LLMPORT_TIMEOUT",
+        "api_key": "environment OPENAI_API_KEY",  # shown although an unknown provider takes no key
+    }
