@@ -220,7 +220,9 @@ def _tools(tools: object) -> tuple[Tool, ...]:
     given = check_sequence("tools", tools, "ToolSpec")
     if len(given) > MAX_TOOLS:
         raise ValidationError(f"tools holds {len(given)} tools; providers take at most {MAX_TOOLS}")
-    frozen = tuple(tool_from_dict(tool) if isinstance(tool, Mapping) else tool for tool in given)
+    frozen = tuple(
+        _tool_from_dict(i, tool) if isinstance(tool, Mapping) else tool for i, tool in enumerate(given)
+    )
     names: set[str] = set()
     for tool in frozen:
         if not isinstance(tool, _TOOL_TYPES):
@@ -234,6 +236,13 @@ def _tools(tools: object) -> tuple[Tool, ...]:
             raise ValidationError(f"tools has two tools named {tool.name!r}; tool names must be unique")
         names.add(tool.name)
     return frozen
+
+
+def _tool_from_dict(index: int, spec: Mapping[str, Any]) -> Tool:
+    try:
+        return tool_from_dict(spec)
+    except ValidationError as exc:
+        raise ValidationError(f"tools[{index}]: {exc.message}") from None
 
 
 def _check_tool_choice(choice: object, tools: tuple[Tool, ...]) -> None:
