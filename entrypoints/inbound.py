@@ -31,7 +31,7 @@ def settings_from(value: object, *, source: str) -> Settings:
     if isinstance(value, Settings):
         return value
     if isinstance(value, Mapping):
-        return Settings.from_dict(value)
+        return Settings.from_dict(value, source=source)
     raise ConfigurationError(
         f"{source} must be a dict of llmport settings (e.g. {{'provider': 'azure_v1', 'endpoint': ...}}), "
         f"got {type(value).__name__}"

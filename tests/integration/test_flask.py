@@ -145,3 +145,10 @@ def test_the_app_uses_its_own_adapters_again_after_override(app: Flask) -> None:
         assert http.post("/chat").get_json() == {"text": "overridden"}
     assert http.post("/chat").get_json() == {"text": "fake reply to: hello"}
     assert len(scripted.requests) == 1
+
+
+def test_a_bad_value_in_app_config_is_reported_as_coming_from_there() -> None:
+    app = Flask(__name__)
+    app.config["LLMPORT"] = {"provider": "anthropic"}
+    with pytest.raises(llmport.ConfigurationError, match=r'from app\.config\["LLMPORT"\]'):
+        LLMPort(app)

@@ -143,14 +143,14 @@ BAD_SETTINGS: list[tuple[str, dict[str, Any], tuple[str, ...]]] = [
     (
         "timeout-not-a-number",
         {"provider": "openai", "api_key": "k", "timeout": "soon"},
-        ("timeout", "LLMPORT_TIMEOUT"),
+        ("timeout", "(from dict)"),
     ),
     ("deadline-zero", {"provider": "openai", "api_key": "k", "deadline": 0}, ("deadline", "greater than 0")),
     ("openai-without-key", {"provider": "openai"}, ("api_key", "OPENAI_API_KEY")),
     (
         "key-with-trailing-newline",
         {"provider": "openai", "api_key": "sk-abc\n"},
-        ("api_key", "OPENAI_API_KEY", "ends with a newline or spaces: strip it"),
+        ("api_key", "(from dict)", "ends with a newline or spaces: strip it"),
     ),
     ("key-whitespace-only", {"provider": "openai", "api_key": "   "}, ("api_key", "only whitespace")),
     ("key-non-ascii", {"provider": "openai", "api_key": "sk-äbc"}, ("api_key", "non-ASCII")),
