@@ -165,13 +165,20 @@ def resolve_auth(settings: Settings, key_var: str) -> Auth:
         key_var: the environment variable of the provider's API key, for the messages.
     """
     auth = settings.auth
+    # Your own token provider or TokenCredential object (an OwnCredential), not a kind's name.
+    own = not isinstance(settings.credential, str)
+    if own and (settings.api_key or settings.token or auth in ("api_key", "token")):
+        raise ConfigurationError(
+            "credential: a token provider or credential object is set, and so is an API key, a token or "
+            "auth api_key/token; remove one (your own credential means auth=entra)"
+        )
     if auth is None:
         if settings.api_key and settings.token:
             raise ConfigurationError(
                 "auth: both an API key and a token are set; remove one, or set auth to api_key or token"
             )
         auth = "api_key" if settings.api_key else "token" if settings.token else "entra"
-        if auth == "entra" and settings.provider == "openai":
+        if auth == "entra" and settings.provider == "openai" and not own:
             raise ConfigurationError("api_key: OpenAI needs an API key; set OPENAI_API_KEY")
     if auth == "api_key" and not settings.api_key:
         raise ConfigurationError(f"api_key: auth is api_key but no key is set; set {key_var}")

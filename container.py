@@ -21,7 +21,7 @@ from .services.client import Client
 from .services.embeddings import EmbeddingService
 from .services.retry import Retrier, RetryPolicy
 from .services.token_cache import TokenCache
-from .settings import Settings
+from .settings import CredentialKind, OwnCredential, Settings
 
 if TYPE_CHECKING:
     from .adapters.azure import AzureClassicAdapter, AzureV1Adapter
@@ -83,10 +83,21 @@ def _credential(settings: Settings) -> CredentialPort | None:
 
         return StaticTokenCredential(_required(settings.token).reveal())
     if settings.auth == "entra":
-        from .adapters.credentials import AzureIdentityCredential
+        from .adapters.credentials import PROVIDER_REUSE, AzureCoreCredential, AzureIdentityCredential
 
+        own = settings.credential
+        if isinstance(own, OwnCredential):
+            # Yours: wrapped, so the token cache, refresh margin and 401 rule apply as to any other.
+            if own.kind == "token_credential":
+                return AzureCoreCredential(own.value)  # type: ignore[arg-type]
+            from .adapters.credentials import TokenProviderCredential
+
+            return TokenProviderCredential(
+                own.value,  # type: ignore[arg-type]
+                assumed_lifetime=settings.token_refresh_margin + PROVIDER_REUSE,
+            )
         return AzureIdentityCredential(
-            settings.credential,
+            cast(CredentialKind, own),
             client_id=settings.client_id,
             tenant_id=settings.tenant_id,
             client_secret=settings.client_secret.reveal() if settings.client_secret else None,

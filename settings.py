@@ -6,8 +6,9 @@ import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, get_args
+from typing import Any, Literal, TypeAlias, get_args
 
+from ._settings_autogen import from_component, is_component
 from ._settings_checks import (
     check_choice,
     check_endpoint,
@@ -16,6 +17,7 @@ from ._settings_checks import (
     check_values,
     resolve_auth,
 )
+from ._settings_credential import OwnCredential, SupportsGetToken, TokenProvider, unpack_credential
 from ._settings_sources import (
     API_KEY_ENV,
     AZURE_V1_SUFFIX,
@@ -29,7 +31,7 @@ from ._settings_sources import (
 )
 from .domain.errors import ConfigurationError
 
-__all__ = ["ENV_VARS", "SECRETS", "Secret", "Settings", "read_unchecked"]
+__all__ = ["ENV_VARS", "SECRETS", "OwnCredential", "Secret", "Settings", "read_unchecked"]
 
 Provider = Literal["openai", "azure", "azure_v1", "fake"]
 Auth = Literal["api_key", "entra", "token"]
@@ -37,6 +39,10 @@ CredentialKind = Literal["default", "managed_identity", "client_secret", "worklo
 WireApi = Literal["chat", "responses"]
 #: Where chat.completions gets max_tokens; auto: max_completion_tokens on OpenAI and Azure, else max_tokens.
 MaxTokensField = Literal["auto", "max_tokens", "max_completion_tokens"]
+#: What ``credential`` takes; Settings holds a kind's name or an OwnCredential after validation.
+CredentialSetting: TypeAlias = (
+    CredentialKind | OwnCredential | TokenProvider | SupportsGetToken | Mapping[str, Any]
+)
 DEFAULT_SCOPE = "https://cognitiveservices.azure.com/.default"
 
 
@@ -69,7 +75,6 @@ _OPTIONAL_NAMES = ("api_version", "client_id", "tenant_id", "chat_model", "embed
 _CHOICES = (
     ("provider", Provider, True),
     ("auth", Auth, True),
-    ("credential", CredentialKind, False),
     ("api", WireApi, False),
     ("max_tokens_field", MaxTokensField, False),
 )
@@ -94,7 +99,8 @@ class Settings:
     api_key: Secret | None = None
     api_version: str | None = None
     auth: Auth | None = None
-    credential: CredentialKind = "default"
+    #: A kind's name, ``{"kind": ..., "client_id": ...}``, a token provider or a TokenCredential object.
+    credential: CredentialSetting = "default"
     client_id: str | None = None
     tenant_id: str | None = None
     client_secret: Secret | None = None
@@ -118,9 +124,13 @@ class Settings:
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
+        unpack_credential(self)
         _normalise(self)
         for key, kind, optional in _CHOICES:
             check_choice(key, getattr(self, key), get_args(kind), origin(self, key), optional=optional)
+        if not isinstance(self.credential, OwnCredential):
+            where = origin(self, "credential")
+            check_choice("credential", self.credential, get_args(CredentialKind), where, optional=False)
         check_kinds(self)
         if self.endpoint:
             endpoint = self.endpoint.rstrip("/")
@@ -162,6 +172,9 @@ class Settings:
         Raises:
             ConfigurationError: an unknown key, or a value that is not of the field's type.
         """
+        if is_component(values):  # autogen's {"provider": "...ChatCompletionClient", "config": {...}}
+            values = from_component(values)
+            source = f"{source} (autogen component)" if isinstance(source, str) else source
         sources = {key: source for key in values} if isinstance(source, str) else dict(source)
         known = {f.name for f in dataclasses.fields(cls)} - {"name", "sources"}
         unknown = sorted(set(values) - known)
@@ -231,6 +244,8 @@ class Settings:
                 continue
             value = getattr(self, f.name)
             shown[f.name] = "**********" if isinstance(value, Secret) else value
+            if isinstance(value, OwnCredential):
+                shown[f.name] = repr(value)
         return shown
 
 

@@ -1,4 +1,4 @@
-"""Credentials: a static API key, a static bearer token, and Entra ID tokens through azure-identity."""
+"""Credentials: an API key, a static token, Entra ID through azure-identity, your own provider or object."""
 
 from __future__ import annotations
 
@@ -10,16 +10,20 @@ from typing import TYPE_CHECKING, Any, Literal
 from ..domain.errors import AuthenticationError, ConfigurationError, LLMPortError
 from ..domain.models import AccessToken
 from ..domain.redaction import redact, unchained
+from .own_credentials import PROVIDER_REUSE, AzureCoreCredential, TokenProviderCredential
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
 
 __all__ = [
     "DEFAULT_SCOPE",
+    "PROVIDER_REUSE",
     "ApiKeyCredential",
+    "AzureCoreCredential",
     "AzureIdentityCredential",
     "CredentialKind",
     "StaticTokenCredential",
+    "TokenProviderCredential",
 ]
 
 DEFAULT_SCOPE = "https://cognitiveservices.azure.com/.default"
