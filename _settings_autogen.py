@@ -75,7 +75,8 @@ def from_component(component: Mapping[str, Any]) -> dict[str, Any]:
             f"(temperature, max_tokens...) are arguments of client.chat(...) (from dict)"
         )
     if azure and str(settings.get("endpoint", "")).rstrip("/").endswith("/openai/v1"):
-        settings["provider"] = "azure_v1"
+        settings["provider"] = "azure_v1"  # the v1 API takes no api-version
+        settings.pop("api_version", None)
     return settings
 
 
