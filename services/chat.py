@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from time import perf_counter
 from typing import TypeVar
 
+from ..domain.call_options import CallOptions
 from ..domain.errors import AuthenticationError, LLMPortError, StreamInterruptedError
 from ..domain.models import ChatChunk, ChatRequest, ChatResponse, Usage
 from ..domain.ports import ChatPort, Closeable
@@ -94,8 +95,12 @@ class ChatService:
         prompt = [{"role": message.role, "text": message.text} for message in request.messages]
         return {"prompt": prompt, "reply": reply}
 
-    def complete(self, request: ChatRequest) -> ChatResponse:
+    def complete(self, request: ChatRequest, options: CallOptions | None = None) -> ChatResponse:
         """Return the whole reply to ``request``, retrying transient failures.
+
+        Args:
+            request: what to send.
+            options: this call's own retries, deadline, timeout and headers, if any.
 
         Raises:
             ConfigurationError: neither the request nor the service names a model.
@@ -104,7 +109,7 @@ class ChatService:
         request = self._resolve(request)
         chat = self._chat
         tally = _Tally()
-        response = self._retried("chat", request, tally, lambda: chat.complete(request))
+        response = self._retried("chat", request, tally, lambda: chat.complete(request), options)
         self._log.call_ok(
             operation="chat",
             model=request.model,
@@ -116,7 +121,14 @@ class ChatService:
         )
         return response
 
-    def _retried(self, operation: str, request: ChatRequest, tally: _Tally, once: Callable[[], T]) -> T:
+    def _retried(
+        self,
+        operation: str,
+        request: ChatRequest,
+        tally: _Tally,
+        once: Callable[[], T],
+        options: CallOptions | None,
+    ) -> T:
         """Run ``once`` under the retry policy; log a final failure and make it a domain error."""
 
         def attempt() -> T:
@@ -128,6 +140,7 @@ class ChatService:
                 attempt,
                 on_unauthorized=self._on_unauthorized,
                 on_retry=self._retry_logger(operation, request.model),
+                options=options,
             )
         except LLMPortError as error:
             self._failed(operation, request, tally.attempts, tally.started, error)
@@ -160,7 +173,7 @@ class ChatService:
             extra=self._content(request, reply),
         )
 
-    def stream(self, request: ChatRequest) -> Iterator[ChatChunk]:
+    def stream(self, request: ChatRequest, options: CallOptions | None = None) -> Iterator[ChatChunk]:
         """Return an iterator over the reply's chunks; nothing is sent until the first ``next()``.
 
         Opening the stream and reading its first chunk are retried like ``complete``; once a
@@ -171,9 +184,9 @@ class ChatService:
             LLMPortError: from the iterator; a foreign error after the first chunk becomes
                 StreamInterruptedError, before it ProviderError.
         """
-        return self._stream(self._resolve(request))
+        return self._stream(self._resolve(request), options)
 
-    def _stream(self, request: ChatRequest) -> Iterator[ChatChunk]:
+    def _stream(self, request: ChatRequest, options: CallOptions | None) -> Iterator[ChatChunk]:
         chat = self._chat
         tally = _Tally()
 
@@ -185,7 +198,7 @@ class ChatService:
                 _close(chunks)
                 raise
 
-        chunks, first = self._retried("chat.stream", request, tally, open_stream)
+        chunks, first = self._retried("chat.stream", request, tally, open_stream, options)
         attempts, started = tally.attempts, tally.started
 
         keep_text = self._log_content and self._log.enabled

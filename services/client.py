@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from ..domain.call_options import CallOptions
 from ..domain.conversations import MessagesLike
 from ..domain.errors import ClientClosedError
 from ..domain.models import (
@@ -55,6 +57,38 @@ class Client:
         self._on_close = on_close
         self._closed = False
         self._lock = threading.Lock()
+        # A with_options() view shares everything with the client it came from (its root).
+        self._root = self
+        self._options: CallOptions | None = None
+
+    def with_options(
+        self,
+        *,
+        max_retries: int | None = None,
+        timeout: float | None = None,
+        deadline: float | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Client:
+        """A view of this client whose calls use these options; None keeps the client's setting.
+
+        The view is light: it shares this client's connection pool, token cache, services and
+        closed state (no second SDK client, no new connection). Views of views merge their options;
+        keyword arguments of a call win over the view's. Closing a view does nothing: close the
+        client it came from.
+
+        Args:
+            max_retries: retries after the first attempt, for each call.
+            timeout: seconds for each socket operation (connect, each read and write) of a call.
+            deadline: total seconds for a call: every attempt, wait and stream read.
+            headers: sent with every request of the view's calls, over the ``default_headers``
+                setting (e.g. ``{"x-ms-client-request-id": ...}``).
+
+        Raises:
+            ValidationError: a value out of range, or a header name or value that cannot be sent.
+        """
+        view = copy.copy(self)
+        view._options = CallOptions(max_retries, deadline, timeout, _as_given(headers)).over(self._options)
+        return view
 
     def chat(
         self,
@@ -81,6 +115,10 @@ class Client:
         instructions: str | None = None,
         previous_response_id: str | None = None,
         store: bool | None = None,
+        max_retries: int | None = None,
+        timeout: float | None = None,
+        deadline: float | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> ChatResponse:
         """Send a conversation and return the whole reply.
 
@@ -106,15 +144,18 @@ class Client:
             previous_response_id: continue the Responses API conversation of that reply
                 (``reply.id``).
             store: whether the provider keeps the reply (needed by ``previous_response_id``).
+            max_retries, timeout, deadline, headers: for this call only, see :meth:`with_options`.
 
         Raises:
-            ValidationError: the input is malformed (raised before any network call).
+            ValidationError: the input (or a per-call option) is malformed; raised before any
+                network call.
             ConfigurationError: no model: neither ``model`` nor the chat_model setting names one.
             ClientClosedError: the client was closed.
             LLMPortError: any other failure, as a subclass that says what happened.
         """
         self._check_open()
-        return self._chat.complete(
+        options = _per_call(self._options, max_retries, timeout, deadline, headers)
+        return self._root._chat.complete(
             chat_request(
                 prompt,
                 system=system,
@@ -138,7 +179,8 @@ class Client:
                 instructions=instructions,
                 previous_response_id=previous_response_id,
                 store=store,
-            )
+            ),
+            options,
         )
 
     def stream(
@@ -166,6 +208,10 @@ class Client:
         instructions: str | None = None,
         previous_response_id: str | None = None,
         store: bool | None = None,
+        max_retries: int | None = None,
+        timeout: float | None = None,
+        deadline: float | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> Iterator[ChatChunk]:
         """Send a conversation and yield the reply as it is generated (arguments as :meth:`chat`).
 
@@ -179,7 +225,8 @@ class Client:
             LLMPortError: any other failure.
         """
         self._check_open()
-        return self._chat.stream(
+        options = _per_call(self._options, max_retries, timeout, deadline, headers)
+        return self._root._chat.stream(
             chat_request(
                 prompt,
                 system=system,
@@ -203,7 +250,8 @@ class Client:
                 instructions=instructions,
                 previous_response_id=previous_response_id,
                 store=store,
-            )
+            ),
+            options,
         )
 
     def embed(
@@ -213,6 +261,10 @@ class Client:
         model: str | None = None,
         dimensions: int | None = None,
         user: str | None = None,
+        max_retries: int | None = None,
+        timeout: float | None = None,
+        deadline: float | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> EmbeddingResponse:
         """Embed texts: any number, sent in batches, vectors returned in input order.
 
@@ -221,6 +273,7 @@ class Client:
             model: the model, or the deployment on Azure; defaults to the configured embedding_model.
             dimensions: shorter vectors, on models that support it.
             user: an end-user id for the provider's abuse monitoring.
+            max_retries, timeout, deadline, headers: for this call only, see :meth:`with_options`.
 
         Raises:
             ValidationError: an input is empty or not a string, or dimensions is out of range.
@@ -234,13 +287,14 @@ class Client:
             inputs = (texts,)
         elif isinstance(texts, Iterable) and not isinstance(texts, (bytes, bytearray, Mapping)):
             inputs = tuple(texts)  # lists, generators, dict views: what tuple() always took
-        return self._embeddings.embed(
-            EmbeddingRequest(_as_given(inputs), model=model, dimensions=dimensions, user=user)
+        options = _per_call(self._options, max_retries, timeout, deadline, headers)
+        return self._root._embeddings.embed(
+            EmbeddingRequest(_as_given(inputs), model=model, dimensions=dimensions, user=user), options
         )
 
     def _check_open(self) -> None:
         # Read without the lock: a call racing close() is the services' and adapters' business.
-        if self._closed:
+        if self._root._closed:
             raise ClientClosedError(
                 "this llmport client is closed; build a new one (llmport.from_env(), from_dict() or "
                 "build_client()) and close it only at shutdown"
@@ -258,16 +312,22 @@ class Client:
             chat: the new chat service; None keeps the current one.
             embeddings: the new embedding service; None keeps the current one.
         """
-        with self._lock:
-            previous = (self._chat, self._embeddings)
+        root = self._root
+        with root._lock:
+            previous = (root._chat, root._embeddings)
             if chat is not None:
-                self._chat = chat
+                root._chat = chat
             if embeddings is not None:
-                self._embeddings = embeddings
+                root._embeddings = embeddings
         return previous
 
     def close(self) -> None:
-        """Close the adapters' connections and the credential; calling it again does nothing."""
+        """Close the adapters' connections and the credential; calling it again does nothing.
+
+        On a :meth:`with_options` view it does nothing: the view owns none of them.
+        """
+        if self._root is not self:
+            return
         with self._lock:
             # Under the lock: an exit hook and the application may close the same client at once.
             if self._closed:
@@ -291,7 +351,22 @@ class Client:
 
     def __repr__(self) -> str:
         provider = self.settings.provider if self.settings else "custom"
-        return f"<llmport.Client provider={provider} pid={os.getpid()}{' closed' if self._closed else ''}>"
+        view = "" if self._options is None else f" {self._options!r}"
+        closed = " closed" if self._root._closed else ""
+        return f"<llmport.Client provider={provider} pid={os.getpid()}{view}{closed}>"
+
+
+def _per_call(
+    base: CallOptions | None,
+    max_retries: int | None,
+    timeout: float | None,
+    deadline: float | None,
+    headers: Mapping[str, str] | None,
+) -> CallOptions | None:
+    """A call's options over its view's (``base``); ``base`` itself when the call sets none."""
+    if max_retries is None and timeout is None and deadline is None and headers is None:
+        return base
+    return CallOptions(max_retries, deadline, timeout, _as_given(headers)).over(base)
 
 
 def _as_given(value: object) -> Any:

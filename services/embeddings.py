@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from time import perf_counter
 
+from ..domain.call_options import CallOptions
 from ..domain.errors import AuthenticationError, ConfigurationError, LLMPortError, ProviderError
 from ..domain.models import EmbeddingRequest, EmbeddingResponse, Usage
 from ..domain.ports import Closeable, EmbeddingPort
@@ -120,8 +121,12 @@ class EmbeddingService:
             return False
         return self._token_cache.renew(error.claims)
 
-    def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
+    def embed(self, request: EmbeddingRequest, options: CallOptions | None = None) -> EmbeddingResponse:
         """Return one vector per input of ``request``, in input order.
+
+        Args:
+            request: the inputs.
+            options: this call's own retries, deadline, timeout and headers (for every batch), if any.
 
         Raises:
             ConfigurationError: neither the request nor the service names a model.
@@ -135,16 +140,16 @@ class EmbeddingService:
         attempts = _AttemptCount()
         started = perf_counter()
         # One deadline for the whole call: every batch, attempt and wait shares it.
-        deadline_at = self._retrier.deadline_at()
+        deadline_at = self._retrier.deadline_at(options)
         try:
             if len(batches) == 1:
-                response = self._embed_batch(request, attempts, 0, deadline_at)
+                response = self._embed_batch(request, attempts, 0, deadline_at, options)
             else:
                 parts = [
                     dataclasses.replace(request, inputs=request.inputs[batch.start : batch.stop])
                     for batch in batches
                 ]
-                response = _merge(self._embed_all(parts, attempts, deadline_at))
+                response = _merge(self._embed_all(parts, attempts, deadline_at, options))
         except LLMPortError as error:
             self._failed(request, attempts, started, error, len(batches))
             raise
@@ -181,7 +186,12 @@ class EmbeddingService:
         )
 
     def _embed_batch(
-        self, request: EmbeddingRequest, attempts: _AttemptCount, index: int, deadline_at: float | None
+        self,
+        request: EmbeddingRequest,
+        attempts: _AttemptCount,
+        index: int,
+        deadline_at: float | None,
+        options: CallOptions | None,
     ) -> EmbeddingResponse:
         embeddings = self._embeddings
         provider = self._provider
@@ -203,17 +213,28 @@ class EmbeddingService:
             self._log.retry(operation="embed", model=request.model, event=event, extra={"batch": index})
 
         return self._retrier.call(
-            operation, on_unauthorized=self._on_unauthorized, on_retry=on_retry, deadline_at=deadline_at
+            operation,
+            on_unauthorized=self._on_unauthorized,
+            on_retry=on_retry,
+            deadline_at=deadline_at,
+            options=options,
         )
 
     def _embed_all(
-        self, parts: Sequence[EmbeddingRequest], attempts: _AttemptCount, deadline_at: float | None
+        self,
+        parts: Sequence[EmbeddingRequest],
+        attempts: _AttemptCount,
+        deadline_at: float | None,
+        options: CallOptions | None,
     ) -> list[EmbeddingResponse]:
         if self._max_workers == 1:
-            return [self._embed_batch(part, attempts, index, deadline_at) for index, part in enumerate(parts)]
+            return [
+                self._embed_batch(part, attempts, index, deadline_at, options)
+                for index, part in enumerate(parts)
+            ]
         pool = self._executor()
         futures: list[Future[EmbeddingResponse]] = [
-            pool.submit(self._embed_batch, part, attempts, index, deadline_at)
+            pool.submit(self._embed_batch, part, attempts, index, deadline_at, options)
             for index, part in enumerate(parts)
         ]
         wait(futures, return_when=FIRST_EXCEPTION)

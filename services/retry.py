@@ -5,9 +5,10 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal, TypeVar
 
+from ..domain.call_options import CallOptions, call_options_scope
 from ..domain.deadline import Deadline, deadline_scope
 from ..domain.errors import AuthenticationError, ConfigurationError, LLMPortError, RequestTimeoutError
 
@@ -129,10 +130,25 @@ class Retrier:
     def __repr__(self) -> str:
         return f"Retrier({self._policy!r})"
 
-    def deadline_at(self) -> float | None:
-        """The moment (on this retrier's clock) a call starting now must be over, or None."""
-        deadline = self._policy.deadline
+    def deadline_at(self, options: CallOptions | None = None) -> float | None:
+        """The moment (on this retrier's clock) a call starting now must be over, or None.
+
+        Args:
+            options: the call's own options (its ``deadline`` wins over the policy's).
+        """
+        deadline = self.policy_for(options).deadline
         return None if deadline is None else self._clock() + deadline
+
+    def policy_for(self, options: CallOptions | None) -> RetryPolicy:
+        """This retrier's policy with a call's own ``max_retries`` and ``deadline``, when it sets them."""
+        policy = self._policy
+        if options is None or (options.max_retries is None and options.deadline is None):
+            return policy
+        return replace(
+            policy,
+            max_retries=policy.max_retries if options.max_retries is None else options.max_retries,
+            deadline=policy.deadline if options.deadline is None else options.deadline,
+        )
 
     def call(
         self,
@@ -141,6 +157,7 @@ class Retrier:
         on_unauthorized: Callable[[AuthenticationError], bool] | None = None,
         on_retry: Callable[[RetryEvent], None] | None = None,
         deadline_at: float | None = None,
+        options: CallOptions | None = None,
     ) -> T:
         """Return ``operation()``, retrying it while the policy allows.
 
@@ -155,15 +172,20 @@ class Retrier:
             on_retry: told about every retry before it happens (for logging).
             deadline_at: when the call must be over, on this retrier's clock; by default
                 ``policy.deadline`` from now. Batches of one call share one.
+            options: this call's own options: its ``max_retries`` and ``deadline`` replace the
+                policy's for this call only; its ``timeout`` and ``headers`` are made the current
+                call options (``llmport.domain.call_options``) of each attempt, for the adapter.
 
         Raises:
             LLMPortError: the last error, when it is not retryable, the retries are spent, or
                 waiting would cross the deadline; RequestTimeoutError when the deadline passed
                 before an attempt could start. Other exceptions propagate untouched at once.
         """
-        policy = self._policy
+        policy = self.policy_for(options)
         if deadline_at is None:
-            deadline_at = self.deadline_at()
+            deadline_at = None if policy.deadline is None else self._clock() + policy.deadline
+        if options is not None and options.changes_requests:
+            operation = _scoped(operation, options)
         deadline = None if deadline_at is None else Deadline(deadline_at, self._clock)
         reauthenticated = False
         attempt = 0
@@ -171,7 +193,7 @@ class Retrier:
             attempt += 1
             last_error: LLMPortError
             try:
-                return self._attempt(operation, deadline)
+                return self._attempt(operation, deadline, policy)
             except AuthenticationError as error:
                 # Rule: a 401 may mean the token went stale or was revoked; try once more at once,
                 # but only with a token the credential says is new (or that meets the claims
@@ -189,7 +211,7 @@ class Retrier:
                     on_retry(RetryEvent(attempt, error, 0.0, "unauthorized"))
                 attempt += 1
                 try:
-                    return self._attempt(operation, deadline)
+                    return self._attempt(operation, deadline, policy)
                 except LLMPortError as error_after_reauth:
                     last_error = error_after_reauth
             except LLMPortError as error:
@@ -210,13 +232,23 @@ class Retrier:
         # Unreachable: the last pass of the loop either returned or raised.
         raise RuntimeError("Retrier.call left its loop without a result")
 
-    def _attempt(self, operation: Callable[[], T], deadline: Deadline | None) -> T:
+    def _attempt(self, operation: Callable[[], T], deadline: Deadline | None, policy: RetryPolicy) -> T:
         if deadline is None:
             return operation()
         if deadline.remaining() <= 0:
             # Rule: no attempt starts after the deadline (batches of one call share it).
             raise RequestTimeoutError(
-                f"the call's deadline of {self._policy.deadline} s passed before the request was sent"
+                f"the call's deadline of {policy.deadline} s passed before the request was sent"
             )
         with deadline_scope(deadline):
             return operation()
+
+
+def _scoped(operation: Callable[[], T], options: CallOptions) -> Callable[[], T]:
+    """``operation`` run with ``options`` as the current call options (per-call timeout, headers)."""
+
+    def scoped() -> T:
+        with call_options_scope(options):
+            return operation()
+
+    return scoped
