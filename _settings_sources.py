@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Mapping
@@ -55,6 +56,7 @@ ENV: dict[str, tuple[str, ...]] = {
     "log_content": ("LLMPORT_LOG_CONTENT",),
     "max_response_bytes": ("LLMPORT_MAX_RESPONSE_BYTES",),
     "allow_insecure_http": ("LLMPORT_ALLOW_INSECURE_HTTP",),
+    "default_headers": ("LLMPORT_DEFAULT_HEADERS",),
 }
 API_KEY_ENV = {
     "openai": "OPENAI_API_KEY",
@@ -147,10 +149,26 @@ def convert(key: str, value: Any, where: str = "") -> Any:
     except ValueError:
         kind = "a whole number" if key in _INTS else "a number of seconds"
         raise ConfigurationError(f"{key}: {value!r} is not {kind}{where}") from None
+    if key == "default_headers":
+        return _json_headers(value, where)
     if key in BOOLS:
         if value.lower() not in ("1", "0", "true", "false", "yes", "no"):
             raise ConfigurationError(f"{key}: {value!r} is not true or false{where}")
         return value.lower() in ("1", "true", "yes")
+    return value
+
+
+def _json_headers(text: str, where: str) -> Any:
+    """``default_headers`` as text: a JSON object, ``{"Ocp-Apim-Subscription-Key": "..."}``."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        # The text itself may hold a key: the message does not repeat it.
+        raise ConfigurationError(
+            f'default_headers: not a JSON object like {{"x-ms-client-request-id": "..."}}{where}'
+        )
     return value
 
 

@@ -29,6 +29,7 @@ from ._settings_sources import (
     origin,
     read_env,
 )
+from .domain.call_options import Headers
 from .domain.errors import ConfigurationError
 
 __all__ = ["ENV_VARS", "SECRETS", "OwnCredential", "Secret", "Settings", "read_unchecked"]
@@ -120,6 +121,8 @@ class Settings:
     log_content: bool = False
     max_response_bytes: int = 64 * 1024 * 1024
     allow_insecure_http: bool = False
+    #: Sent with every request (an APIM subscription key, a tracing id); credential ones never shown.
+    default_headers: Mapping[str, str] = Headers()
     name: str = field(default="default", compare=False)
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
@@ -243,6 +246,8 @@ class Settings:
             if f.name == "sources":
                 continue
             value = getattr(self, f.name)
+            if isinstance(value, Headers):
+                value = value.redacted()
             shown[f.name] = "**********" if isinstance(value, Secret) else value
             if isinstance(value, OwnCredential):
                 shown[f.name] = repr(value)
@@ -302,3 +307,9 @@ def _normalise(settings: Settings) -> None:
     for key in _OPTIONAL_NAMES:
         if getattr(settings, key) == "":
             object.__setattr__(settings, key, None)
+    if not isinstance(settings.default_headers, Headers):
+        where = origin(settings, "default_headers")
+        headers = Headers(
+            settings.default_headers, where="default_headers", origin=where, error=ConfigurationError
+        )
+        object.__setattr__(settings, "default_headers", headers)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Mapping
 from typing import Any, TextIO
 
+from ..domain.call_options import is_credential_header
 from ..domain.errors import ConfigurationError
 from ..settings import ENV_VARS, SECRETS, Settings, read_unchecked
 
@@ -96,10 +98,19 @@ def _unchecked_rows(values: dict[str, Any], sources: dict[str, str]) -> list[tup
                 value = _HIDDEN
             elif f.name in ("base_url", "endpoint") and isinstance(value, str):
                 value = _without_userinfo(value)
+            elif f.name == "default_headers":
+                value = _headers_shown(value)
             rows.append((f.name, value, sources.get(f.name, "keyword")))
         elif f.name != "name":
             rows.append((f.name, f.default, "default"))
     return rows
+
+
+def _headers_shown(value: object) -> object:
+    # Unchecked: a mapping shows its credential headers hidden; text (JSON that may not parse) not at all.
+    if isinstance(value, Mapping):
+        return {name: _HIDDEN if is_credential_header(str(name)) else item for name, item in value.items()}
+    return _HIDDEN if value else value
 
 
 def _without_userinfo(url: str) -> str:
