@@ -26,6 +26,7 @@ from .settings import CredentialKind, OwnCredential, Settings
 if TYPE_CHECKING:
     from .adapters.azure import AzureClassicAdapter, AzureV1Adapter
     from .adapters.openai import OpenAIAdapter
+    from .adapters.wire.transport import HttpClientSource
 
 __all__ = ["Clients", "Container", "build_client", "clients_from_file", "from_dict", "from_env", "from_file"]
 
@@ -34,7 +35,9 @@ __all__ = ["Clients", "Container", "build_client", "clients_from_file", "from_di
 # openai nor azure.identity; they load when a client for a real provider is built.
 
 
-def _openai_adapter(settings: Settings, token: Callable[[], str] | None) -> OpenAIAdapter:
+def _openai_adapter(
+    settings: Settings, token: Callable[[], str] | None, http_client: HttpClientSource | None
+) -> OpenAIAdapter:
     from .adapters.openai import OpenAIAdapter
 
     key = settings.api_key.reveal() if settings.api_key else None
@@ -45,10 +48,14 @@ def _openai_adapter(settings: Settings, token: Callable[[], str] | None) -> Open
         api=settings.api,
         max_tokens_field=settings.max_tokens_field,
         max_response_bytes=settings.max_response_bytes,
+        default_headers=settings.default_headers,
+        http_client=http_client,
     )
 
 
-def _azure_classic_adapter(settings: Settings, token: Callable[[], str] | None) -> AzureClassicAdapter:
+def _azure_classic_adapter(
+    settings: Settings, token: Callable[[], str] | None, http_client: HttpClientSource | None
+) -> AzureClassicAdapter:
     from .adapters.azure import AzureClassicAdapter
 
     return AzureClassicAdapter(
@@ -60,10 +67,14 @@ def _azure_classic_adapter(settings: Settings, token: Callable[[], str] | None) 
         api=settings.api,
         max_tokens_field=settings.max_tokens_field,
         max_response_bytes=settings.max_response_bytes,
+        default_headers=settings.default_headers,
+        http_client=http_client,
     )
 
 
-def _azure_v1_adapter(settings: Settings, token: Callable[[], str] | None) -> AzureV1Adapter:
+def _azure_v1_adapter(
+    settings: Settings, token: Callable[[], str] | None, http_client: HttpClientSource | None
+) -> AzureV1Adapter:
     from .adapters.azure import AzureV1Adapter
 
     return AzureV1Adapter(
@@ -74,6 +85,8 @@ def _azure_v1_adapter(settings: Settings, token: Callable[[], str] | None) -> Az
         api=settings.api,
         max_tokens_field=settings.max_tokens_field,
         max_response_bytes=settings.max_response_bytes,
+        default_headers=settings.default_headers,
+        http_client=http_client,
     )
 
 
@@ -148,9 +161,13 @@ class Container(containers.DeclarativeContainer):
     token_provider = providers.Callable(_token_provider, token_cache)
 
     provider_name = _setting(settings, "provider")
-    openai_adapter = providers.ThreadSafeSingleton(_openai_adapter, settings, token_provider)
-    azure_adapter = providers.ThreadSafeSingleton(_azure_classic_adapter, settings, token_provider)
-    azure_v1_adapter = providers.ThreadSafeSingleton(_azure_v1_adapter, settings, token_provider)
+    #: The user's httpx client (or a callable making one) for the SDK, or None for llmport's own.
+    http_client: providers.Provider[Any] = providers.Object(None)
+    openai_adapter = providers.ThreadSafeSingleton(_openai_adapter, settings, token_provider, http_client)
+    azure_adapter = providers.ThreadSafeSingleton(
+        _azure_classic_adapter, settings, token_provider, http_client
+    )
+    azure_v1_adapter = providers.ThreadSafeSingleton(_azure_v1_adapter, settings, token_provider, http_client)
     chat_adapter: providers.Provider[ChatPort] = providers.Selector(
         provider_name,
         openai=openai_adapter,
@@ -234,7 +251,9 @@ def _survive_fork(owner: object, parts: Iterable[object]) -> None:
     _FORK_AWARE[owner] = tuple(unique.values())
 
 
-def build_client(settings: Settings, container: Container | None = None) -> Client:
+def build_client(
+    settings: Settings, container: Container | None = None, *, http_client: HttpClientSource | None = None
+) -> Client:
     """Build a Client from settings: the adapters and their SDK clients are made now, once.
 
     The client survives ``os.fork()``: in the child, its adapters open their own connections.
@@ -242,12 +261,21 @@ def build_client(settings: Settings, container: Container | None = None) -> Clie
     Args:
         settings: validated settings (see Settings).
         container: a container to use instead of a new one, e.g. with providers overridden.
+        http_client: your ``httpx2.Client`` (a proxy, a custom CA, mTLS), for the SDK to send
+            through instead of llmport's own; the call's deadline and ``max_response_bytes`` still
+            hold (llmport wraps its connection pools' network backend). You close it; llmport
+            does not. A forked child cannot use an object made in the parent (its calls raise
+            ConfigurationError): pass a callable returning a new ``httpx2.Client`` instead, and
+            each process makes its own (llmport closes those). Ignored by the fake provider.
 
     Raises:
-        ConfigurationError: the settings cannot be wired (e.g. an SDK rejects them).
+        ConfigurationError: the settings cannot be wired (e.g. an SDK rejects them), or
+            ``http_client`` is not an httpx2.Client on httpx's own transports.
     """
     _install_fork_hooks()
     container = container or Container(settings=settings)
+    if http_client is not None:
+        container.http_client.override(providers.Object(http_client))
     credential = container.credential()
 
     def close_credential() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 import httpx2
@@ -12,9 +12,11 @@ from ..domain.errors import ConfigurationError
 from .wire.adapter import (
     DEFAULT_MAX_RESPONSE_BYTES,
     Api,
+    HttpClientSource,
     MaxTokensField,
     WireAdapter,
     checked_api_key,
+    checked_headers,
     checked_max_tokens_field,
     checked_token_provider,
     openai_client,
@@ -67,6 +69,9 @@ class AzureClassicAdapter(WireAdapter):
         api: ``chat`` or ``responses``.
         max_response_bytes: the most bytes one reply (or error body, or stream) may take.
         max_tokens_field: ``auto`` (the API's own field), ``max_tokens`` or ``max_completion_tokens``.
+        default_headers: sent with every request (e.g. ``Ocp-Apim-Subscription-Key`` for API
+            Management); credential headers' values are redacted from errors.
+        http_client: your ``httpx2.Client`` (proxy, custom CA, mTLS), or a callable that makes one.
 
     Raises:
         ConfigurationError: missing or contradictory settings.
@@ -83,12 +88,15 @@ class AzureClassicAdapter(WireAdapter):
         api: Api = "chat",
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         max_tokens_field: MaxTokensField = "auto",
+        default_headers: Mapping[str, str] | None = None,
+        http_client: HttpClientSource | None = None,
     ) -> None:
         if not api_version:
             raise ConfigurationError("api_version is required for Azure classic: set OPENAI_API_VERSION")
         redactor = Redactor()
         credential = _one_credential("azure", api_key, token_provider, redactor)
         azure_endpoint = _endpoint(endpoint)
+        headers = checked_headers(default_headers, redactor)
 
         def make_client(http_client: httpx2.Client) -> openai.OpenAI:
             return openai.AzureOpenAI(
@@ -99,6 +107,7 @@ class AzureClassicAdapter(WireAdapter):
                 timeout=timeout,
                 max_retries=0,
                 http_client=http_client,
+                default_headers=headers,
             )
 
         old = api_version[:10] < _MAX_COMPLETION_TOKENS_SINCE
@@ -112,6 +121,7 @@ class AzureClassicAdapter(WireAdapter):
                 max_tokens_field, "max_tokens" if old else "max_completion_tokens"
             ),
             max_response_bytes=max_response_bytes,
+            http_client=http_client,
         )
 
 
@@ -130,6 +140,9 @@ class AzureV1Adapter(WireAdapter):
         api: ``chat`` or ``responses``.
         max_response_bytes: the most bytes one reply (or error body, or stream) may take.
         max_tokens_field: ``auto`` (the API's own field), ``max_tokens`` or ``max_completion_tokens``.
+        default_headers: sent with every request (e.g. ``Ocp-Apim-Subscription-Key`` for API
+            Management); credential headers' values are redacted from errors.
+        http_client: your ``httpx2.Client`` (proxy, custom CA, mTLS), or a callable that makes one.
 
     Raises:
         ConfigurationError: missing or contradictory settings.
@@ -145,18 +158,23 @@ class AzureV1Adapter(WireAdapter):
         api: Api = "chat",
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         max_tokens_field: MaxTokensField = "auto",
+        default_headers: Mapping[str, str] | None = None,
+        http_client: HttpClientSource | None = None,
     ) -> None:
         redactor = Redactor()
         credential = _one_credential("azure_v1", api_key, token_provider, redactor)
         root = _endpoint(endpoint).removesuffix("/openai/v1")
         super().__init__(
-            openai_client(f"{root}/openai/v1/", credential, timeout),
+            openai_client(
+                f"{root}/openai/v1/", credential, timeout, checked_headers(default_headers, redactor)
+            ),
             provider="azure_v1",
             api=api,
             timeout=timeout,
             redactor=redactor,
             max_tokens_field=checked_max_tokens_field(max_tokens_field, "max_completion_tokens"),
             max_response_bytes=max_response_bytes,
+            http_client=http_client,
         )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -10,9 +10,11 @@ from ..domain.errors import ConfigurationError
 from .wire.adapter import (
     DEFAULT_MAX_RESPONSE_BYTES,
     Api,
+    HttpClientSource,
     MaxTokensField,
     WireAdapter,
     checked_api_key,
+    checked_headers,
     checked_max_tokens_field,
     checked_token_provider,
     openai_client,
@@ -50,9 +52,13 @@ class OpenAIAdapter(WireAdapter):
         max_response_bytes: the most bytes one reply (or error body, or stream) may take.
         max_tokens_field: where chat.completions gets ``max_tokens``: ``auto`` sends
             ``max_completion_tokens`` to api.openai.com and Azure, ``max_tokens`` to other base URLs.
+        default_headers: sent with every request; credential headers' values are redacted from errors.
+        http_client: your ``httpx2.Client`` (proxy, custom CA, mTLS), or a callable that makes one;
+            see :class:`~llmport.adapters.wire.adapter.WireAdapter` for what llmport does with it.
 
     Raises:
-        ConfigurationError: the key is empty, or ``api`` or ``max_tokens_field`` is unknown.
+        ConfigurationError: the key is empty, or ``api`` or ``max_tokens_field`` is unknown, or a
+            header or the http_client is unusable.
     """
 
     def __init__(
@@ -64,6 +70,8 @@ class OpenAIAdapter(WireAdapter):
         api: Api = "chat",
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         max_tokens_field: MaxTokensField = "auto",
+        default_headers: Mapping[str, str] | None = None,
+        http_client: HttpClientSource | None = None,
     ) -> None:
         if not api_key:
             raise ConfigurationError("api_key is empty: set OPENAI_API_KEY or pass api_key")
@@ -72,13 +80,16 @@ class OpenAIAdapter(WireAdapter):
         redactor = Redactor(api_key if isinstance(api_key, str) else None)
         key = api_key if isinstance(api_key, str) else checked_token_provider("openai", api_key, redactor)
         super().__init__(
-            openai_client(base_url or _DEFAULT_BASE_URL, key, timeout),
+            openai_client(
+                base_url or _DEFAULT_BASE_URL, key, timeout, checked_headers(default_headers, redactor)
+            ),
             provider="openai",
             api=api,
             timeout=timeout,
             redactor=redactor,
             max_tokens_field=checked_max_tokens_field(max_tokens_field, max_tokens_field_for(base_url)),
             max_response_bytes=max_response_bytes,
+            http_client=http_client,
         )
 
 

@@ -6,13 +6,14 @@ import contextlib
 import json
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from functools import partial
 from typing import Any, Literal, TypeVar
 
 import httpx2
 import openai
 
+from ...domain.call_options import CallOptions, Headers, current_call_options
 from ...domain.errors import (
     AuthenticationError,
     ClientClosedError,
@@ -35,15 +36,24 @@ from .embeddings import embedding_body, iter_sse, parse_embeddings
 from .errors import Redactor, error_from_body, request_id_of, translated, unchained
 from .responses import parse_response, responses_body
 from .responses_stream import ResponsesStreamReader
-from .transport import DEFAULT_MAX_RESPONSE_BYTES, RequestLimits, guarded_http_client, limits_scope
+from .transport import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    HttpClientSource,
+    RequestLimits,
+    guard_user_client,
+    guarded_http_client,
+    limits_scope,
+)
 
 __all__ = [
     "DEFAULT_MAX_RESPONSE_BYTES",
     "Api",
+    "HttpClientSource",
     "MakeClient",
     "MaxTokensField",
     "WireAdapter",
     "checked_api_key",
+    "checked_headers",
     "checked_token_provider",
     "openai_client",
 ]
@@ -74,6 +84,24 @@ def checked_api_key(key: str, setting: str) -> str:
             "trailing newline?)"
         )
     return key
+
+
+def checked_headers(headers: Mapping[str, str] | None, redactor: Redactor) -> dict[str, str] | None:
+    """The default headers as the SDK takes them, checked; credential headers' values go to ``redactor``.
+
+    Raises:
+        ConfigurationError: a header name or value that cannot be sent; the message names it.
+    """
+    if not headers:
+        return None
+    checked = (
+        headers
+        if isinstance(headers, Headers)
+        else Headers(headers, where="default_headers", error=ConfigurationError)
+    )
+    for secret in checked.secrets():
+        redactor.add(secret)
+    return dict(checked)
 
 
 def checked_token_provider(
@@ -123,16 +151,23 @@ def checked_max_tokens_field(value: str, auto: MaxTokensField) -> MaxTokensField
     return auto if value == "auto" else value  # type: ignore[return-value]  # checked just above
 
 
-def openai_client(base_url: str, key: str | Callable[[], str], timeout: float) -> MakeClient:
+def openai_client(
+    base_url: str, key: str | Callable[[], str], timeout: float, headers: Mapping[str, str] | None = None
+) -> MakeClient:
     """How to build an ``openai.OpenAI`` client (OpenAI, compatible servers, Azure's v1 API).
 
     The base URL is passed explicitly so that the SDK never falls back to OPENAI_BASE_URL:
-    settings are read in one place, not inside adapters.
+    settings are read in one place, not inside adapters. ``headers`` go with every request.
     """
 
     def make_client(http_client: httpx2.Client) -> openai.OpenAI:
         return openai.OpenAI(
-            base_url=base_url, api_key=key, timeout=timeout, max_retries=0, http_client=http_client
+            base_url=base_url,
+            api_key=key,
+            timeout=timeout,
+            max_retries=0,
+            http_client=http_client,
+            default_headers=headers,
         )
 
     return make_client
@@ -150,6 +185,13 @@ class WireAdapter:
     socket wait (so a call ends by its deadline however slowly the server drips), and at most
     ``max_response_bytes`` are read. After ``os.fork()`` (``after_fork``) the child builds its own
     SDK client on first use and never touches the parent's pooled connections.
+
+    A call's own options (``llmport.domain.call_options``: a timeout, headers) go with its
+    requests as the SDK's per-request ``options``. An ``http_client`` given by the user (proxy,
+    custom CA, mTLS) is put under the same limits (``guard_user_client``) and never closed here:
+    its owner closes it. Since its pooled sockets are the parent's after a fork, a forked child
+    cannot use it: there a call raises ConfigurationError, unless ``http_client`` is a callable
+    that makes the client, which the child then calls for its own.
     """
 
     provider: str
@@ -164,6 +206,7 @@ class WireAdapter:
         redactor: Redactor,
         max_tokens_field: MaxTokensField = "max_completion_tokens",
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        http_client: HttpClientSource | None = None,
     ) -> None:
         if api not in ("chat", "responses"):
             raise ConfigurationError(f"api must be 'chat' or 'responses', got {api!r}")
@@ -187,10 +230,27 @@ class WireAdapter:
         self._closed = False
         self._lock = threading.Lock()
         self._pid = os.getpid()
+        # A user's client object belongs to the process that made it, and to the user.
+        if http_client is not None and (isinstance(http_client, httpx2.Client) or not callable(http_client)):
+            http_client = guard_user_client(http_client)
+        self._http_client = http_client
+        self._http_client_pid = self._pid
         self._client: openai.OpenAI | None = self._new_client()
 
     def _new_client(self) -> openai.OpenAI:
-        return self._make_client(guarded_http_client(self._timeout))
+        source = self._http_client
+        if source is None:
+            return self._make_client(guarded_http_client(self._timeout))
+        if callable(source) and not isinstance(source, httpx2.Client):
+            return self._make_client(guard_user_client(source()))
+        if self._http_client_pid != os.getpid():
+            raise ConfigurationError(
+                "this client was given an http_client object before os.fork(); its pooled connections "
+                "are the parent's, so the child cannot use it: pass http_client=a callable returning a "
+                "new httpx2.Client (each process then makes its own), or build the client after the fork",
+                provider=self.provider,
+            )
+        return self._make_client(source)
 
     def _sdk(self) -> openai.OpenAI:
         client = self._client
@@ -216,10 +276,19 @@ class WireAdapter:
         self, path: str, body: dict[str, Any], limits: RequestLimits, *, stream: bool = False
     ) -> httpx2.Response:
         client = self._sdk()
+        options = current_call_options()
 
         def send() -> httpx2.Response:
             with limits_scope(limits):
-                return client.post(path, cast_to=httpx2.Response, body=body, stream=stream)
+                if options is None:
+                    return client.post(path, cast_to=httpx2.Response, body=body, stream=stream)
+                return client.post(
+                    path,
+                    cast_to=httpx2.Response,
+                    body=body,
+                    stream=stream,
+                    options=self._sdk_options(options),
+                )
 
         try:
             return translated(send, self.provider, self._redactor)
@@ -230,6 +299,17 @@ class WireAdapter:
         raise ClientClosedError(
             "the client was closed during this call; build a new one", provider=self.provider
         )
+
+    def _sdk_options(self, options: CallOptions) -> Any:
+        """A call's timeout and headers as the SDK's per-request options."""
+        sdk: dict[str, Any] = {}
+        if options.timeout is not None:
+            sdk["timeout"] = options.timeout
+        if options.headers:
+            for secret in options.headers.secrets():
+                self._redactor.add(secret)
+            sdk["headers"] = dict(options.headers)
+        return sdk
 
     def _reply(self, path: str, body: dict[str, Any], parse: Callable[[Any, str | None, str | None], T]) -> T:
         response = self._post(path, body, RequestLimits.for_attempt(self._max_response_bytes))
@@ -358,7 +438,12 @@ class WireAdapter:
         with self._lock:
             self._closed = True
             client, self._client = self._client, None
-        if client is not None and self._pid == os.getpid():
+        # A user's http_client object is theirs to close; clients made here (or by their factory) are ours.
+        if (
+            client is not None
+            and self._pid == os.getpid()
+            and not isinstance(self._http_client, httpx2.Client)
+        ):
             client.close()
 
     def __repr__(self) -> str:

@@ -23,16 +23,21 @@ import httpx2
 import openai
 
 from ...domain.deadline import current_deadline
+from ...domain.errors import ConfigurationError
 
 __all__ = [
     "DEFAULT_MAX_RESPONSE_BYTES",
+    "HttpClientSource",
     "RequestLimits",
     "ResponseTooLarge",
+    "guard_user_client",
     "guarded_http_client",
     "limits_scope",
 ]
 
 T = TypeVar("T")
+#: What a user may give an adapter: an httpx client, or a callable that makes one (fork-friendly).
+HttpClientSource = httpx2.Client | Callable[[], httpx2.Client]
 _DEADLINE_PASSED = "the call's deadline passed"
 
 # The largest legitimate reply: 2048 inputs of 3072-dimension embeddings as base64 float32 is
@@ -207,3 +212,34 @@ class _LimitedClient(openai.DefaultHttpxClient):
 def guarded_http_client(timeout: float) -> httpx2.Client:
     """A new httpx client for one SDK client: the SDK's defaults, every request under RequestLimits."""
     return _LimitedClient(timeout=timeout)
+
+
+def guard_user_client(client: object) -> httpx2.Client:
+    """Put a user's httpx client (proxy, custom CA, mTLS) under RequestLimits, and return it.
+
+    Each of its transports (the default one and every proxy mount) gets the limited network
+    backend in its connection pool, as llmport's own client has it: so the call's deadline and
+    ``max_response_bytes`` hold through it. Outside an llmport call the backend changes nothing,
+    so the client stays usable for the application's own requests.
+
+    Raises:
+        ConfigurationError: it is not an ``httpx2.Client``, or a transport is not httpx's own
+            ``HTTPTransport`` (through which alone the deadline and the byte cap can be kept).
+    """
+    if not isinstance(client, httpx2.Client):
+        raise ConfigurationError(
+            f"http_client must be an httpx2.Client (or a callable returning one), got {type(client).__name__}"
+        )
+    mounts: Any = client._mounts  # httpx keeps the proxy transports here, by URL pattern
+    transports = [client._transport, *(t for t in mounts.values() if t is not None)]
+    for transport in transports:
+        if not isinstance(transport, httpx2.HTTPTransport):
+            raise ConfigurationError(
+                f"http_client: its transport {type(transport).__name__} is not an httpx2.HTTPTransport; "
+                "llmport bounds every call by its deadline and max_response_bytes only through httpx's own "
+                "transport: configure proxy=, verify=, cert= on the httpx2.Client instead"
+            )
+        pool: Any = transport._pool
+        if not isinstance(pool._network_backend, _LimitedBackend):
+            pool._network_backend = _LimitedBackend(pool._network_backend)
+    return client
