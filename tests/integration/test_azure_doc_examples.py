@@ -247,6 +247,11 @@ def test_request_ids(run: Callable[..., str], server: Server, shape: str) -> Non
         assert out.rstrip().endswith(f"apim-request-id: {'None' if shape == 'openai' else 'apim-loopback'}")
 
 
+@pytest.mark.parametrize("shape", SHAPES)
+def test_retries_with_options(run: Callable[..., str], server: Server, shape: str) -> None:
+    assert run("azure_docs/retries.py", shape_env(shape, server.url)) == "Use os.listdir\n" * 2
+
+
 # -- autogen's configuration examples ----------------------------------------------------------------
 
 

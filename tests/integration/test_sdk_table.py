@@ -29,8 +29,12 @@ IDIOMS = (
     "parse(response_format",
     "image_url",
     "embeddings.create",
+    "with_options",
     "APIConnectionError",
     "_request_id",
+    "default_headers",
+    "extra_headers",
+    "http_client",
 )
 
 
