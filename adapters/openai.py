@@ -7,19 +7,17 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from ..domain.errors import ConfigurationError
-from .wire.adapter import (
-    DEFAULT_MAX_RESPONSE_BYTES,
+from .wire.adapter import DEFAULT_MAX_RESPONSE_BYTES, HttpClientSource, WireAdapter
+from .wire.errors import Redactor
+from .wire.sdk_setup import (
     Api,
-    HttpClientSource,
     MaxTokensField,
-    WireAdapter,
     checked_api_key,
     checked_headers,
     checked_max_tokens_field,
     checked_token_provider,
     openai_client,
 )
-from .wire.errors import Redactor
 
 __all__ = ["OpenAIAdapter", "max_tokens_field_for"]
 

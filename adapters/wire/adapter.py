@@ -2,25 +2,22 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from functools import partial
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 import httpx2
 import openai
 
-from ...domain.call_options import CallOptions, Headers, current_call_options
+from ...domain.call_options import CallOptions, current_call_options
 from ...domain.errors import (
-    AuthenticationError,
     ClientClosedError,
     ConfigurationError,
     LLMPortError,
     ProviderError,
-    StreamInterruptedError,
     ValidationError,
 )
 from ...domain.models import (
@@ -36,6 +33,8 @@ from .embeddings import embedding_body, iter_sse, parse_embeddings
 from .errors import Redactor, error_from_body, request_id_of, translated, unchained
 from .responses import parse_response, responses_body
 from .responses_stream import ResponsesStreamReader
+from .sdk_setup import Api, MakeClient, MaxTokensField
+from .stream_steps import drain, next_chunk
 from .transport import (
     DEFAULT_MAX_RESPONSE_BYTES,
     HttpClientSource,
@@ -45,132 +44,12 @@ from .transport import (
     limits_scope,
 )
 
-__all__ = [
-    "DEFAULT_MAX_RESPONSE_BYTES",
-    "Api",
-    "HttpClientSource",
-    "MakeClient",
-    "MaxTokensField",
-    "WireAdapter",
-    "checked_api_key",
-    "checked_headers",
-    "checked_token_provider",
-    "openai_client",
-]
+__all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "HttpClientSource", "WireAdapter"]
 
-Api = Literal["chat", "responses"]
-#: The chat.completions field max_tokens goes in; ``auto`` lets the adapter pick by endpoint.
-MaxTokensField = Literal["auto", "max_tokens", "max_completion_tokens"]
-_MAX_TOKENS_FIELDS = ("auto", "max_tokens", "max_completion_tokens")
-#: Builds the adapter's SDK client around the httpx client it is given.
-MakeClient = Callable[[httpx2.Client], openai.OpenAI]
 T = TypeVar("T")
 
 # What a body that is not the JSON we expect raises while we read it.
 _MALFORMED = (LookupError, TypeError, ValueError, AttributeError)
-
-
-def checked_api_key(key: str, setting: str) -> str:
-    """Return ``key`` if it can travel in an HTTP header; a padded or non-ASCII key is a settings mistake.
-
-    Raises:
-        ConfigurationError: the key is blank, has spaces or a newline around it, or non-ASCII characters.
-    """
-    if not key.strip():
-        raise ConfigurationError(f"api_key is empty: set {setting}")
-    if key.strip() != key or not key.isascii():
-        raise ConfigurationError(
-            f"api_key ({setting}) has spaces, a newline or non-ASCII characters: strip it (a key file's "
-            "trailing newline?)"
-        )
-    return key
-
-
-def checked_headers(headers: Mapping[str, str] | None, redactor: Redactor) -> dict[str, str] | None:
-    """The default headers as the SDK takes them, checked; credential headers' values go to ``redactor``.
-
-    Raises:
-        ConfigurationError: a header name or value that cannot be sent; the message names it.
-    """
-    if not headers:
-        return None
-    checked = (
-        headers
-        if isinstance(headers, Headers)
-        else Headers(headers, where="default_headers", error=ConfigurationError)
-    )
-    for secret in checked.secrets():
-        redactor.add(secret)
-    return dict(checked)
-
-
-def checked_token_provider(
-    provider: str, get_token: Callable[[], str], redactor: Redactor
-) -> Callable[[], str]:
-    """Wrap a token callable so that failures surface as AuthenticationError, not SDK crashes.
-
-    The SDK calls it before every request, outside its own error handling, so what it raises
-    reaches ``translated`` untouched. Each token handed out is remembered by ``redactor``, so
-    that a gateway echoing it back in an error message is redacted.
-    """
-
-    def token() -> str:
-        try:
-            value = get_token()
-        except LLMPortError as error:
-            failure = error
-        except Exception as exc:
-            failure = AuthenticationError(
-                f"the token provider failed: {type(exc).__name__}: {redactor(str(exc))[:300]}",
-                provider=provider,
-            )
-        else:
-            if isinstance(value, str) and value.strip() == value and value.isascii() and value:
-                redactor.add(value)
-                return value
-            failure = AuthenticationError(
-                "the token provider returned an empty token, or one with spaces or non-ASCII characters",
-                provider=provider,
-            )
-        raise unchained(failure)
-
-    return token
-
-
-def checked_max_tokens_field(value: str, auto: MaxTokensField) -> MaxTokensField:
-    """``value``, or ``auto`` (the endpoint's field) when it is ``auto``.
-
-    Raises:
-        ConfigurationError: ``value`` is none of auto, max_tokens, max_completion_tokens.
-    """
-    if value not in _MAX_TOKENS_FIELDS:
-        raise ConfigurationError(
-            f"max_tokens_field must be auto, max_tokens or max_completion_tokens, got {value!r:.40} "
-            f"(setting max_tokens_field, environment LLMPORT_MAX_TOKENS_FIELD)"
-        )
-    return auto if value == "auto" else value  # type: ignore[return-value]  # checked just above
-
-
-def openai_client(
-    base_url: str, key: str | Callable[[], str], timeout: float, headers: Mapping[str, str] | None = None
-) -> MakeClient:
-    """How to build an ``openai.OpenAI`` client (OpenAI, compatible servers, Azure's v1 API).
-
-    The base URL is passed explicitly so that the SDK never falls back to OPENAI_BASE_URL:
-    settings are read in one place, not inside adapters. ``headers`` go with every request.
-    """
-
-    def make_client(http_client: httpx2.Client) -> openai.OpenAI:
-        return openai.OpenAI(
-            base_url=base_url,
-            api_key=key,
-            timeout=timeout,
-            max_retries=0,
-            http_client=http_client,
-            default_headers=headers,
-        )
-
-    return make_client
 
 
 class WireAdapter:
@@ -210,7 +89,7 @@ class WireAdapter:
     ) -> None:
         if api not in ("chat", "responses"):
             raise ConfigurationError(f"api must be 'chat' or 'responses', got {api!r}")
-        if max_tokens_field not in _MAX_TOKENS_FIELDS[1:]:
+        if max_tokens_field not in ("max_tokens", "max_completion_tokens"):
             raise ConfigurationError(
                 f"max_tokens_field must be max_tokens or max_completion_tokens, got {max_tokens_field!r}"
             )
@@ -394,7 +273,7 @@ class WireAdapter:
         started = False
         try:
             events = iter_sse(response.iter_lines())
-            step = partial(_next_chunk, events, reader, request_id, limits)
+            step = partial(next_chunk, events, reader, request_id, limits)
             while True:
                 # Each step is translated on its own so that the yield stays outside: what the
                 # consumer does is not a provider failure.
@@ -410,7 +289,7 @@ class WireAdapter:
                     started = True
                     yield chunk
                 if finished:
-                    _drain(events, limits)
+                    drain(events, limits)
                     return
         finally:
             response.close()
@@ -461,54 +340,9 @@ class WireAdapter:
         )
 
 
-def _next_chunk(
-    events: Iterator[tuple[str | None, str]],
-    reader: ChatStreamReader | ResponsesStreamReader,
-    request_id: str | None,
-    limits: RequestLimits,
-) -> tuple[ChatChunk | None, bool]:
-    """Read events until one gives a chunk or the stream ends; True once it is finished."""
-    with limits_scope(limits):
-        return _read_chunk(events, reader, request_id)
-
-
-def _drain(events: Iterator[tuple[str | None, str]], limits: RequestLimits) -> None:
-    """Read what follows the end of a stream (the chunked body's terminator), so that httpx keeps
-    the connection for the next request; anything odd there only costs the connection."""
-    with limits_scope(limits), contextlib.suppress(Exception):
-        for _event in events:
-            pass
-
-
-def _read_chunk(
-    events: Iterator[tuple[str | None, str]],
-    reader: ChatStreamReader | ResponsesStreamReader,
-    request_id: str | None,
-) -> tuple[ChatChunk | None, bool]:
-    for _event, data in events:
-        if data == "[DONE]":
-            return None, True
-        chunk = _parsed_event(reader, data, request_id)
-        if chunk is not None or reader.finished:
-            return chunk, reader.finished
-    # chat.completions ends with [DONE], Responses with a terminal event: without it the
-    # reply may be cut short, and a short reply must not pass for a whole one.
-    raise StreamInterruptedError("the stream ended before the provider finished", request_id=request_id)
-
-
 def _model(model: str | None, setting: str) -> str:
     if not model:
         raise ConfigurationError(
             f"no model given: set {setting} (the model, or the deployment name on Azure)"
         )
     return model
-
-
-def _parsed_event(
-    reader: ChatStreamReader | ResponsesStreamReader, data: str, request_id: str | None
-) -> ChatChunk | None:
-    try:
-        return reader.feed(json.loads(data))
-    except _MALFORMED:
-        pass
-    raise StreamInterruptedError("the provider sent a malformed stream event", request_id=request_id)
