@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import sys
 import threading
 import time
 import weakref
@@ -15,7 +16,7 @@ from dependency_injector import containers, providers
 
 from .adapters.fakes import FakeChat, FakeEmbeddings
 from .domain.errors import ConfigurationError
-from .domain.ports import ChatPort, Closeable, CredentialPort, EmbeddingPort, ForkAware
+from .domain.ports import ChatPort, Closeable, CredentialPort, EmbeddingPort, ForkAware, TelemetryPort
 from .services.chat import ChatService
 from .services.client import Client
 from .services.embeddings import EmbeddingService
@@ -132,6 +133,46 @@ def _token_provider(cache: TokenCache | None) -> Callable[[], str] | None:
     return cache.token if cache is not None else None
 
 
+def _telemetry(settings: Settings) -> TelemetryPort:
+    """OpenTelemetry when the application has set a tracer provider, else the no-op port.
+
+    An application that configured tracing has imported ``opentelemetry.trace`` already, so it is
+    looked up in ``sys.modules``, never imported: without OpenTelemetry this costs nothing.
+    """
+    from .adapters.telemetry import NoTelemetry
+
+    trace: Any = sys.modules.get("opentelemetry.trace")
+    if trace is None or isinstance(
+        trace.get_tracer_provider(), (trace.ProxyTracerProvider, trace.NoOpTracerProvider)
+    ):
+        return NoTelemetry()
+    try:
+        from .adapters.telemetry import OpenTelemetry, capture_content_from_env
+
+        address, port = _server(settings)
+        return OpenTelemetry(
+            provider=settings.provider or "unknown",
+            server_address=address,
+            server_port=port,
+            capture_content=settings.log_content or capture_content_from_env(),
+        )
+    except ImportError:  # opentelemetry-semantic-conventions missing: install llmport[otel]
+        return NoTelemetry()
+
+
+def _server(settings: Settings) -> tuple[str | None, int | None]:
+    from urllib.parse import urlsplit
+
+    if settings.provider == "openai":
+        url = settings.base_url or "https://api.openai.com/v1"
+    elif settings.provider in ("azure", "azure_v1"):
+        url = settings.endpoint or ""
+    else:
+        return None, None
+    parts = urlsplit(url)
+    return parts.hostname, parts.port
+
+
 def _retry_policy(settings: Settings) -> RetryPolicy:
     return RetryPolicy(max_retries=settings.max_retries, deadline=settings.deadline)
 
@@ -183,6 +224,8 @@ class Container(containers.DeclarativeContainer):
         fake=providers.ThreadSafeSingleton(FakeEmbeddings),
     )
 
+    #: Spans and metrics: OpenTelemetry when the application configured it, else nothing.
+    telemetry: providers.Provider[TelemetryPort] = providers.ThreadSafeSingleton(_telemetry, settings)
     retrier = providers.ThreadSafeSingleton(
         Retrier, providers.Callable(_retry_policy, settings), sleep=sleep, clock=clock, rand=rand
     )
@@ -194,6 +237,7 @@ class Container(containers.DeclarativeContainer):
         retrier=retrier,
         token_cache=token_cache,
         log_content=_setting(settings, "log_content"),
+        telemetry=telemetry,
     )
     embedding_service = providers.ThreadSafeSingleton(
         EmbeddingService,
@@ -205,6 +249,7 @@ class Container(containers.DeclarativeContainer):
         batch_size=_setting(settings, "embedding_batch_size"),
         token_budget=_setting(settings, "embedding_token_budget"),
         max_workers=_setting(settings, "embedding_max_workers"),
+        telemetry=telemetry,
     )
 
 

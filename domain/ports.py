@@ -2,12 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager
 from typing import Protocol, runtime_checkable
 
-from .models import AccessToken, ChatChunk, ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse
+from .errors import LLMPortError
+from .models import (
+    AccessToken,
+    ChatChunk,
+    ChatRequest,
+    ChatResponse,
+    EmbeddingRequest,
+    EmbeddingResponse,
+    Usage,
+)
 
-__all__ = ["ChatPort", "Closeable", "CredentialPort", "EmbeddingPort", "ForkAware"]
+__all__ = [
+    "CallSpan",
+    "ChatPort",
+    "Closeable",
+    "CredentialPort",
+    "EmbeddingPort",
+    "ForkAware",
+    "TelemetryPort",
+]
 
 
 @runtime_checkable
@@ -64,4 +82,76 @@ class ForkAware(Protocol):
 
     def after_fork(self) -> None:
         """In the child, right after ``os.fork()``: drop what belongs to the parent (no I/O here)."""
+        ...
+
+
+@runtime_checkable
+class CallSpan(Protocol):
+    """What one logical call (all its attempts, retries and waits) reports to telemetry.
+
+    A service opens it with ``TelemetryPort.start_call`` and ends it exactly once with ``end``.
+    """
+
+    @property
+    def capture_content(self) -> bool:
+        """Whether the user opted in to message content on traces (check before building it)."""
+        ...
+
+    @property
+    def log_fields(self) -> Mapping[str, str]:
+        """Fields that join a log event to this call's trace (e.g. trace_id, span_id); may be empty."""
+        ...
+
+    def attempt(self, number: int) -> AbstractContextManager[None]:
+        """Scope one attempt (1, 2, ...): a child of the call, current while the adapter works."""
+        ...
+
+    def retry(self, attempt: int, error: LLMPortError, delay: float, reason: str) -> None:
+        """Note that attempt ``attempt`` failed with ``error`` and another follows in ``delay`` seconds."""
+        ...
+
+    def first_chunk(self) -> None:
+        """A stream's first chunk arrived (its time since the call started is recorded)."""
+        ...
+
+    def chat_reply(
+        self,
+        *,
+        model: str,
+        response_id: str | None,
+        finish_reasons: tuple[str, ...],
+        usage: Usage | None,
+        request_id: str | None,
+    ) -> None:
+        """Record what the provider answered: its model, the reply's id, finish reasons, usage."""
+        ...
+
+    def embedding_reply(self, reply: EmbeddingResponse) -> None:
+        """Record an embeddings answer: model, id, usage."""
+        ...
+
+    def content(self, input_messages: str | None, output_messages: str | None) -> None:
+        """Record message content (JSON, GenAI convention shape); only call it when ``capture_content``."""
+        ...
+
+    def end(self, error: BaseException | None = None, *, cancelled: bool = False) -> None:
+        """End the call: ``error`` when it failed; ``cancelled`` when a stream was abandoned."""
+        ...
+
+
+@runtime_checkable
+class TelemetryPort(Protocol):
+    """Traces and metrics for calls; the default adapter records nothing and costs nothing.
+
+    ``enabled`` is read once when a service is built: a service with a disabled port never
+    calls ``start_call`` (one ``if`` per call).
+    """
+
+    @property
+    def enabled(self) -> bool:
+        """Whether anything is recorded."""
+        ...
+
+    def start_call(self, request: ChatRequest | EmbeddingRequest, *, stream: bool = False) -> CallSpan:
+        """Open the span of one logical call for ``request`` (its model already resolved)."""
         ...

@@ -10,11 +10,12 @@ from typing import TypeVar
 from ..domain.call_options import CallOptions
 from ..domain.errors import AuthenticationError, LLMPortError, StreamInterruptedError
 from ..domain.models import ChatChunk, ChatRequest, ChatResponse, Usage
-from ..domain.ports import ChatPort, Closeable
+from ..domain.ports import CallSpan, ChatPort, Closeable, TelemetryPort
 from .boundary import missing_model, unexpected_error
 from .logging import CallLog
 from .retry import Retrier, RetryEvent
 from .token_cache import TokenCache
+from .tracing import StreamTrace, reply_to_span
 
 __all__ = ["ChatService"]
 
@@ -33,6 +34,8 @@ class ChatService:
             cached token and the call is retried once.
         log_content: put prompts and replies into the call events (off by default: they may be
             personal data).
+        telemetry: where spans and metrics go; None or a disabled port records nothing (one
+            ``if`` per call).
     """
 
     __slots__ = (
@@ -43,6 +46,7 @@ class ChatService:
         "_on_unauthorized",
         "_provider",
         "_retrier",
+        "_telemetry",
         "_token_cache",
     )
 
@@ -55,8 +59,10 @@ class ChatService:
         retrier: Retrier,
         token_cache: TokenCache | None = None,
         log_content: bool = False,
+        telemetry: TelemetryPort | None = None,
     ) -> None:
         self._chat = chat
+        self._telemetry = telemetry if telemetry is not None and telemetry.enabled else None
         self._provider = provider
         self._model = model
         self._retrier = retrier
@@ -83,17 +89,33 @@ class ChatService:
             raise missing_model("chat")
         return dataclasses.replace(request, model=self._model)
 
-    def _retry_logger(self, operation: str, model: str | None) -> Callable[[RetryEvent], None]:
-        def on_retry(event: RetryEvent) -> None:
-            self._log.retry(operation=operation, model=model, event=event)
+    def _retry_logger(
+        self, operation: str, model: str | None, span: CallSpan | None
+    ) -> Callable[[RetryEvent], None]:
+        log = self._log
+        if span is None:
 
-        return on_retry
+            def on_retry(event: RetryEvent) -> None:
+                log.retry(operation=operation, model=model, event=event)
 
-    def _content(self, request: ChatRequest, reply: str | None) -> dict[str, object] | None:
-        if not (self._log_content and self._log.enabled):
+            return on_retry
+
+        def on_retry_traced(event: RetryEvent) -> None:
+            span.retry(event.attempt, event.error, event.delay, event.reason)
+            log.retry(operation=operation, model=model, event=event, extra=span.log_fields)
+
+        return on_retry_traced
+
+    def _content(
+        self, request: ChatRequest, reply: str | None, span: CallSpan | None = None
+    ) -> dict[str, object] | None:
+        if not self._log.enabled:
             return None
-        prompt = [{"role": message.role, "text": message.text} for message in request.messages]
-        return {"prompt": prompt, "reply": reply}
+        extra: dict[str, object] | None = dict(span.log_fields) if span is not None else None
+        if self._log_content:
+            prompt = [{"role": message.role, "text": message.text} for message in request.messages]
+            extra = {**(extra or {}), "prompt": prompt, "reply": reply}
+        return extra
 
     def complete(self, request: ChatRequest, options: CallOptions | None = None) -> ChatResponse:
         """Return the whole reply to ``request``, retrying transient failures.
@@ -109,7 +131,10 @@ class ChatService:
         request = self._resolve(request)
         chat = self._chat
         tally = _Tally()
-        response = self._retried("chat", request, tally, lambda: chat.complete(request), options)
+        span = None if self._telemetry is None else self._telemetry.start_call(request)
+        response = self._retried("chat", request, tally, lambda: chat.complete(request), options, span=span)
+        if span is not None:
+            reply_to_span(span, request, response)
         self._log.call_ok(
             operation="chat",
             model=request.model,
@@ -117,7 +142,7 @@ class ChatService:
             latency_ms=(perf_counter() - tally.started) * 1000,
             usage=response.usage,
             request_id=response.request_id,
-            extra=self._content(request, response.text),
+            extra=self._content(request, response.text, span),
         )
         return response
 
@@ -128,26 +153,36 @@ class ChatService:
         tally: _Tally,
         once: Callable[[], T],
         options: CallOptions | None,
+        *,
+        span: CallSpan | None,
     ) -> T:
-        """Run ``once`` under the retry policy; log a final failure and make it a domain error."""
+        """Run ``once`` under the retry policy; log a final failure and make it a domain error.
+
+        With a span, each attempt is a child span of it, and a final failure ends it.
+        """
 
         def attempt() -> T:
             tally.attempts += 1
             return once()
 
+        def traced_attempt() -> T:
+            tally.attempts += 1
+            with span.attempt(tally.attempts):  # type: ignore[union-attr]  # set when chosen
+                return once()
+
         try:
             return self._retrier.call(
-                attempt,
+                attempt if span is None else traced_attempt,
                 on_unauthorized=self._on_unauthorized,
-                on_retry=self._retry_logger(operation, request.model),
+                on_retry=self._retry_logger(operation, request.model, span),
                 options=options,
             )
         except LLMPortError as error:
-            self._failed(operation, request, tally.attempts, tally.started, error)
+            self._failed(operation, request, tally.attempts, tally.started, error, span=span)
             raise
         except Exception as exc:
             wrapped = unexpected_error(exc, provider=self._provider, operation=operation)
-            self._failed(operation, request, tally.attempts, tally.started, wrapped)
+            self._failed(operation, request, tally.attempts, tally.started, wrapped, span=span)
             raise wrapped from exc
 
     def _failed(
@@ -161,7 +196,10 @@ class ChatService:
         status: str = "error",
         usage: Usage | None = None,
         reply: str | None = None,
+        span: CallSpan | None = None,
     ) -> None:
+        if span is not None:
+            span.end(error)
         self._log.call_failed(
             operation=operation,
             model=request.model,
@@ -170,7 +208,7 @@ class ChatService:
             error=error,
             status=status,
             usage=usage,
-            extra=self._content(request, reply),
+            extra=self._content(request, reply, span),
         )
 
     def stream(self, request: ChatRequest, options: CallOptions | None = None) -> Iterator[ChatChunk]:
@@ -189,6 +227,7 @@ class ChatService:
     def _stream(self, request: ChatRequest, options: CallOptions | None) -> Iterator[ChatChunk]:
         chat = self._chat
         tally = _Tally()
+        span = None if self._telemetry is None else self._telemetry.start_call(request, stream=True)
 
         def open_stream() -> tuple[Iterator[ChatChunk], ChatChunk | None]:
             chunks = chat.stream(request)
@@ -198,8 +237,9 @@ class ChatService:
                 _close(chunks)
                 raise
 
-        chunks, first = self._retried("chat.stream", request, tally, open_stream, options)
+        chunks, first = self._retried("chat.stream", request, tally, open_stream, options, span=span)
         attempts, started = tally.attempts, tally.started
+        trace = None if span is None else StreamTrace(span, request)
 
         keep_text = self._log_content and self._log.enabled
         text: list[str] = []
@@ -213,11 +253,15 @@ class ChatService:
                 request_id = chunk.request_id or request_id
                 if keep_text:
                     text.append(chunk.text)
+                if trace is not None:
+                    trace.chunk(chunk)
                 yield chunk
                 chunk = next(chunks, None)
             ended = "ok"
         except LLMPortError as error:
-            self._failed("chat.stream", request, attempts, started, error, usage=usage, reply="".join(text))
+            self._failed(
+                "chat.stream", request, attempts, started, error, usage=usage, reply="".join(text), span=span
+            )
             raise
         except GeneratorExit:
             # The consumer stopped early (break, close, garbage collection): not a failure.
@@ -227,11 +271,16 @@ class ChatService:
             wrapped = unexpected_error(
                 exc, provider=self._provider, operation="chat.stream", error_type=StreamInterruptedError
             )
-            self._failed("chat.stream", request, attempts, started, wrapped, usage=usage, reply="".join(text))
+            reply = "".join(text)
+            self._failed(
+                "chat.stream", request, attempts, started, wrapped, usage=usage, reply=reply, span=span
+            )
             raise wrapped from exc
         finally:
             _close(chunks)
             if ended is not None:
+                if trace is not None:
+                    trace.end(usage=usage, request_id=request_id, cancelled=ended == "cancelled")
                 self._stream_ended(
                     request,
                     attempts=attempts,
@@ -240,6 +289,7 @@ class ChatService:
                     request_id=request_id,
                     text=text,
                     status=ended,
+                    span=span,
                 )
 
     def _stream_ended(
@@ -252,6 +302,7 @@ class ChatService:
         request_id: str | None,
         text: list[str],
         status: str,
+        span: CallSpan | None,
     ) -> None:
         self._log.call_ok(
             operation="chat.stream",
@@ -261,7 +312,7 @@ class ChatService:
             usage=usage,
             request_id=request_id,
             status=status,
-            extra=self._content(request, "".join(text)),
+            extra=self._content(request, "".join(text), span),
         )
 
     def close(self) -> None:

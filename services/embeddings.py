@@ -11,7 +11,7 @@ from time import perf_counter
 from ..domain.call_options import CallOptions
 from ..domain.errors import AuthenticationError, ConfigurationError, LLMPortError, ProviderError
 from ..domain.models import EmbeddingRequest, EmbeddingResponse, Usage
-from ..domain.ports import Closeable, EmbeddingPort
+from ..domain.ports import CallSpan, Closeable, EmbeddingPort, TelemetryPort
 from .batching import MAX_BATCH_SIZE, plan_batches
 from .boundary import missing_model, unexpected_error
 from .logging import CallLog
@@ -29,9 +29,10 @@ class _AttemptCount:
         self._lock = threading.Lock()
         self.value = 0
 
-    def add(self) -> None:
+    def add(self) -> int:
         with self._lock:
             self.value += 1
+            return self.value
 
 
 class EmbeddingService:
@@ -52,6 +53,8 @@ class EmbeddingService:
         batch_size: the most inputs per request, 1..2048.
         token_budget: the most estimated tokens per request.
         max_workers: batches sent at once across all calls of this service; 1 sends them in turn.
+        telemetry: where spans and metrics go; None or a disabled port records nothing. One span
+            per call, one child per attempt of any batch.
 
     Raises:
         ConfigurationError: a limit is out of range.
@@ -68,6 +71,7 @@ class EmbeddingService:
         "_pool_lock",
         "_provider",
         "_retrier",
+        "_telemetry",
         "_token_budget",
         "_token_cache",
     )
@@ -83,6 +87,7 @@ class EmbeddingService:
         batch_size: int = MAX_BATCH_SIZE,
         token_budget: int = 300_000,
         max_workers: int = 1,
+        telemetry: TelemetryPort | None = None,
     ) -> None:
         if not 1 <= batch_size <= MAX_BATCH_SIZE:
             raise ConfigurationError(
@@ -94,6 +99,7 @@ class EmbeddingService:
         if max_workers < 1:
             raise ConfigurationError(f"embedding_max_workers must be >= 1, got {max_workers!r}")
         self._embeddings = embeddings
+        self._telemetry = telemetry if telemetry is not None and telemetry.enabled else None
         self._provider = provider
         self._model = model
         self._retrier = retrier
@@ -141,22 +147,29 @@ class EmbeddingService:
         started = perf_counter()
         # One deadline for the whole call: every batch, attempt and wait shares it.
         deadline_at = self._retrier.deadline_at(options)
+        span = None if self._telemetry is None else self._telemetry.start_call(request)
         try:
             if len(batches) == 1:
-                response = self._embed_batch(request, attempts, 0, deadline_at, options)
+                response = self._embed_batch(request, attempts, 0, deadline_at, options, span=span)
             else:
                 parts = [
                     dataclasses.replace(request, inputs=request.inputs[batch.start : batch.stop])
                     for batch in batches
                 ]
-                response = _merge(self._embed_all(parts, attempts, deadline_at, options))
+                response = _merge(self._embed_all(parts, attempts, deadline_at, options, span=span))
         except LLMPortError as error:
-            self._failed(request, attempts, started, error, len(batches))
+            self._failed(request, attempts, started, error, len(batches), span=span)
             raise
         except Exception as exc:
             wrapped = unexpected_error(exc, provider=self._provider, operation="embed")
-            self._failed(request, attempts, started, wrapped, len(batches))
+            self._failed(request, attempts, started, wrapped, len(batches), span=span)
             raise wrapped from exc
+        extra: dict[str, object] = {"inputs": len(request.inputs), "batches": len(batches)}
+        if span is not None:
+            span.embedding_reply(response)
+            span.end()
+            if self._log.enabled:
+                extra.update(span.log_fields)
         self._log.call_ok(
             operation="embed",
             model=request.model,
@@ -164,7 +177,7 @@ class EmbeddingService:
             latency_ms=(perf_counter() - started) * 1000,
             usage=response.usage,
             request_id=response.request_id,
-            extra={"inputs": len(request.inputs), "batches": len(batches)},
+            extra=extra,
         )
         return response
 
@@ -175,14 +188,21 @@ class EmbeddingService:
         started: float,
         error: Exception,
         batches: int,
+        *,
+        span: CallSpan | None,
     ) -> None:
+        extra: dict[str, object] = {"inputs": len(request.inputs), "batches": batches}
+        if span is not None:
+            span.end(error)
+            if self._log.enabled:
+                extra.update(span.log_fields)
         self._log.call_failed(
             operation="embed",
             model=request.model,
             attempt=attempts.value,
             latency_ms=(perf_counter() - started) * 1000,
             error=error,
-            extra={"inputs": len(request.inputs), "batches": batches},
+            extra=extra,
         )
 
     def _embed_batch(
@@ -192,13 +212,20 @@ class EmbeddingService:
         index: int,
         deadline_at: float | None,
         options: CallOptions | None,
+        *,
+        span: CallSpan | None,
     ) -> EmbeddingResponse:
         embeddings = self._embeddings
         provider = self._provider
 
         def operation() -> EmbeddingResponse:
-            attempts.add()
-            response = embeddings.embed(request)
+            number = attempts.add()
+            if span is None:
+                return checked(embeddings.embed(request))
+            with span.attempt(number):
+                return checked(embeddings.embed(request))
+
+        def checked(response: EmbeddingResponse) -> EmbeddingResponse:
             if len(response.vectors) != len(request.inputs):
                 # Vectors are matched to inputs by position: a short answer would misalign them.
                 raise ProviderError(
@@ -210,7 +237,11 @@ class EmbeddingService:
             return response
 
         def on_retry(event: RetryEvent) -> None:
-            self._log.retry(operation="embed", model=request.model, event=event, extra={"batch": index})
+            extra: dict[str, object] = {"batch": index}
+            if span is not None:
+                span.retry(event.attempt, event.error, event.delay, event.reason)
+                extra.update(span.log_fields)
+            self._log.retry(operation="embed", model=request.model, event=event, extra=extra)
 
         return self._retrier.call(
             operation,
@@ -226,15 +257,16 @@ class EmbeddingService:
         attempts: _AttemptCount,
         deadline_at: float | None,
         options: CallOptions | None,
+        span: CallSpan | None,
     ) -> list[EmbeddingResponse]:
         if self._max_workers == 1:
             return [
-                self._embed_batch(part, attempts, index, deadline_at, options)
+                self._embed_batch(part, attempts, index, deadline_at, options, span=span)
                 for index, part in enumerate(parts)
             ]
         pool = self._executor()
         futures: list[Future[EmbeddingResponse]] = [
-            pool.submit(self._embed_batch, part, attempts, index, deadline_at, options)
+            pool.submit(self._embed_batch, part, attempts, index, deadline_at, options, span=span)
             for index, part in enumerate(parts)
         ]
         wait(futures, return_when=FIRST_EXCEPTION)
