@@ -15,6 +15,7 @@ __all__ = [
     "ChatChunk",
     "ChatResponse",
     "Choice",
+    "Cost",
     "EmbeddingResponse",
     "TokenLogprob",
     "ToolCallDelta",
@@ -51,6 +52,25 @@ class Usage:
             self.cached_tokens + other.cached_tokens,
             self.reasoning_tokens + other.reasoning_tokens,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Cost:
+    """A call's estimated cost from your price table, in its currency (llmport names none).
+
+    ``input`` is for the prompt tokens not read from the cache, ``cached_input`` for those that
+    were, ``output`` for the completion tokens (reasoning tokens included, as they are billed);
+    ``model`` is the price-table entry used (see the README's "Usage and cost" for the rule).
+    """
+
+    input: float
+    cached_input: float
+    output: float
+    model: str
+    total: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        freeze(self, "total", self.input + self.cached_input + self.output)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +139,8 @@ class ChatResponse:
     parsed: Any = None
     apim_request_id: str | None = None
     raw: Mapping[str, Any] | None = field(default=None, repr=False, compare=False)
+    #: The estimated cost, when the client has a price for the model (the ``prices`` setting).
+    cost: Cost | None = None
 
     def __post_init__(self) -> None:
         if not self.choices:
@@ -170,6 +192,8 @@ class ChatChunk:
     apim_request_id: str | None = None
     parse: Callable[[str], Any] | None = field(default=None, repr=False, compare=False)
     raw: Mapping[str, Any] | None = field(default=None, repr=False, compare=False)
+    #: On the chunk that carries ``usage``: its estimated cost, when the client has a price.
+    cost: Cost | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +205,8 @@ class EmbeddingResponse:
     model: str = ""
     request_id: str | None = None
     apim_request_id: str | None = None
+    #: The estimated cost, when the client has a price for the model (the ``prices`` setting).
+    cost: Cost | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,9 +22,11 @@ from ..domain.models import (
     ResponseFormat,
     Tool,
 )
+from ..domain.usage import UsageReport
 from .chat import ChatService
 from .chat_request import chat_request
 from .embeddings import EmbeddingService
+from .usage import Accounting, Pricing
 
 if TYPE_CHECKING:
     from ..settings import Settings
@@ -60,6 +62,26 @@ class Client:
         # A with_options() view shares everything with the client it came from (its root).
         self._root = self
         self._options: CallOptions | None = None
+        # Every reply is recorded here; a price table, when set, puts a cost on it.
+        self._accounting = Accounting(_pricing(settings))
+        # The deployment a request without a model goes to, for the per-deployment totals.
+        self._chat_model = settings.chat_model if settings else None
+        self._embedding_model = settings.embedding_model if settings else None
+
+    @property
+    def usage(self) -> UsageReport:
+        """What this client's calls have used so far: tokens, calls and estimated cost.
+
+        A snapshot: totals, and the same per model (``by_model``) and per deployment
+        (``by_deployment``). Views from :meth:`with_options` add to their client's totals.
+        A call counts when its reply arrives; a stream when it ends, or when it stops early or
+        fails after its usage arrived. See the README's "Usage and cost".
+        """
+        return self._root._accounting.ledger.report()
+
+    def reset_usage(self) -> UsageReport:
+        """Start the totals again from zero, and return them as they were (in one step: no call is lost)."""
+        return self._root._accounting.ledger.report(reset=True)
 
     def with_options(
         self,
@@ -155,33 +177,33 @@ class Client:
         """
         self._check_open()
         options = _per_call(self._options, max_retries, timeout, deadline, headers)
-        return self._root._chat.complete(
-            chat_request(
-                prompt,
-                system=system,
-                model=model,
-                temperature=temperature,
-                top_p=top_p,
-                max_tokens=max_tokens,
-                stop=stop,
-                seed=seed,
-                tools=tools,
-                tool_choice=tool_choice,
-                response_format=response_format,
-                user=user,
-                extra=extra,
-                api=api,
-                n=n,
-                logprobs=logprobs,
-                top_logprobs=top_logprobs,
-                parallel_tool_calls=parallel_tool_calls,
-                reasoning=reasoning,
-                instructions=instructions,
-                previous_response_id=previous_response_id,
-                store=store,
-            ),
-            options,
+        root = self._root
+        request = chat_request(
+            prompt,
+            system=system,
+            model=model,
+            temperature=temperature,
+            top_p=top_p,
+            max_tokens=max_tokens,
+            stop=stop,
+            seed=seed,
+            tools=tools,
+            tool_choice=tool_choice,
+            response_format=response_format,
+            user=user,
+            extra=extra,
+            api=api,
+            n=n,
+            logprobs=logprobs,
+            top_logprobs=top_logprobs,
+            parallel_tool_calls=parallel_tool_calls,
+            reasoning=reasoning,
+            instructions=instructions,
+            previous_response_id=previous_response_id,
+            store=store,
         )
+        response = root._chat.complete(request, options)
+        return root._accounting.reply(request.model or root._chat_model, response)
 
     def stream(
         self,
@@ -226,33 +248,33 @@ class Client:
         """
         self._check_open()
         options = _per_call(self._options, max_retries, timeout, deadline, headers)
-        return self._root._chat.stream(
-            chat_request(
-                prompt,
-                system=system,
-                model=model,
-                temperature=temperature,
-                top_p=top_p,
-                max_tokens=max_tokens,
-                stop=stop,
-                seed=seed,
-                tools=tools,
-                tool_choice=tool_choice,
-                response_format=response_format,
-                user=user,
-                extra=extra,
-                api=api,
-                n=n,
-                logprobs=logprobs,
-                top_logprobs=top_logprobs,
-                parallel_tool_calls=parallel_tool_calls,
-                reasoning=reasoning,
-                instructions=instructions,
-                previous_response_id=previous_response_id,
-                store=store,
-            ),
-            options,
+        root = self._root
+        request = chat_request(
+            prompt,
+            system=system,
+            model=model,
+            temperature=temperature,
+            top_p=top_p,
+            max_tokens=max_tokens,
+            stop=stop,
+            seed=seed,
+            tools=tools,
+            tool_choice=tool_choice,
+            response_format=response_format,
+            user=user,
+            extra=extra,
+            api=api,
+            n=n,
+            logprobs=logprobs,
+            top_logprobs=top_logprobs,
+            parallel_tool_calls=parallel_tool_calls,
+            reasoning=reasoning,
+            instructions=instructions,
+            previous_response_id=previous_response_id,
+            store=store,
         )
+        chunks = root._chat.stream(request, options)
+        return root._accounting.stream(request.model or root._chat_model, chunks)
 
     def embed(
         self,
@@ -288,9 +310,10 @@ class Client:
         elif isinstance(texts, Iterable) and not isinstance(texts, (bytes, bytearray, Mapping)):
             inputs = tuple(texts)  # lists, generators, dict views: what tuple() always took
         options = _per_call(self._options, max_retries, timeout, deadline, headers)
-        return self._root._embeddings.embed(
-            EmbeddingRequest(_as_given(inputs), model=model, dimensions=dimensions, user=user), options
-        )
+        root = self._root
+        request = EmbeddingRequest(_as_given(inputs), model=model, dimensions=dimensions, user=user)
+        response = root._embeddings.embed(request, options)
+        return root._accounting.reply(request.model or root._embedding_model, response)
 
     def _check_open(self) -> None:
         # Read without the lock: a call racing close() is the services' and adapters' business.
@@ -367,6 +390,13 @@ def _per_call(
     if max_retries is None and timeout is None and deadline is None and headers is None:
         return base
     return CallOptions(max_retries, deadline, timeout, _as_given(headers)).over(base)
+
+
+def _pricing(settings: Settings | None) -> Pricing | None:
+    """The client's price table; None when it has none, so that replies cost no lookup."""
+    if settings is None or not (settings.prices or settings.deployment_models):
+        return None
+    return Pricing(settings.prices, settings.deployment_models)
 
 
 def _as_given(value: object) -> Any:

@@ -1,0 +1,147 @@
+"""What tokens cost and what a client has used: a model's prices, a call's cost, running totals."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from ._checks import freeze
+from .errors import ValidationError
+from .replies import Cost, Usage
+
+__all__ = ["FrozenMap", "ModelPrice", "UsageReport", "UsageTotals"]
+
+V = TypeVar("V")
+_PER = 1_000_000  # prices are per 1M tokens
+
+
+class FrozenMap(Mapping[str, V], Generic[V]):
+    """A read-only, hashable mapping (settings are frozen values); prints as a dict."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Mapping[str, V] | None = None) -> None:
+        self._items: dict[str, V] = dict(items or {})
+
+    def __getitem__(self, key: str) -> V:
+        return self._items[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __hash__(self) -> int:
+        return hash(frozenset(self._items.items()))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Mapping) and dict(self._items) == dict(other)
+
+    def __repr__(self) -> str:
+        return repr(self._items)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelPrice:
+    """One model's prices per 1M tokens, in the currency of your choice.
+
+    Args:
+        input: per 1M prompt tokens.
+        output: per 1M completion tokens (reasoning tokens are billed as these); 0 for an
+            embedding model, which has none.
+        cached_input: per 1M prompt tokens read from the provider's prompt cache; None means
+            the ``input`` price (no discount).
+
+    Raises:
+        ValidationError: a price is not a finite number of 0 or more.
+    """
+
+    input: float
+    output: float = 0.0
+    cached_input: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("input", "output", "cached_input"):
+            value = getattr(self, name)
+            if value is None and name == "cached_input":
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ValidationError(f"{name}: {value!r} is not a number; give the price per 1M tokens")
+            if value < 0:
+                raise ValidationError(f"{name}: {value!r} is negative; a price is 0 or more")
+            freeze(self, name, float(value))
+
+    def cost(self, usage: Usage, model: str) -> Cost:
+        """The cost of ``usage`` at these prices, labelled with the price-table entry ``model``."""
+        cached = min(usage.cached_tokens, usage.prompt_tokens)
+        cached_price = self.input if self.cached_input is None else self.cached_input
+        return Cost(
+            (usage.prompt_tokens - cached) * self.input / _PER,
+            cached * cached_price / _PER,
+            usage.completion_tokens * self.output / _PER,
+            model,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class UsageTotals:
+    """Token counts and calls summed over a client's calls (all, one model's, or one deployment's).
+
+    ``cost`` sums the estimated costs of the priced calls (None when no call was priced);
+    ``unpriced_calls`` counts the calls without a price, whose cost is missing from it.
+    """
+
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    cached_tokens: int = 0
+    reasoning_tokens: int = 0
+    cost: float | None = None
+    unpriced_calls: int = 0
+
+    @property
+    def usage(self) -> Usage:
+        """The token counts as a Usage."""
+        return Usage(
+            self.prompt_tokens,
+            self.completion_tokens,
+            self.total_tokens,
+            self.cached_tokens,
+            self.reasoning_tokens,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class UsageReport(UsageTotals):
+    """What ``client.usage`` returns: the totals, and the same per model and per deployment.
+
+    ``by_deployment`` is keyed by the model the request named (the deployment on Azure);
+    ``by_model`` by the model a call was priced as, else the one the reply named.
+    """
+
+    by_model: Mapping[str, UsageTotals] = field(default_factory=FrozenMap)
+    by_deployment: Mapping[str, UsageTotals] = field(default_factory=FrozenMap)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The report as plain JSON-ready values."""
+        shown = _totals_dict(self)
+        shown["by_model"] = {name: _totals_dict(totals) for name, totals in self.by_model.items()}
+        shown["by_deployment"] = {name: _totals_dict(totals) for name, totals in self.by_deployment.items()}
+        return shown
+
+
+def _totals_dict(totals: UsageTotals) -> dict[str, Any]:
+    return {
+        "calls": totals.calls,
+        "prompt_tokens": totals.prompt_tokens,
+        "completion_tokens": totals.completion_tokens,
+        "total_tokens": totals.total_tokens,
+        "cached_tokens": totals.cached_tokens,
+        "reasoning_tokens": totals.reasoning_tokens,
+        "cost": totals.cost,
+        "unpriced_calls": totals.unpriced_calls,
+    }
