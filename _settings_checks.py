@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 from urllib.parse import SplitResult, urlsplit
 
 from ._settings_sources import BOOLS, SECRETS, origin
-from .domain.errors import ConfigurationError
+from .domain.errors import ConfigurationError, ValidationError
+from .domain.usage import FrozenMap, ModelPrice
 
 if TYPE_CHECKING:
     from .settings import Auth, Settings
@@ -18,6 +20,7 @@ __all__ = [
     "check_kinds",
     "check_name",
     "check_numbers",
+    "check_prices",
     "check_range",
     "check_secret",
     "check_url",
@@ -245,3 +248,63 @@ def check_values(settings: Settings) -> None:
     for key in ("chat_model", "embedding_model"):
         # Some OpenAI-compatible servers name models with spaces; none starts or ends with one.
         check_name(key, getattr(settings, key), origin(settings, key), spaces=True)
+
+
+_PRICE_KEYS = ("input", "cached_input", "output")
+
+
+def check_prices(settings: Settings) -> None:
+    """The price table and the deployment-to-model map, made read-only; prices as ModelPrice."""
+    where = origin(settings, "prices")
+    prices = settings.prices
+    if not isinstance(prices, Mapping):
+        raise ConfigurationError(
+            f'prices: must map model names to prices, like {{"gpt-4o": {{"input": 2.5, "output": 10}}}}, '
+            f"got {type(prices).__name__}{where}"
+        )
+    table = {_key("prices", name, where): _model_price(name, price, where) for name, price in prices.items()}
+    where = origin(settings, "deployment_models")
+    given = settings.deployment_models
+    if not isinstance(given, Mapping):
+        raise ConfigurationError(
+            f'deployment_models: must map deployment names to model names, like {{"prod-chat": "gpt-4o"}}, '
+            f"got {type(given).__name__}{where}"
+        )
+    deployments = {_key("deployment_models", name, where): model for name, model in given.items()}
+    for deployment, model in deployments.items():
+        check_name(f"deployment_models.{deployment}", model, where, spaces=True)
+        if table and model not in table:
+            raise ConfigurationError(
+                f"deployment_models.{deployment}: {model!r} has no price; add it to prices "
+                f"(the models priced are: {', '.join(sorted(table))}){where}"
+            )
+    object.__setattr__(settings, "prices", FrozenMap(table))
+    object.__setattr__(settings, "deployment_models", FrozenMap(deployments))
+
+
+def _key(setting: str, name: object, where: str) -> str:
+    if not isinstance(name, str) or not name.strip() or name != name.strip():
+        raise ConfigurationError(f"{setting}: {name!r} is not a model or deployment name{where}")
+    return name
+
+
+def _model_price(model: str, price: object, where: str) -> ModelPrice:
+    if isinstance(price, ModelPrice):
+        return price
+    if not isinstance(price, Mapping):
+        raise ConfigurationError(
+            f"prices.{model}: must be a table of prices per 1M tokens, like "
+            f'{{"input": 2.5, "cached_input": 1.25, "output": 10}}, got {type(price).__name__}{where}'
+        )
+    unknown = sorted(str(key) for key in price if key not in _PRICE_KEYS)
+    if unknown:
+        raise ConfigurationError(
+            f"prices.{model}: unknown key(s) {', '.join(unknown)}; the keys are input, cached_input "
+            f"and output (per 1M tokens){where}"
+        )
+    if "input" not in price:
+        raise ConfigurationError(f"prices.{model}: input (the price per 1M prompt tokens) is missing{where}")
+    try:
+        return ModelPrice(**{str(key): value for key, value in price.items()})
+    except ValidationError as exc:
+        raise ConfigurationError(f"prices.{model}.{exc}{where}") from None

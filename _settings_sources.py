@@ -57,6 +57,8 @@ ENV: dict[str, tuple[str, ...]] = {
     "max_response_bytes": ("LLMPORT_MAX_RESPONSE_BYTES",),
     "allow_insecure_http": ("LLMPORT_ALLOW_INSECURE_HTTP",),
     "default_headers": ("LLMPORT_DEFAULT_HEADERS",),
+    "prices": ("LLMPORT_PRICES",),
+    "deployment_models": ("LLMPORT_DEPLOYMENT_MODELS",),
 }
 API_KEY_ENV = {
     "openai": "OPENAI_API_KEY",
@@ -149,8 +151,8 @@ def convert(key: str, value: Any, where: str = "") -> Any:
     except ValueError:
         kind = "a whole number" if key in _INTS else "a number of seconds"
         raise ConfigurationError(f"{key}: {value!r} is not {kind}{where}") from None
-    if key == "default_headers":
-        return _json_headers(value, where)
+    if key in _JSON_EXAMPLES:
+        return _json_object(key, value, where)
     if key in BOOLS:
         if value.lower() not in ("1", "0", "true", "false", "yes", "no"):
             raise ConfigurationError(f"{key}: {value!r} is not true or false{where}")
@@ -158,17 +160,23 @@ def convert(key: str, value: Any, where: str = "") -> Any:
     return value
 
 
-def _json_headers(text: str, where: str) -> Any:
-    """``default_headers`` as text: a JSON object, ``{"Ocp-Apim-Subscription-Key": "..."}``."""
+# The settings that text gives as a JSON object, with an example of each.
+_JSON_EXAMPLES = {
+    "default_headers": '{"x-ms-client-request-id": "..."}',
+    "prices": '{"gpt-4o": {"input": 2.5, "cached_input": 1.25, "output": 10}}',
+    "deployment_models": '{"prod-chat": "gpt-4o"}',
+}
+
+
+def _json_object(key: str, text: str, where: str) -> Any:
+    """A setting given as text holding a JSON object (``LLMPORT_DEFAULT_HEADERS``, ``LLMPORT_PRICES``)."""
     try:
         value = json.loads(text)
     except ValueError:
         value = None
     if not isinstance(value, dict):
         # The text itself may hold a key: the message does not repeat it.
-        raise ConfigurationError(
-            f'default_headers: not a JSON object like {{"x-ms-client-request-id": "..."}}{where}'
-        )
+        raise ConfigurationError(f"{key}: not a JSON object like {_JSON_EXAMPLES[key]}{where}")
     return value
 
 

@@ -14,6 +14,7 @@ from ._settings_checks import (
     check_endpoint,
     check_kinds,
     check_numbers,
+    check_prices,
     check_values,
     resolve_auth,
 )
@@ -31,6 +32,7 @@ from ._settings_sources import (
 )
 from .domain.call_options import Headers
 from .domain.errors import ConfigurationError
+from .domain.usage import FrozenMap, ModelPrice
 
 __all__ = ["ENV_VARS", "SECRETS", "OwnCredential", "Secret", "Settings", "read_unchecked"]
 
@@ -123,6 +125,10 @@ class Settings:
     allow_insecure_http: bool = False
     #: Sent with every request (an APIM subscription key, a tracing id); credential ones never shown.
     default_headers: Mapping[str, str] = Headers()
+    #: Prices per 1M tokens by model name, ``{"gpt-4o": {"input": 2.5, "cached_input": 1.25, "output": 10}}``.
+    prices: Mapping[str, ModelPrice] = FrozenMap()
+    #: The model each deployment (or request model) is priced and counted as, ``{"prod-chat": "gpt-4o"}``.
+    deployment_models: Mapping[str, str] = FrozenMap()
     name: str = field(default="default", compare=False)
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
@@ -152,6 +158,7 @@ class Settings:
             )
         check_numbers(self)
         check_values(self)
+        check_prices(self)
         if self.provider == "fake":
             # The fakes need no model; naming one keeps logs and replies meaningful offline.
             object.__setattr__(self, "chat_model", self.chat_model or "fake-chat")
