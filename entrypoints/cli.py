@@ -225,7 +225,8 @@ def _chat(client: Client, prompt: str, args: argparse.Namespace, out: TextIO) ->
         prompt, system=args.system, model=args.model, temperature=args.temperature, max_tokens=args.max_tokens
     )
     if args.json:
-        fields = dataclasses.asdict(reply) | {"text": reply.text}
+        # client_usage: the client's running totals (client.usage), the same for one call as its usage.
+        fields = dataclasses.asdict(reply) | {"text": reply.text, "client_usage": client.usage.as_dict()}
         out.write(json.dumps(fields, default=_jsonable, indent=2) + "\n")
     else:
         out.write(reply.text + "\n")

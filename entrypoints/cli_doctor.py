@@ -8,6 +8,8 @@ from typing import TextIO
 
 from ..container import Container, build_client
 from ..domain.errors import ConnectionFailedError, LLMPortError
+from ..domain.replies import Cost
+from ..domain.usage import UsageReport
 from ..services.client import Client
 from ..settings import Settings
 from .cli_config import provider_url
@@ -68,11 +70,12 @@ def doctor(settings: Settings, out: TextIO) -> int:
 
     def chat() -> str:
         reply = _client().chat("Reply with the word ok.", max_tokens=5)
-        return f"model={reply.model} request_id={reply.request_id}"
+        return f"model={reply.model} request_id={reply.request_id}{_priced(settings, reply.cost)}"
 
     def embed() -> str:
         response = _client().embed(["llmport doctor"])
-        return f"dimensions={len(response.vectors[0])} model={response.model}"
+        priced = _priced(settings, response.cost)
+        return f"dimensions={len(response.vectors[0])} model={response.model}{priced}"
 
     def _client() -> Client:
         nonlocal client
@@ -90,6 +93,8 @@ def doctor(settings: Settings, out: TextIO) -> int:
                 rows.append((name, "skipped", "-", "the credential check failed"))
             else:
                 check(name, action)
+        if client is not None:
+            rows.append(("usage", "-", "-", _usage(client.usage)))
     finally:
         if client is not None:
             client.close()
@@ -110,6 +115,25 @@ def describe_error(exc: LLMPortError, url: str | None) -> str:
     if isinstance(exc, ConnectionFailedError) and url:
         return f"{type(exc).__name__} at {url}: {exc}"
     return f"{type(exc).__name__}: {exc}"
+
+
+def _priced(settings: Settings, cost: Cost | None) -> str:
+    # With a price table, say what the call was priced as: the check of the deployment_models map.
+    if not (settings.prices or settings.deployment_models):
+        return ""
+    if cost is None:
+        return " cost=unpriced (add the model to prices, or the deployment to deployment_models)"
+    return f" cost={cost.total:.8f} (priced as {cost.model})"
+
+
+def _usage(usage: UsageReport) -> str:
+    cost = "" if usage.cost is None else f", cost {usage.cost:.8f}"
+    if usage.cost is not None and usage.unpriced_calls:
+        cost += f" ({usage.unpriced_calls} unpriced)"
+    return (
+        f"{usage.calls} calls: {usage.prompt_tokens} prompt ({usage.cached_tokens} cached) + "
+        f"{usage.completion_tokens} completion ({usage.reasoning_tokens} reasoning) tokens{cost}"
+    )
 
 
 def _ms(started: float) -> str:

@@ -117,6 +117,7 @@ def test_doctor_passes_offline_and_fails_with_a_fix_when_the_endpoint_is_unreach
         ["credential", "ok"],
         ["chat", "ok"],
         ["embeddings", "ok"],
+        ["usage", "-"],
     ]
     # Port 9 (discard) on loopback: nothing listens, the connection is refused at once.
     bad = run(
