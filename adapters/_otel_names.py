@@ -10,9 +10,10 @@ from typing import Any
 
 from opentelemetry.context import attach, detach
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as _gen_ai
-from opentelemetry.semconv._incubating.attributes import server_attributes as _server
+from opentelemetry.semconv._incubating.attributes import openai_attributes as _openai
 from opentelemetry.semconv.attributes import error_attributes as _error
 from opentelemetry.semconv.attributes import http_attributes as _http
+from opentelemetry.semconv.attributes import server_attributes as _server
 from opentelemetry.trace import SpanKind, Status, StatusCode, set_span_in_context
 
 from ..domain.models import ChatRequest
@@ -41,6 +42,8 @@ DIMENSIONS = _gen_ai.GEN_AI_EMBEDDINGS_DIMENSION_COUNT
 TOKEN_TYPE = _gen_ai.GEN_AI_TOKEN_TYPE
 INPUT = _gen_ai.GenAiTokenTypeValues.INPUT.value
 OUTPUT = _gen_ai.GenAiTokenTypeValues.COMPLETION.value  # the value is "output"
+SYSTEM_FINGERPRINT = _openai.OPENAI_RESPONSE_SYSTEM_FINGERPRINT
+SERVICE_TIER = _openai.OPENAI_RESPONSE_SERVICE_TIER
 SERVER_ADDRESS = _server.SERVER_ADDRESS
 SERVER_PORT = _server.SERVER_PORT
 ERROR_TYPE = _error.ERROR_TYPE

@@ -227,9 +227,15 @@ class _CallSpan:
         finish_reasons: tuple[str, ...],
         usage: Usage | None,
         request_id: str | None,
+        system_fingerprint: str | None = None,
+        service_tier: str | None = None,
     ) -> None:
         names = self._names
         span = self._span
+        if system_fingerprint:
+            span.set_attribute(names.SYSTEM_FINGERPRINT, system_fingerprint)
+        if service_tier:
+            span.set_attribute(names.SERVICE_TIER, service_tier)
         if model:
             span.set_attribute(names.RESPONSE_MODEL, model)
             self._metric[names.RESPONSE_MODEL] = model
@@ -253,6 +259,8 @@ class _CallSpan:
             self._metric[names.RESPONSE_MODEL] = reply.model
         if reply.request_id:
             self._span.set_attribute(_REQUEST_ID, reply.request_id)
+        if reply.vectors:
+            self._span.set_attribute(names.DIMENSIONS, len(reply.vectors[0]))
         self._set_usage(reply.usage.prompt_tokens, None)
 
     def _set_usage(self, input_tokens: int, output_tokens: int | None) -> None:

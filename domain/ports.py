@@ -122,6 +122,8 @@ class CallSpan(Protocol):
         finish_reasons: tuple[str, ...],
         usage: Usage | None,
         request_id: str | None,
+        system_fingerprint: str | None = None,
+        service_tier: str | None = None,
     ) -> None:
         """Record what the provider answered: its model, the reply's id, finish reasons, usage."""
         ...

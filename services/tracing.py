@@ -19,6 +19,8 @@ def reply_to_span(span: CallSpan, request: ChatRequest, response: ChatResponse) 
         finish_reasons=tuple(choice.finish_reason for choice in choices if choice.finish_reason),
         usage=response.usage,
         request_id=response.request_id,
+        system_fingerprint=response.system_fingerprint,
+        service_tier=response.service_tier,
     )
     if span.capture_content:
         span.content(
@@ -31,7 +33,7 @@ def reply_to_span(span: CallSpan, request: ChatRequest, response: ChatResponse) 
 class StreamTrace:
     """Follows a stream's chunks for its span: time to first chunk, model, id, finish reasons, text."""
 
-    __slots__ = ("_finish", "_id", "_model", "_request", "_seen", "_span", "_text")
+    __slots__ = ("_fingerprint", "_finish", "_id", "_model", "_request", "_seen", "_span", "_text", "_tier")
 
     def __init__(self, span: CallSpan, request: ChatRequest) -> None:
         self._span = span
@@ -39,6 +41,8 @@ class StreamTrace:
         self._model = ""
         self._seen = False
         self._id: str | None = None
+        self._fingerprint: str | None = None
+        self._tier: str | None = None
         self._finish: dict[int, str] = {}
         self._text: dict[int, list[str]] | None = {} if span.capture_content else None
 
@@ -51,6 +55,8 @@ class StreamTrace:
             self._model = chunk.model
         if self._id is None:
             self._id = chunk.id
+        self._fingerprint = chunk.system_fingerprint or self._fingerprint
+        self._tier = chunk.service_tier or self._tier
         if chunk.finish_reason:
             self._finish[chunk.index] = chunk.finish_reason
         if self._text is not None and chunk.text:
@@ -65,6 +71,8 @@ class StreamTrace:
             finish_reasons=tuple(reason for _, reason in sorted(self._finish.items())),
             usage=usage,
             request_id=request_id,
+            system_fingerprint=self._fingerprint,
+            service_tier=self._tier,
         )
         if self._text is not None:
             replies = [

@@ -119,8 +119,8 @@ def test_openai_adapter_ignores_openai_base_url_from_the_environment(monkeypatch
 
 def test_importing_llmport_and_its_adapters_package_loads_no_vendor_sdk() -> None:
     code = (
-        "import sys, llmport, llmport.adapters, llmport.adapters.credentials\n"
-        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('openai', 'httpx2')"
+        "import sys, llmport, llmport.adapters, llmport.adapters.credentials, llmport.adapters.telemetry\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('openai', 'httpx2', 'opentelemetry')"
         " or m.startswith('azure.identity'))\n"
         "print(loaded)\n"
     )
