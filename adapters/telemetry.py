@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
-from time import perf_counter
+from time import perf_counter, time_ns
 from typing import Any
 
 from ..domain.errors import LLMPortError
@@ -200,7 +200,10 @@ class _CallSpan:
     def attempt(self, number: int) -> AbstractContextManager[None]:
         if self._context is None:
             self._context = self._names.set_span_in_context(self._span)
-        return _Attempt(self, number)
+        # Most calls succeed at once: their one attempt is the call span itself, and a child span
+        # would only double the cost of tracing. A first attempt that fails gets its child span
+        # after the fact, with its real start and end, so a retried call shows every attempt.
+        return _Attempt(self, number, eager=number > 1)
 
     def retry(self, attempt: int, error: LLMPortError, delay: float, reason: str) -> None:
         names = self._names
@@ -306,30 +309,51 @@ class _CallSpan:
 
 
 class _Attempt:
-    """One attempt: a child span of the call, current while it runs (HTTP spans nest under it)."""
+    """One attempt: a child span of the call, current while it runs (HTTP spans nest under it).
 
-    __slots__ = ("_call", "_number", "_span", "_token")
+    Not ``eager`` (a first attempt): no span while it runs; one is made, with the attempt's real
+    start time, only if it fails.
+    """
 
-    def __init__(self, call: _CallSpan, number: int) -> None:
+    __slots__ = ("_call", "_eager", "_number", "_span", "_started_ns", "_token")
+
+    def __init__(self, call: _CallSpan, number: int, *, eager: bool) -> None:
         self._call = call
         self._number = number
+        self._eager = eager
         self._span: Any = None
         self._token: Any = None
+        self._started_ns = 0
+
+    def _start(self, start_time: int | None = None) -> Any:
+        call = self._call
+        return call._tel._tracer.start_span(
+            _ATTEMPT_SPAN, context=call._context, attributes={_ATTEMPT: self._number}, start_time=start_time
+        )
 
     def __enter__(self) -> None:
-        call = self._call
-        names = call._names
-        span = call._tel._tracer.start_span(
-            _ATTEMPT_SPAN, context=call._context, attributes={_ATTEMPT: self._number}
-        )
-        self._span = span
-        self._token = names.attach(names.set_span_in_context(span))
+        if not self._eager:
+            self._started_ns = time_ns()
+            return
+        names = self._call._names
+        self._span = self._start()
+        self._token = names.attach(names.set_span_in_context(self._span))
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
         names = self._call._names
+        failed = exc is not None and not isinstance(exc, GeneratorExit)
+        if not self._eager:
+            if failed:
+                self._span = self._start(self._started_ns)
+                self._finish(exc)
+            return
         names.detach(self._token)
+        self._finish(exc if failed else None)
+
+    def _finish(self, exc: BaseException | None) -> None:
+        names = self._call._names
         span = self._span
-        if exc is not None and not isinstance(exc, GeneratorExit):
+        if exc is not None:
             error_type = type(exc).__name__
             span.set_attribute(names.ERROR_TYPE, error_type)
             if isinstance(exc, LLMPortError):
