@@ -1,0 +1,241 @@
+"""The budget store: per-deployment rate budgets, cooldowns and ejection, shared by every process of an app.
+
+A deployment's budget is its requests-per-minute and tokens-per-minute limits, counted over a
+sliding window of 60 one-second buckets. Why buckets and not a fixed minute: a fixed window lets
+a client send its whole quota at 12:00:59 and again at 12:01:00, twice the limit within two
+seconds, and Azure (which evaluates its limits over short sliding intervals) answers the second
+burst with 429s. A log of every request would be exact but grows with the traffic, and in Redis
+every check would walk it; 60 buckets bound the state of a deployment to 60 counters and err by
+at most one second on when room comes back.
+
+Time is the store's injected ``clock`` (seconds, the same epoch in every process that shares a
+store: ``time.time`` by default). A call that finds no room is refused with how long to wait.
+
+The lifecycle of one call, as a router drives it::
+
+    answer = store.reserve(budget, estimated_tokens)      # Reservation, or Refusal(wait=...)
+    ... send ...
+    store.reconcile(answer, used_tokens, hint)              # a reply came: charge the difference
+    store.fail(answer, cool_until=..., hint=...)            # or it failed: tokens refunded, maybe ejected
+
+Ejection: ``eject_after`` consecutive failures open a deployment's circuit for ``eject_for``
+seconds; after that it is half-open and ``reserve`` grants exactly one caller the probe
+(``Reservation.probe``); the probe's success closes the circuit, its failure opens it again. A
+probe never settled (its process died) is given up after ``probe_timeout`` seconds.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol, runtime_checkable
+
+from .errors import ConfigurationError, ValidationError
+
+__all__ = [
+    "WINDOW_SECONDS",
+    "Budget",
+    "BudgetStore",
+    "Health",
+    "RateHint",
+    "Refusal",
+    "RefusalReason",
+    "Remaining",
+    "Reservation",
+    "check_tokens",
+    "parse_reset",
+]
+
+#: The length of the sliding window, in one-second buckets.
+WINDOW_SECONDS = 60
+
+#: ``closed``: serving; ``open``: ejected until ``Remaining.wait``; ``half_open``: one probe may go.
+Health = Literal["closed", "open", "half_open"]
+#: Why a reservation was refused: out of requests or tokens (local count or the provider's hint),
+#: cooling down after a 429, ejected, or half-open with the probe already out.
+RefusalReason = Literal["requests", "tokens", "cooling", "ejected", "probing"]
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """One deployment's limits and ejection policy; every process sharing a store must agree on them.
+
+    Args:
+        deployment: the deployment's id; it names the keys the store keeps.
+        rpm: requests per minute, or None for no limit.
+        tpm: tokens per minute, or None for no limit.
+        eject_after: consecutive failures that eject the deployment.
+        eject_for: seconds an ejection lasts before the half-open probe.
+        probe_timeout: seconds after which an unsettled probe is given up and another may go.
+
+    Raises:
+        ConfigurationError: a blank id, a limit below 1, or a non-positive duration.
+    """
+
+    deployment: str
+    rpm: int | None = None
+    tpm: int | None = None
+    eject_after: int = 3
+    eject_for: float = 30.0
+    probe_timeout: float = 30.0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.deployment, str) or not self.deployment.strip():
+            raise ConfigurationError("Budget.deployment must be a non-blank string")
+        for name in ("rpm", "tpm", "eject_after"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise ConfigurationError(f"Budget.{name} of {self.deployment!r} must be an integer >= 1")
+        for name in ("eject_for", "probe_timeout"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+                raise ConfigurationError(f"Budget.{name} of {self.deployment!r} must be seconds > 0")
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """Room taken for one call: one request and ``tokens`` in the bucket of second ``second``.
+
+    ``probe`` is True for the one call let through a half-open deployment. ``origin`` is the
+    adapter's own mark (e.g. a Redis store's local fallback), opaque to everyone else.
+    """
+
+    budget: Budget
+    tokens: int
+    second: int
+    probe: bool = False
+    origin: str = ""
+
+    @property
+    def deployment(self) -> str:
+        return self.budget.deployment
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """No room now: ``wait`` seconds until there is (``math.inf``: the call can never fit)."""
+
+    deployment: str
+    reason: RefusalReason
+    wait: float
+
+
+@dataclass(frozen=True, slots=True)
+class Remaining:
+    """What a deployment can take now: requests and tokens left in the window (None: no limit),
+    its health, and ``wait``: seconds until it serves again (0 when it serves now)."""
+
+    deployment: str
+    requests: int | None
+    tokens: int | None
+    health: Health
+    wait: float
+
+
+@dataclass(frozen=True, slots=True)
+class RateHint:
+    """The provider's own count, from ``x-ratelimit-remaining-*`` and ``x-ratelimit-reset-*``.
+
+    Until its reset (seconds from when it was read; 1 s when the provider gave none, since a
+    sliding window moves on), a hint caps what the store grants: the remaining count is spent
+    by each reservation. A newer hint replaces an older one.
+    """
+
+    remaining_requests: int | None = None
+    remaining_tokens: int | None = None
+    reset_requests: float | None = None
+    reset_tokens: float | None = None
+
+    @classmethod
+    def from_headers(cls, headers: Mapping[str, str]) -> RateHint | None:
+        """Read a reply's headers (any case); None when they carry no rate-limit hint.
+
+        Azure's ``-1`` ("unknown") counts as absent; resets may be seconds (``55``, Azure) or
+        durations (``6m0s``, ``20ms``, OpenAI); ``x-rate-limit-reset-tokens`` (Azure's older
+        spelling) is read too.
+        """
+        lower = {name.lower(): value for name, value in headers.items()}
+        hint = cls(
+            remaining_requests=_count(lower.get("x-ratelimit-remaining-requests")),
+            remaining_tokens=_count(lower.get("x-ratelimit-remaining-tokens")),
+            reset_requests=parse_reset(lower.get("x-ratelimit-reset-requests")),
+            reset_tokens=parse_reset(
+                lower.get("x-ratelimit-reset-tokens") or lower.get("x-rate-limit-reset-tokens")
+            ),
+        )
+        return None if hint == cls() else hint
+
+
+_DURATION = re.compile(r"(?P<value>\d+(?:\.\d+)?)(?P<unit>ms|h|m|s)")
+_UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_reset(raw: str | None) -> float | None:
+    """Seconds from a reset header: ``55``, ``0.5``, ``1s``, ``6m0s``, ``20ms``; None if unreadable."""
+    if raw is None:
+        return None
+    text = raw.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        parts = list(_DURATION.finditer(text))
+        if not parts or "".join(part.group(0) for part in parts) != text:
+            return None
+        seconds = sum(float(part["value"]) * _UNIT[part["unit"]] for part in parts)
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
+
+
+def _count(raw: str | None) -> int | None:
+    try:
+        value = int(raw.strip()) if raw is not None else -1
+    except ValueError:
+        return None
+    return value if value >= 0 else None
+
+
+def check_tokens(tokens: int) -> None:
+    """Raise ValidationError unless ``tokens`` is an integer >= 0 (the adapters share this check)."""
+    if isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 0:
+        raise ValidationError(f"tokens must be an integer >= 0, not {tokens!r}")
+
+
+@runtime_checkable
+class BudgetStore(Protocol):
+    """Per-deployment budgets, cooldowns and ejection state, possibly shared across processes.
+
+    No method raises because the store's backend failed: a shared store falls back to local
+    state and says so in the log. Bad arguments raise ValidationError.
+    """
+
+    def reserve(self, budget: Budget, tokens: int) -> Reservation | Refusal:
+        """Take one request and ``tokens`` from ``budget`` now, or say how long until there is room."""
+        ...
+
+    def reconcile(self, reservation: Reservation, used_tokens: int, hint: RateHint | None = None) -> None:
+        """A reply came: charge or refund the difference from the estimate, keep the provider's
+        hint, reset the failure count and close the circuit (a probe's success restores it)."""
+        ...
+
+    def fail(
+        self,
+        reservation: Reservation,
+        *,
+        cool_until: float | None = None,
+        hint: RateHint | None = None,
+        counts: bool = True,
+    ) -> Health:
+        """The call failed: refund its tokens (the request still counts), cool the deployment
+        until ``cool_until`` (a 429's hint, on the store's clock) and keep the hint. When the
+        failure ``counts`` (a 429 is a busy deployment, not a broken one: pass False), count it
+        and eject at ``eject_after`` (a failed probe ejects at once). Return the health after."""
+        ...
+
+    def cool_down(self, deployment: str, until: float) -> None:
+        """Refuse the deployment until ``until`` (the store's clock); a later cooldown wins."""
+        ...
+
+    def remaining(self, budgets: Sequence[Budget]) -> dict[str, Remaining]:
+        """What each deployment can take now, by deployment id, read in one go."""
+        ...
