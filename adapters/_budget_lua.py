@@ -1,0 +1,218 @@
+"""The Lua scripts of the Redis budget store: the rules of ``budget_memory._State``, atomic in Redis.
+
+Every script takes KEYS[1] (the window: a hash of ``<second>:r`` and ``<second>:t`` counters) and
+KEYS[2] (the state: cooldown, hints, failures, ejection, probe), both under the deployment's hash
+tag so that a cluster keeps them in one slot. ARGV[1] is ``now``, ARGV[2] the seconds idle keys
+outlive the window. Times travel as decimal strings; waits come back in whole milliseconds (Redis
+turns Lua numbers into integers), -1 meaning never.
+"""
+
+from __future__ import annotations
+
+__all__ = ["COOL", "FAIL", "RECONCILE", "REMAINING", "RESERVE"]
+
+_PRELUDE = """
+local W = 60
+local wkey, skey = KEYS[1], KEYS[2]
+local now = tonumber(ARGV[1])
+local margin = tonumber(ARGV[2])
+local nows = math.floor(now)
+
+local function load()
+  local raw = redis.call('HGETALL', wkey)
+  local secs, seen, r, t, stale = {}, {}, {}, {}, {}
+  for i = 1, #raw, 2 do
+    local sec = tonumber(string.sub(raw[i], 1, -3))
+    if sec <= nows - W then
+      table.insert(stale, raw[i])
+    else
+      if not seen[sec] then seen[sec] = true; table.insert(secs, sec) end
+      local counts = t
+      if string.sub(raw[i], -1) == 'r' then counts = r end
+      counts[sec] = tonumber(raw[i + 1])
+    end
+  end
+  if #stale > 0 then redis.call('HDEL', wkey, unpack(stale)) end
+  table.sort(secs)
+  local st = {}
+  local sraw = redis.call('HGETALL', skey)
+  for i = 1, #sraw, 2 do st[sraw[i]] = sraw[i + 1] end
+  return secs, r, t, st
+end
+
+local function num(st, name) return tonumber(st[name] or '0') end
+
+local function used(secs, counts)
+  local total = 0
+  for _, sec in ipairs(secs) do total = total + (counts[sec] or 0) end
+  return total
+end
+
+local function window_wait(secs, counts, need, limit)
+  if limit < 0 then return 0 end
+  if need > limit then return math.huge end
+  local excess = used(secs, counts) + need - limit
+  for _, sec in ipairs(secs) do
+    if excess <= 0 then break end
+    excess = excess - (counts[sec] or 0)
+    if excess <= 0 then return sec + W - now end
+  end
+  return 0
+end
+
+local function health(st)
+  if st['ejected'] ~= '1' then return 'closed' end
+  if now < num(st, 'open_until') then return 'open' end
+  return 'half_open'
+end
+
+local function hint_wait(st, kind, need)
+  local left = st['hint_' .. kind]
+  local untl = num(st, 'hint_' .. kind .. '_until')
+  if left ~= nil and now < untl and tonumber(left) < need then return untl - now end
+  return 0
+end
+
+local function assess(secs, r, t, st, rpm, tpm, tokens)
+  if num(st, 'cooling_until') > now then return 'cooling', num(st, 'cooling_until') - now end
+  local h = health(st)
+  if h == 'open' then return 'ejected', num(st, 'open_until') - now end
+  if h == 'half_open' and num(st, 'probe_until') > now then return 'probing', num(st, 'probe_until') - now end
+  local wr = math.max(window_wait(secs, r, 1, rpm), hint_wait(st, 'requests', 1))
+  local wt = math.max(window_wait(secs, t, tokens, tpm), hint_wait(st, 'tokens', tokens))
+  if wr <= 0 and wt <= 0 then return nil, 0 end
+  if wt >= wr then return 'tokens', wt end
+  return 'requests', wr
+end
+
+local function ms(wait)
+  if wait == math.huge then return -1 end
+  return math.ceil(math.max(wait, 0) * 1000)
+end
+
+local function take_hint(first)
+  for i, kind in ipairs({'requests', 'tokens'}) do
+    local left, reset = ARGV[first + 2 * i - 2], ARGV[first + 2 * i - 1]
+    if left ~= '' then
+      local untl = tostring(now + tonumber(reset))
+      redis.call('HSET', skey, 'hint_' .. kind, left, 'hint_' .. kind .. '_until', untl)
+    end
+  end
+end
+
+local function adjust(second, delta)
+  local field = second .. ':t'
+  if redis.call('HEXISTS', wkey, field) == 1 then
+    if redis.call('HINCRBY', wkey, field, delta) < 0 then redis.call('HSET', wkey, field, 0) end
+  end
+end
+
+local function expire_state()
+  local latest = now
+  for _, name in ipairs({'cooling_until', 'open_until', 'probe_until'}) do
+    local value = redis.call('HGET', skey, name)
+    if value then latest = math.max(latest, tonumber(value)) end
+  end
+  redis.call('PEXPIRE', skey, math.ceil((latest - now + W + margin) * 1000))
+end
+"""
+
+# ARGV[3..7]: tokens, rpm, tpm (-1: none), probe_timeout. -> {1, probe, second} | {0, reason, wait_ms}
+RESERVE = (
+    _PRELUDE
+    + """
+local tokens, rpm, tpm = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local secs, r, t, st = load()
+local reason, wait = assess(secs, r, t, st, rpm, tpm, tokens)
+if reason then return {0, reason, ms(wait)} end
+redis.call('HINCRBY', wkey, nows .. ':r', 1)
+redis.call('HINCRBY', wkey, nows .. ':t', tokens)
+redis.call('PEXPIRE', wkey, (W + margin) * 1000)
+if st['hint_requests'] then redis.call('HINCRBY', skey, 'hint_requests', -1) end
+if st['hint_tokens'] then redis.call('HINCRBY', skey, 'hint_tokens', -tokens) end
+local probe = 0
+if health(st) == 'half_open' then
+  probe = 1
+  redis.call('HSET', skey, 'probe_until', tostring(now + tonumber(ARGV[6])))
+end
+if redis.call('EXISTS', skey) == 1 then expire_state() end
+return {1, probe, nows}
+"""
+)
+
+# ARGV[3..8]: second, delta, hint (requests, reset, tokens, reset; '' when absent).
+RECONCILE = (
+    _PRELUDE
+    + """
+adjust(ARGV[3], tonumber(ARGV[4]))
+take_hint(5)
+redis.call('HDEL', skey, 'failures', 'ejected', 'open_until', 'probe_until')
+if redis.call('EXISTS', skey) == 1 then expire_state() end
+return 1
+"""
+)
+
+# ARGV[3..13]: second, tokens, hint x4, cool_until ('' none), counts, probe, eject_after, eject_for.
+FAIL = (
+    _PRELUDE
+    + """
+adjust(ARGV[3], -tonumber(ARGV[4]))
+take_hint(5)
+if ARGV[9] ~= '' then
+  local cool = tonumber(ARGV[9])
+  if cool > tonumber(redis.call('HGET', skey, 'cooling_until') or '0') then
+    redis.call('HSET', skey, 'cooling_until', tostring(cool))
+  end
+end
+local probe = ARGV[11] == '1'
+if probe then redis.call('HDEL', skey, 'probe_until') end
+if ARGV[10] == '1' then
+  local failures = redis.call('HINCRBY', skey, 'failures', 1)
+  local ejected = redis.call('HGET', skey, 'ejected') == '1'
+  if probe or (not ejected and failures >= tonumber(ARGV[12])) then
+    redis.call('HSET', skey, 'ejected', '1', 'open_until', tostring(now + tonumber(ARGV[13])))
+  end
+end
+if redis.call('EXISTS', skey) == 1 then expire_state() end
+local st = {}
+local sraw = redis.call('HGETALL', skey)
+for i = 1, #sraw, 2 do st[sraw[i]] = sraw[i + 1] end
+return health(st)
+"""
+)
+
+# ARGV[3]: until.
+COOL = (
+    _PRELUDE
+    + """
+local cool = tonumber(ARGV[3])
+if cool > tonumber(redis.call('HGET', skey, 'cooling_until') or '0') then
+  redis.call('HSET', skey, 'cooling_until', tostring(cool))
+end
+expire_state()
+return 1
+"""
+)
+
+# ARGV[3..4]: rpm, tpm (-1: none). -> {requests (-1: none), tokens (-1: none), health, wait_ms}
+REMAINING = (
+    _PRELUDE
+    + """
+local rpm, tpm = tonumber(ARGV[3]), tonumber(ARGV[4])
+local secs, r, t, st = load()
+local reason, wait = assess(secs, r, t, st, rpm, tpm, 0)
+local left = {-1, -1}
+for i, kind in ipairs({'requests', 'tokens'}) do
+  local limit = ({rpm, tpm})[i]
+  if limit >= 0 then left[i] = limit - used(secs, ({r, t})[i]) end
+  local hint = st['hint_' .. kind]
+  local active = hint ~= nil and now < num(st, 'hint_' .. kind .. '_until')
+  if active then
+    if limit < 0 then left[i] = tonumber(hint) else left[i] = math.min(left[i], tonumber(hint)) end
+  end
+  if limit >= 0 or active then left[i] = math.max(left[i], 0) end
+end
+if not reason then wait = 0 end
+return {left[1], left[2], health(st), ms(wait)}
+"""
+)

@@ -1,0 +1,239 @@
+"""The in-process budget store: one lock, one state per deployment; the default (nothing to run).
+
+``adapters/budget_redis.py`` runs the same rules in Lua; the contract suite holds both to them.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from ..domain.budget import (
+    WINDOW_SECONDS,
+    Budget,
+    Health,
+    RateHint,
+    Refusal,
+    RefusalReason,
+    Remaining,
+    Reservation,
+    check_tokens,
+)
+
+__all__ = ["MemoryBudgetStore"]
+
+#: A hint without a reset holds this long: a sliding window's count is soon out of date.
+HINT_SECONDS = 1.0
+#: Idle state is forgotten this long after the window (as the Redis keys expire).
+MARGIN_SECONDS = 10
+
+
+@dataclass
+class _State:
+    buckets: dict[int, list[int]] = field(default_factory=dict)  # second -> [requests, tokens]
+    hint_requests: int | None = None
+    hint_requests_until: float = 0.0
+    hint_tokens: int | None = None
+    hint_tokens_until: float = 0.0
+    cooling_until: float = 0.0
+    failures: int = 0
+    ejected: bool = False
+    open_until: float = 0.0
+    probe_until: float = 0.0
+    touched: float = 0.0
+
+    def prune(self, now: float) -> None:
+        oldest = math.floor(now) - WINDOW_SECONDS
+        for second in [s for s in self.buckets if s <= oldest]:
+            del self.buckets[second]
+
+    def health(self, now: float) -> Health:
+        if not self.ejected:
+            return "closed"
+        return "open" if now < self.open_until else "half_open"
+
+    def used(self, index: int) -> int:
+        return sum(bucket[index] for bucket in self.buckets.values())
+
+    def window_wait(self, index: int, need: int, limit: int | None, now: float) -> float:
+        """Seconds until ``need`` more fits under ``limit`` as old buckets leave the window."""
+        if limit is None:
+            return 0.0
+        if need > limit:
+            return math.inf
+        excess = self.used(index) + need - limit
+        for second in sorted(self.buckets):
+            if excess <= 0:
+                break
+            excess -= self.buckets[second][index]
+            if excess <= 0:
+                return second + WINDOW_SECONDS - now
+        return 0.0
+
+    def hint_wait(self, need_requests: int, need_tokens: int, now: float) -> tuple[float, float]:
+        wait_r = wait_t = 0.0
+        if self.hint_requests is not None and now < self.hint_requests_until:
+            wait_r = self.hint_requests_until - now if self.hint_requests < need_requests else 0.0
+        if self.hint_tokens is not None and now < self.hint_tokens_until:
+            wait_t = self.hint_tokens_until - now if self.hint_tokens < need_tokens else 0.0
+        return wait_r, wait_t
+
+    def assess(self, budget: Budget, tokens: int, now: float) -> tuple[RefusalReason, float] | None:
+        """Why ``tokens`` (and one request) cannot go now and for how long; None when they can."""
+        if self.cooling_until > now:
+            return "cooling", self.cooling_until - now
+        health = self.health(now)
+        if health == "open":
+            return "ejected", self.open_until - now
+        if health == "half_open" and self.probe_until > now:
+            return "probing", self.probe_until - now
+        hint_r, hint_t = self.hint_wait(1, tokens, now)
+        wait_r = max(self.window_wait(0, 1, budget.rpm, now), hint_r)
+        wait_t = max(self.window_wait(1, tokens, budget.tpm, now), hint_t)
+        if wait_r <= 0 and wait_t <= 0:
+            return None
+        return ("tokens", wait_t) if wait_t >= wait_r else ("requests", wait_r)
+
+    def take_hint(self, hint: RateHint | None, now: float) -> None:
+        if hint is None:
+            return
+        if hint.remaining_requests is not None:
+            self.hint_requests = hint.remaining_requests
+            reset = hint.reset_requests if hint.reset_requests is not None else HINT_SECONDS
+            self.hint_requests_until = now + reset
+        if hint.remaining_tokens is not None:
+            self.hint_tokens = hint.remaining_tokens
+            reset = hint.reset_tokens if hint.reset_tokens is not None else HINT_SECONDS
+            self.hint_tokens_until = now + reset
+
+    def adjust_tokens(self, second: int, delta: int) -> None:
+        bucket = self.buckets.get(second)
+        if bucket is not None:  # a bucket gone from the window needs no correction
+            bucket[1] = max(0, bucket[1] + delta)
+
+    def idle(self, now: float) -> bool:
+        markers = (self.cooling_until, self.open_until, self.probe_until)
+        return (
+            not self.buckets
+            and all(marker <= now for marker in markers)
+            and now - self.touched > WINDOW_SECONDS + MARGIN_SECONDS
+        )
+
+
+class MemoryBudgetStore:
+    """Budgets in this process only, safe across threads.
+
+    Args:
+        clock: seconds on the epoch every user of the store shares (default ``time.time``).
+    """
+
+    origin = "memory"
+
+    def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._states: dict[str, _State] = {}
+        self._swept = 0.0
+
+    def __repr__(self) -> str:
+        return f"MemoryBudgetStore(deployments={len(self._states)})"
+
+    def _state(self, deployment: str, now: float) -> _State:
+        if now - self._swept >= 1.0:  # forget idle deployments, at most once a second
+            self._swept = now
+            for name in [name for name, state in self._states.items() if state.idle(now)]:
+                del self._states[name]
+        state = self._states.setdefault(deployment, _State())
+        state.prune(now)
+        state.touched = now
+        return state
+
+    def reserve(self, budget: Budget, tokens: int) -> Reservation | Refusal:
+        check_tokens(tokens)
+        with self._lock:
+            now = self._clock()
+            state = self._state(budget.deployment, now)
+            refused = state.assess(budget, tokens, now)
+            if refused is not None:
+                return Refusal(budget.deployment, refused[0], max(refused[1], 0.0))
+            second = math.floor(now)
+            bucket = state.buckets.setdefault(second, [0, 0])
+            bucket[0] += 1
+            bucket[1] += tokens
+            if state.hint_requests is not None:
+                state.hint_requests -= 1
+            if state.hint_tokens is not None:
+                state.hint_tokens -= tokens
+            probe = state.health(now) == "half_open"
+            if probe:
+                state.probe_until = now + budget.probe_timeout
+            return Reservation(budget, tokens, second, probe=probe, origin=self.origin)
+
+    def reconcile(self, reservation: Reservation, used_tokens: int, hint: RateHint | None = None) -> None:
+        check_tokens(used_tokens)
+        with self._lock:
+            now = self._clock()
+            state = self._state(reservation.deployment, now)
+            state.adjust_tokens(reservation.second, used_tokens - reservation.tokens)
+            state.take_hint(hint, now)
+            state.failures = 0
+            state.ejected = False
+            state.probe_until = 0.0
+
+    def fail(
+        self,
+        reservation: Reservation,
+        *,
+        cool_until: float | None = None,
+        hint: RateHint | None = None,
+        counts: bool = True,
+    ) -> Health:
+        budget = reservation.budget
+        with self._lock:
+            now = self._clock()
+            state = self._state(budget.deployment, now)
+            state.adjust_tokens(reservation.second, -reservation.tokens)
+            state.take_hint(hint, now)
+            if cool_until is not None:
+                state.cooling_until = max(state.cooling_until, cool_until)
+            if reservation.probe:
+                state.probe_until = 0.0
+            if counts:
+                state.failures += 1
+                if reservation.probe or (not state.ejected and state.failures >= budget.eject_after):
+                    state.ejected = True
+                    state.open_until = now + budget.eject_for
+            return state.health(now)
+
+    def cool_down(self, deployment: str, until: float) -> None:
+        with self._lock:
+            state = self._state(deployment, self._clock())
+            state.cooling_until = max(state.cooling_until, until)
+
+    def remaining(self, budgets: Sequence[Budget]) -> dict[str, Remaining]:
+        with self._lock:
+            now = self._clock()
+            return {budget.deployment: self._remaining(budget, now) for budget in budgets}
+
+    def _remaining(self, budget: Budget, now: float) -> Remaining:
+        state = self._state(budget.deployment, now)
+        refused = state.assess(budget, 0, now)
+        requests = None if budget.rpm is None else budget.rpm - state.used(0)
+        tokens = None if budget.tpm is None else budget.tpm - state.used(1)
+        if state.hint_requests is not None and now < state.hint_requests_until:
+            requests = state.hint_requests if requests is None else min(requests, state.hint_requests)
+        if state.hint_tokens is not None and now < state.hint_tokens_until:
+            tokens = state.hint_tokens if tokens is None else min(tokens, state.hint_tokens)
+        return Remaining(
+            budget.deployment,
+            requests=None if requests is None else max(requests, 0),
+            tokens=None if tokens is None else max(tokens, 0),
+            health=state.health(now),
+            wait=0.0 if refused is None else max(refused[1], 0.0),
+        )
+
+    def close(self) -> None:
+        """Nothing to release; here so that either store can be closed alike."""
