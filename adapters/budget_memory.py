@@ -115,6 +115,7 @@ class _State:
             bucket[1] = max(0, bucket[1] + delta)
 
     def idle(self, now: float) -> bool:
+        self.prune(now)
         markers = (self.cooling_until, self.open_until, self.probe_until)
         return (
             not self.buckets

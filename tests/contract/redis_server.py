@@ -38,7 +38,8 @@ class RedisServer:
 
     def start(self) -> RedisServer:
         assert BINARY is not None
-        command = [BINARY, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        port, bind = ["--port", str(self.port)], ["--bind", "127.0.0.1"]
+        command = [BINARY, *port, *bind, "--save", "", "--appendonly", "no"]
         self._process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         while not self.ping():

@@ -7,13 +7,16 @@ Redis stopped in the middle of a run.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -232,3 +235,76 @@ def test_bad_token_counts_are_refused_before_anything_is_counted(store: Any) -> 
     for bad in (-1, 1.5, True):
         with pytest.raises(ValidationError, match="tokens must be an integer"):
             store.reserve(Budget("d1", tpm=10), bad)
+
+
+# -- Redis only: processes sharing one budget, keys that expire, Redis going away --------------------
+
+PROCESSES, RESERVATIONS = 4, 60
+
+
+@needs_redis
+def test_processes_sharing_a_budget_through_redis_never_exceed_it(redis_server: RedisServer) -> None:
+    worker = str(Path(__file__).parent / "budget_worker.py")
+    prefix, start_at = f"test:{uuid.uuid4().hex}", time.time() + 1.0
+    args = [redis_server.url, prefix, repr(START), repr(start_at), str(RESERVATIONS)]
+    running = [
+        subprocess.Popen([sys.executable, worker, *args], stdout=subprocess.PIPE, text=True)
+        for _ in range(PROCESSES)
+    ]
+    results = [json.loads(process.communicate(timeout=30)[0]) for process in running]
+    assert all(process.returncode == 0 for process in running)
+    # 4 x 60 requests against rpm=60, and 4 x 60 x 7 tokens against tpm=1000: exactly the limits.
+    assert sum(result["requests"] for result in results) == 60
+    assert sum(result["tokens"] for result in results) == 1000 // 7
+    assert sum(1 for result in results if result["requests"] > 0) > 1  # they did share it
+
+
+@needs_redis
+def test_the_redis_keys_expire_by_themselves(redis_server: RedisServer, clock: Clock) -> None:
+    import redis
+
+    store = redis_store(redis_server, clock, margin=10)
+    budget = Budget("d1", rpm=5, eject_after=1, eject_for=100)
+    store.fail(granted(store.reserve(budget, 3)))
+    client = redis.Redis.from_url(redis_server.url)
+    window, state = (client.pttl(f"{store._prefix}:{{d1}}:{kind}") for kind in ("w", "s"))
+    assert 60_000 < window <= 70_000  # the window plus the margin
+    assert 160_000 < state <= 170_000  # the ejection's end, plus the window and the margin
+    client.close()
+    store.close()
+
+
+def test_the_memory_store_forgets_idle_deployments(clock: Clock) -> None:
+    store = MemoryBudgetStore(clock=clock)
+    granted(store.reserve(Budget("d1", rpm=5), 1))
+    clock.advance(71)
+    granted(store.reserve(Budget("d2", rpm=5), 1))
+    assert repr(store) == "MemoryBudgetStore(deployments=1)"
+
+
+@needs_redis
+def test_redis_stopped_mid_run_falls_back_once_and_comes_back(
+    clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="llmport.budget")
+    budget = Budget("d1", rpm=1000, tpm=100_000)
+    with RedisServer() as server:
+        store = redis_store(server, clock, retry_every=30)
+        before = granted(store.reserve(budget, 10))
+        assert before.origin == "redis"
+        server.stop()
+        answers = [store.reserve(budget, 10) for _ in range(20)]
+        store.reconcile(before, 5)  # made on Redis, settled while it is down: no error
+        assert all(isinstance(answer, Reservation) and answer.origin == "memory" for answer in answers)
+        store.reconcile(answers[0], 12)
+        assert store.remaining([budget])["d1"].requests == 1000 - 20
+        server.start()  # back, empty, on the same port
+        clock.advance(10)
+        assert store.reserve(budget, 10).origin == "memory"  # not retried before retry_every
+        clock.advance(20)
+        assert store.reserve(budget, 10).origin == "redis"
+        assert not store.using_fallback
+        store.close()
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "unreachable" in warnings[0], warnings
+    assert any("reachable again" in r.getMessage() for r in caplog.records if r.levelno == logging.INFO)
