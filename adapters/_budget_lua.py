@@ -12,7 +12,7 @@ from __future__ import annotations
 __all__ = ["COOL", "FAIL", "RECONCILE", "REMAINING", "RESERVE"]
 
 _PRELUDE = """
-local W = 60
+local W = 61  -- domain.budget.BUCKET_LIFETIME: a bucket counts until 61 s after its second began
 local wkey, skey = KEYS[1], KEYS[2]
 local now = tonumber(ARGV[1])
 local margin = tonumber(ARGV[2])

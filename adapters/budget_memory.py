@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from ..domain.budget import (
-    WINDOW_SECONDS,
+    BUCKET_LIFETIME,
     Budget,
     Health,
     RateHint,
@@ -46,7 +46,7 @@ class _State:
     touched: float = 0.0
 
     def prune(self, now: float) -> None:
-        oldest = math.floor(now) - WINDOW_SECONDS
+        oldest = math.floor(now) - BUCKET_LIFETIME
         for second in [s for s in self.buckets if s <= oldest]:
             del self.buckets[second]
 
@@ -70,7 +70,7 @@ class _State:
                 break
             excess -= self.buckets[second][index]
             if excess <= 0:
-                return second + WINDOW_SECONDS - now
+                return second + BUCKET_LIFETIME - now
         return 0.0
 
     def hint_wait(self, need_requests: int, need_tokens: int, now: float) -> tuple[float, float]:
@@ -120,7 +120,7 @@ class _State:
         return (
             not self.buckets
             and all(marker <= now for marker in markers)
-            and now - self.touched > WINDOW_SECONDS + MARGIN_SECONDS
+            and now - self.touched > BUCKET_LIFETIME + MARGIN_SECONDS
         )
 
 

@@ -3,7 +3,7 @@
 Each call is one Lua script (EVALSHA), so a reservation is atomic and one round trip; reading
 several deployments is one pipelined round trip. Keys are ``<prefix>:{<deployment>}:w`` (the
 window's buckets) and ``:s`` (cooldown, hints, failures, ejection, probe); both expire by
-themselves, the window 60 s + ``margin`` after its last write, the state as long after its last
+themselves, the window 61 s + ``margin`` after its last write, the state as long after its last
 deadline. Times come from the store's ``clock`` (``time.time``): hosts sharing a Redis need
 synchronised clocks, and one-second buckets tolerate the usual NTP drift.
 

@@ -5,8 +5,10 @@ sliding window of 60 one-second buckets. Why buckets and not a fixed minute: a f
 a client send its whole quota at 12:00:59 and again at 12:01:00, twice the limit within two
 seconds, and Azure (which evaluates its limits over short sliding intervals) answers the second
 burst with 429s. A log of every request would be exact but grows with the traffic, and in Redis
-every check would walk it; 60 buckets bound the state of a deployment to 60 counters and err by
-at most one second on when room comes back.
+every check would walk it; buckets bound the state of a deployment to 61 counters. The error is
+on the safe side: a bucket leaves the window 61 s after its second began (``BUCKET_LIFETIME``),
+so the store may hold room back for up to one second too long, never give it back too early
+(a provider counting an exact sliding minute would answer that with a 429).
 
 Time is the store's injected ``clock`` (seconds, the same epoch in every process that shares a
 store: ``time.time`` by default). A call that finds no room is refused with how long to wait.
@@ -35,6 +37,7 @@ from typing import Literal, Protocol, runtime_checkable
 from .errors import ConfigurationError, ValidationError
 
 __all__ = [
+    "BUCKET_LIFETIME",
     "WINDOW_SECONDS",
     "Budget",
     "BudgetStore",
@@ -48,8 +51,10 @@ __all__ = [
     "parse_reset",
 ]
 
-#: The length of the sliding window, in one-second buckets.
+#: The length of the sliding window the limits are per.
 WINDOW_SECONDS = 60
+#: How long a one-second bucket counts: the window plus the second the bucket spans.
+BUCKET_LIFETIME = WINDOW_SECONDS + 1
 
 #: ``closed``: serving; ``open``: ejected until ``Remaining.wait``; ``half_open``: one probe may go.
 Health = Literal["closed", "open", "half_open"]

@@ -25,7 +25,7 @@ from redis_server import BINARY, SKIP_REASON, RedisServer
 from llmport.adapters.budget_memory import MemoryBudgetStore
 from llmport.domain.budget import Budget, BudgetStore, RateHint, Refusal, Reservation
 
-START = 1_700_000_000.25  # a quarter past a second: a bucket's room comes back 59.75 s later
+START = 1_700_000_000.25  # a quarter past a second: a bucket's room comes back 60.75 s later
 
 needs_redis = pytest.mark.skipif(BINARY is None, reason=SKIP_REASON)
 
@@ -91,8 +91,8 @@ def test_requests_are_counted_in_a_sliding_window_of_one_second_buckets(store: A
     clock.advance(30)
     granted(store.reserve(budget, 0))
     full = refused(store.reserve(budget, 0))
-    assert (full.reason, full.wait) == ("requests", pytest.approx(29.75, abs=0.002))
-    clock.advance(29.75)  # the first two leave the window; the third stays until 30 s later
+    assert (full.reason, full.wait) == ("requests", pytest.approx(30.75, abs=0.002))
+    clock.advance(30.75)  # the first two leave the window; the third stays until 30 s later
     granted(store.reserve(budget, 0))
     granted(store.reserve(budget, 0))
     assert refused(store.reserve(budget, 0)).wait == pytest.approx(30.0, abs=0.002)
@@ -104,7 +104,7 @@ def test_tokens_are_refused_with_the_wait_until_enough_leave_the_window(store: A
     clock.advance(10)
     granted(store.reserve(budget, 30))
     answer = refused(store.reserve(budget, 50))
-    assert (answer.reason, answer.wait) == ("tokens", pytest.approx(49.75, abs=0.002))
+    assert (answer.reason, answer.wait) == ("tokens", pytest.approx(50.75, abs=0.002))
     granted(store.reserve(budget, 10))
     never = refused(store.reserve(budget, 101))
     assert never.wait == math.inf
@@ -120,7 +120,7 @@ def test_reconcile_refunds_or_charges_the_difference(store: Any, clock: Clock) -
     store.reconcile(second, 60)
     left = store.remaining([budget])["d1"]
     assert (left.requests, left.tokens, left.health, left.wait) == (98, 10, "closed", 0.0)
-    clock.advance(60)
+    clock.advance(61)
     store.reconcile(first, 0)  # its bucket has left the window: nothing to correct
     assert store.remaining([budget])["d1"].tokens == 100
 
@@ -224,7 +224,9 @@ def test_the_window_empties_itself(store: Any, clock: Clock) -> None:
     budget = Budget("d1", rpm=2, tpm=10)
     granted(store.reserve(budget, 10))
     granted(store.reserve(budget, 0))
-    clock.advance(59.75)
+    clock.advance(59.75)  # the bucket still counts a second longer: never too early
+    assert store.remaining([budget])["d1"].requests == 0
+    clock.advance(1)
     left = store.remaining([budget])["d1"]
     assert (left.requests, left.tokens) == (2, 10)
 
@@ -268,8 +270,8 @@ def test_the_redis_keys_expire_by_themselves(redis_server: RedisServer, clock: C
     store.fail(granted(store.reserve(budget, 3)))
     client = redis.Redis.from_url(redis_server.url)
     window, state = (client.pttl(f"{store._prefix}:{{d1}}:{kind}") for kind in ("w", "s"))
-    assert 60_000 < window <= 70_000  # the window plus the margin
-    assert 160_000 < state <= 170_000  # the ejection's end, plus the window and the margin
+    assert 61_000 < window <= 71_000  # a bucket's lifetime plus the margin
+    assert 161_000 < state <= 171_000  # the ejection's end, plus the window and the margin
     client.close()
     store.close()
 
@@ -277,7 +279,7 @@ def test_the_redis_keys_expire_by_themselves(redis_server: RedisServer, clock: C
 def test_the_memory_store_forgets_idle_deployments(clock: Clock) -> None:
     store = MemoryBudgetStore(clock=clock)
     granted(store.reserve(Budget("d1", rpm=5), 1))
-    clock.advance(71)
+    clock.advance(72)
     granted(store.reserve(Budget("d2", rpm=5), 1))
     assert repr(store) == "MemoryBudgetStore(deployments=1)"
 
