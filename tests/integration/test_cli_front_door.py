@@ -288,6 +288,7 @@ def test_doctor_on_a_chat_only_setup_skips_embeddings(server: LoopbackServer) ->
         ["credential", "ok"],
         ["chat", "ok"],
         ["embeddings", "skipped"],
+        ["usage", "-"],
     ]
     assert (
         "embeddings     skipped         -  no embedding_model: set LLMPORT_EMBEDDING_MODEL" in result.stdout
@@ -299,7 +300,7 @@ def test_doctor_on_an_embeddings_only_setup_skips_chat(server: LoopbackServer) -
     result = run("doctor", **openai_env(server, LLMPORT_EMBEDDING_MODEL="text-embedding-3-small"))
 
     assert result.returncode == 0, result.stdout + result.stderr
-    assert statuses(result.stdout)[2:] == [["chat", "skipped"], ["embeddings", "ok"]]
+    assert statuses(result.stdout)[2:] == [["chat", "skipped"], ["embeddings", "ok"], ["usage", "-"]]
     assert "no chat_model: set LLMPORT_CHAT_MODEL to check chat" in result.stdout
     assert [request.op for request in server.requests] == ["embeddings"]
 

@@ -82,7 +82,13 @@ def test_doctor_passes_against_each_provider_shape(server: LoopbackServer, provi
     result = run("doctor", env=provider_env(server, provider))
     assert result.returncode == 0, result.stdout + result.stderr
     statuses = [line.split()[:2] for line in result.stdout.splitlines()]
-    assert statuses == [["configuration", "ok"], ["credential", "ok"], ["chat", "ok"], ["embeddings", "ok"]]
+    assert statuses == [
+        ["configuration", "ok"],
+        ["credential", "ok"],
+        ["chat", "ok"],
+        ["embeddings", "ok"],
+        ["usage", "-"],
+    ]
     assert [r.op for r in server.requests] == ["chat/completions", "embeddings"]
     assert KEY not in result.stdout and TOKEN not in result.stdout
 
