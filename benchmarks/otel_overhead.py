@@ -6,7 +6,10 @@ p50 of N chat calls (and N streams) of one llmport client, in one of three modes
 - ``off``: OpenTelemetry importable but not configured (the container picks the no-op port);
 - ``sdk``: the OpenTelemetry SDK configured by the application: a TracerProvider with an
   in-memory span exporter (SimpleSpanProcessor) and a MeterProvider with an in-memory reader;
-- ``absent``: ``opentelemetry`` cannot be imported at all (as without the ``otel`` extra).
+- ``absent``: ``opentelemetry`` cannot be imported at all (as without the ``otel`` extra);
+- ``raw`` and ``raw-v2``: the peer, the raw openai SDK without and with
+  ``opentelemetry-instrumentation-openai-v2`` on the same SDK configuration, so that the cost of
+  tracing itself is measured beside llmport's (the instrumentation makes one span per call).
 
 Modes run in a rotated order every round; printed: each mode's median p50 and the ratios
 ``sdk / off`` (target <= 1.05) and ``absent / off`` (target: 1.00, today's figures unchanged).
@@ -21,9 +24,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
-MODES = ("off", "sdk", "absent")
+MODES = ("off", "sdk", "absent", "raw", "raw-v2")
 CHAT_MODEL = "gpt-4o-mini"
 
 
@@ -54,8 +58,46 @@ def _configure(mode: str) -> object:
     return exporter
 
 
+def raw_worker(mode: str, port: int, calls: int) -> None:
+    """The peer: the raw SDK, with ``opentelemetry-instrumentation-openai-v2`` in ``raw-v2``."""
+    exporter = _configure("sdk" if mode == "raw-v2" else "off")
+    if mode == "raw-v2":
+        from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor
+
+        OpenAIInstrumentor().instrument()
+    import openai
+
+    client = openai.OpenAI(api_key="sk-bench", base_url=f"http://127.0.0.1:{port}/v1", max_retries=0)
+    messages: list[Any] = [{"role": "user", "content": "When was Microsoft founded?"}]
+    for _ in range(200):
+        client.chat.completions.create(model=CHAT_MODEL, messages=messages)
+    chat: list[float] = []
+    for _ in range(calls):
+        started = time.perf_counter()
+        client.chat.completions.create(model=CHAT_MODEL, messages=messages)
+        chat.append(time.perf_counter() - started)
+        if exporter is not None and len(chat) % 500 == 0:
+            exporter.clear()  # type: ignore[attr-defined]
+    stream: list[float] = []
+    for _ in range(calls // 5):
+        started = time.perf_counter()
+        for _chunk in client.chat.completions.create(model=CHAT_MODEL, messages=messages, stream=True):
+            pass
+        stream.append(time.perf_counter() - started)
+    client.close()
+    traced = "openai-v2" if mode == "raw-v2" else "none"
+    print(
+        json.dumps(
+            {"telemetry": traced, "chat": statistics.median(chat), "stream": statistics.median(stream)}
+        )
+    )
+
+
 def worker(mode: str, port: int, calls: int) -> None:
     """One fresh process: configure ``mode``, build a client, time calls; JSON on stdout."""
+    if mode.startswith("raw"):
+        raw_worker(mode, port, calls)
+        return
     exporter = _configure(mode)
     import llmport
 
@@ -107,7 +149,7 @@ def main() -> None:
     results: dict[str, list[dict[str, float]]] = {mode: [] for mode in MODES}
     with Server(workers=1) as server:
         for number in range(args.rounds):
-            order = MODES[number % 3 :] + MODES[: number % 3]
+            order = MODES[number % len(MODES) :] + MODES[: number % len(MODES)]
             for mode in order:
                 command = [sys.executable, __file__, "--worker", mode, str(server.port)]
                 command += ["--calls", str(args.calls)]
@@ -127,7 +169,11 @@ def main() -> None:
     for figure in ("chat", "stream"):
         sdk = _ratio(results["sdk"], results["off"], figure)
         absent = _ratio(results["absent"], results["off"], figure)
-        print(f"  {figure}: sdk/off {sdk:.3f} (target <= 1.05)   absent/off {absent:.3f} (target 1.00)")
+        peer = _ratio(results["raw-v2"], results["raw"], figure)
+        print(
+            f"  {figure}: sdk/off {sdk:.3f} (target <= 1.05)   absent/off {absent:.3f} (target 1.00)   "
+            f"peer: raw SDK with instrumentation-openai-v2 / without {peer:.3f}"
+        )
 
 
 def _us(runs: list[dict[str, float]], figure: str) -> float:
