@@ -51,6 +51,7 @@ from .domain.models import (
     WebSearchTool,
 )
 from .domain.ports import ChatPort, CredentialPort, EmbeddingPort
+from .domain.replies import Cost
 from .domain.responses_items import (
     FunctionCallItem,
     McpCall,
@@ -61,6 +62,7 @@ from .domain.responses_items import (
     ReasoningItem,
     UrlCitation,
 )
+from .domain.usage import ModelPrice, UsageReport, UsageTotals
 from .services.client import Client
 from .settings import Secret, Settings
 
@@ -85,6 +87,7 @@ __all__ = [
     "Container",
     "ContentFilteredError",
     "ContextLengthExceededError",
+    "Cost",
     "CredentialPort",
     "EmbeddingPort",
     "EmbeddingRequest",
@@ -98,6 +101,7 @@ __all__ = [
     "McpListTools",
     "McpTool",
     "Message",
+    "ModelPrice",
     "NotFoundError",
     "OtherEvent",
     "OtherItem",
@@ -122,6 +126,8 @@ __all__ = [
     "ToolSpec",
     "UrlCitation",
     "Usage",
+    "UsageReport",
+    "UsageTotals",
     "ValidationError",
     "WebSearchTool",
     "build_client",

@@ -329,6 +329,7 @@ def build_client(
 
     chat, embeddings = container.chat_service(), container.embedding_service()
     client = Client(chat, embeddings, settings=settings, on_close=close_credential, container=container)
+    _FORK_AWARE_ITSELF.add(client)  # its own lock and usage ledger
     _survive_fork(
         client,
         (

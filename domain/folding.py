@@ -117,4 +117,5 @@ _LAST_WINS = (
     "service_tier",
     "output",
     "apim_request_id",
+    "cost",
 )

@@ -315,6 +315,11 @@ class Client:
         response = root._embeddings.embed(request, options)
         return root._accounting.reply(request.model or root._embedding_model, response)
 
+    def after_fork(self) -> None:
+        """In a forked child: new locks (a parent thread may have held one); the totals stay."""
+        self._lock = threading.Lock()
+        self._accounting.ledger.after_fork()
+
     def _check_open(self) -> None:
         # Read without the lock: a call racing close() is the services' and adapters' business.
         if self._root._closed:

@@ -149,3 +149,17 @@ def test_cli_doctor_says_what_each_call_was_priced_as_and_the_totals() -> None:
     assert "model=prod-chat" in rows["chat"] and "(priced as gpt-4o)" in rows["chat"]
     assert "cost=unpriced" in rows["embeddings"]
     assert "2 calls:" in rows["usage"] and "(1 unpriced)" in rows["usage"]
+
+
+def test_fold_stream_keeps_the_cost_of_the_chunk_that_carried_the_usage() -> None:
+    import llmport
+
+    with llmport.from_dict(
+        {"provider": "fake", "prices": {"fake-chat": {"input": 1.0, "output": 2.0}}}
+    ) as client:
+        chunks = list(client.stream("Tell me a story"))
+        folded = llmport.fold_stream(chunks)
+    priced = [chunk.cost for chunk in chunks if chunk.cost is not None]
+    assert len(priced) == 1
+    assert folded.cost == priced[0]
+    assert folded.cost is not None and folded.cost.total > 0
