@@ -234,26 +234,30 @@ class _CallSpan:
         service_tier: str | None = None,
     ) -> None:
         names = self._names
-        span = self._span
+        # One set_attributes call: the SDK takes its span lock once, not once per attribute.
+        attributes: dict[str, Any] = {}
         if system_fingerprint:
-            span.set_attribute(names.SYSTEM_FINGERPRINT, system_fingerprint)
+            attributes[names.SYSTEM_FINGERPRINT] = system_fingerprint
         if service_tier:
-            span.set_attribute(names.SERVICE_TIER, service_tier)
+            attributes[names.SERVICE_TIER] = service_tier
         if model:
-            span.set_attribute(names.RESPONSE_MODEL, model)
+            attributes[names.RESPONSE_MODEL] = model
             self._metric[names.RESPONSE_MODEL] = model
         if response_id:
-            span.set_attribute(names.RESPONSE_ID, response_id)
+            attributes[names.RESPONSE_ID] = response_id
         if finish_reasons:
-            span.set_attribute(names.FINISH_REASONS, finish_reasons)
+            attributes[names.FINISH_REASONS] = finish_reasons
         if request_id:
-            span.set_attribute(_REQUEST_ID, request_id)
+            attributes[_REQUEST_ID] = request_id
         if usage is not None:
-            self._set_usage(usage.prompt_tokens, usage.completion_tokens)
+            attributes[names.INPUT_TOKENS] = usage.prompt_tokens
+            attributes[names.OUTPUT_TOKENS] = usage.completion_tokens
+            self._usage = (usage.prompt_tokens, usage.completion_tokens)
             if usage.cached_tokens:
-                span.set_attribute(names.CACHED_TOKENS, usage.cached_tokens)
+                attributes[names.CACHED_TOKENS] = usage.cached_tokens
             if usage.reasoning_tokens:
-                span.set_attribute(names.REASONING_TOKENS, usage.reasoning_tokens)
+                attributes[names.REASONING_TOKENS] = usage.reasoning_tokens
+        self._span.set_attributes(attributes)
 
     def embedding_reply(self, reply: EmbeddingResponse) -> None:
         names = self._names
