@@ -141,6 +141,8 @@ class ChatResponse:
     raw: Mapping[str, Any] | None = field(default=None, repr=False, compare=False)
     #: The estimated cost, when the client has a price for the model (the ``prices`` setting).
     cost: Cost | None = None
+    #: The deployment that served the call, when a router chose among several.
+    deployment: str | None = None
 
     def __post_init__(self) -> None:
         if not self.choices:
@@ -194,6 +196,8 @@ class ChatChunk:
     raw: Mapping[str, Any] | None = field(default=None, repr=False, compare=False)
     #: On the chunk that carries ``usage``: its estimated cost, when the client has a price.
     cost: Cost | None = None
+    #: The deployment that served the stream, when a router chose among several.
+    deployment: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,6 +211,8 @@ class EmbeddingResponse:
     apim_request_id: str | None = None
     #: The estimated cost, when the client has a price for the model (the ``prices`` setting).
     cost: Cost | None = None
+    #: The deployment that served the call, when a router chose among several.
+    deployment: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,131 @@
+"""What a router decides before it sends: the deployments, their order, token estimates, log events."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..domain.budget import Budget, Remaining
+from ..domain.errors import ConfigurationError
+from ..domain.models import ChatRequest, EmbeddingRequest
+from ..domain.ports import ChatPort, EmbeddingPort
+
+__all__ = ["Deployment", "Plan", "estimate_chat", "estimate_embedding", "log_event", "plan"]
+
+#: Every routing decision is one record on this logger; its fields are in ``record.routing``.
+LOGGER = logging.getLogger("llmport.routing")
+
+
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    """One deployment a router may send to.
+
+    Args:
+        name: the deployment's id: named on results and logs, and the budget store's key.
+        adapter: the ChatPort and/or EmbeddingPort that reaches it.
+        priority: lower is tried first (a PTU deployment 0, pay-as-you-go 1).
+        weight: breaks ties between deployments of a group with as much budget left (higher first).
+        budget: its limits (``Budget(name, rpm=..., tpm=...)``); None for none (still cooled, ejected).
+        model: the model or deployment name sent to it, replacing the request's.
+
+    Raises:
+        ConfigurationError: a blank name, a weight that is not > 0, or a budget named otherwise.
+    """
+
+    name: str
+    adapter: ChatPort | EmbeddingPort
+    priority: int = 0
+    weight: float = 1.0
+    budget: Budget | None = None
+    model: str | None = None
+    #: The budget the store is asked about: ``budget``, or one with no limits under ``name``.
+    limits: Budget = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise ConfigurationError("Deployment.name must be a non-blank string")
+        if not isinstance(self.weight, (int, float)) or not math.isfinite(self.weight) or self.weight <= 0:
+            raise ConfigurationError(f"Deployment.weight of {self.name!r} must be > 0")
+        if self.budget is not None and self.budget.deployment != self.name:
+            raise ConfigurationError(
+                f"the budget of deployment {self.name!r} is named {self.budget.deployment!r}; name it alike"
+            )
+        object.__setattr__(self, "limits", self.budget or Budget(self.name))
+
+    def serves(self, kind: str) -> bool:
+        """Whether its adapter can take ``kind`` (``chat`` or ``embeddings``) calls."""
+        port = ChatPort if kind == "chat" else EmbeddingPort
+        return isinstance(self.adapter, port)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """The deployments to try, in order, and the waits of those skipped (for a refusal's hint)."""
+
+    order: tuple[Deployment, ...]
+    waits: tuple[float, ...]
+    best_priority: int | None
+
+
+def plan(deployments: Sequence[Deployment], remaining: dict[str, Remaining]) -> Plan:
+    """Order ``deployments`` for one call from one read of the store.
+
+    Lowest priority first; within a group, the most budget left (the smallest fraction of any
+    limit left: regions of different sizes fill evenly), then the highest weight, then the
+    configured order. A deployment that cannot serve now (cooling, ejected, out of requests) is
+    skipped and logged; its wait is kept.
+    """
+    ready: list[tuple[Deployment, float]] = []
+    waits: list[float] = []
+    for deployment in deployments:
+        left = remaining.get(deployment.name)
+        if left is not None and left.wait > 0:
+            log_event("skipped", deployment, reason=_why_waiting(left), wait=left.wait)
+            waits.append(left.wait)
+            continue
+        ready.append((deployment, _room(deployment.limits, left)))
+    ready.sort(key=lambda pair: (pair[0].priority, -pair[1], -pair[0].weight))
+    best = min((d.priority for d in deployments), default=None)
+    return Plan(tuple(d for d, _ in ready), tuple(waits), best)
+
+
+def _why_waiting(left: Remaining) -> str:
+    if left.health == "open":
+        return "ejected"
+    if left.health == "half_open":
+        return "probing"
+    return "requests" if left.requests == 0 else "cooling"
+
+
+def _room(budget: Budget, left: Remaining | None) -> float:
+    """The fraction left of the tightest limit (1.0 with no limits)."""
+    if left is None:
+        return 1.0
+    fractions = [
+        count / limit
+        for count, limit in ((left.requests, budget.rpm), (left.tokens, budget.tpm))
+        if count is not None and limit is not None
+    ]
+    return min(fractions, default=1.0)
+
+
+def estimate_chat(request: ChatRequest, default_max_tokens: int) -> int:
+    """A chat call's tokens before sending: characters / 4 (+ 3) per message, plus max_tokens."""
+    prompt = sum(3 + math.ceil(len(message.text) / 4) for message in request.messages)
+    return prompt + (request.max_tokens or default_max_tokens)
+
+
+def estimate_embedding(request: EmbeddingRequest) -> int:
+    """An embedding call's tokens before sending: characters / 4 per input."""
+    return sum(math.ceil(len(text) / 4) for text in request.inputs)
+
+
+def log_event(event: str, deployment: Deployment, level: int = logging.INFO, **fields: Any) -> None:
+    """One routing decision (chosen, skipped, spilled, cooled, failed_over, ejected) as a log record."""
+    if LOGGER.isEnabledFor(level):
+        details = {"event": event, "deployment": deployment.name, "priority": deployment.priority, **fields}
+        shown = " ".join(f"{key}={value}" for key, value in details.items() if key != "event")
+        LOGGER.log(level, "routing %s %s", event, shown, extra={"routing": details})

@@ -1,0 +1,230 @@
+"""The Router over real adapters and quota servers: PTU first, spillover, cooldowns, failover, shared budgets.
+
+One fake clock drives the quota servers, the budget stores and the Retrier, so a minute passes at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from quota_server import QuotaServer, QuotaStats
+from redis_server import BINARY, SKIP_REASON, RedisServer
+
+from llmport.adapters.budget_memory import MemoryBudgetStore
+from llmport.adapters.fakes import FakeChat, FakeStreamBreak
+from llmport.adapters.openai import OpenAIAdapter
+from llmport.domain.budget import Budget, BudgetStore
+from llmport.domain.errors import (
+    BadRequestError,
+    RateLimitedError,
+    RequestTimeoutError,
+    ServiceUnavailableError,
+    StreamInterruptedError,
+)
+from llmport.domain.messages import Message
+from llmport.domain.models import ChatRequest
+from llmport.services.retry import Retrier, RetryPolicy
+from llmport.services.routing import Deployment, Router
+
+HI = ChatRequest((Message.user("hi"),), max_tokens=10)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_700_000_000.25
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def caplog(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    caplog.set_level(logging.DEBUG, logger="llmport.routing")
+    return caplog
+
+
+def routing_events(caplog: pytest.LogCaptureFixture) -> list[tuple[str, str]]:
+    return [
+        (record.routing["event"], record.routing["deployment"])
+        for record in caplog.records
+        if hasattr(record, "routing")
+    ]
+
+
+def adapter(server: QuotaServer) -> OpenAIAdapter:
+    return OpenAIAdapter(api_key=server.api_key, base_url=f"{server.url}/v1")
+
+
+def deployment(server: QuotaServer, priority: int = 0, **limits: Any) -> Deployment:
+    budget = Budget(server.deployment, **limits) if limits else None
+    return Deployment(
+        server.deployment, adapter(server), priority=priority, budget=budget, model=server.deployment
+    )
+
+
+def test_ptu_first_then_spill_when_its_budget_is_gone(clock: Clock, caplog: pytest.LogCaptureFixture) -> None:
+    with QuotaServer("ptu", rpm=3, clock=clock) as ptu, QuotaServer("paygo", rpm=10, clock=clock) as paygo:
+        router = Router(
+            [deployment(paygo, 1, rpm=10), deployment(ptu, 0, rpm=3)], store=MemoryBudgetStore(clock=clock)
+        )
+        served = []
+        for _ in range(5):
+            served.append(router.complete(HI).deployment)
+            clock.now += 1
+        router.close()
+    assert served == ["ptu", "ptu", "ptu", "paygo", "paygo"]
+    assert ptu.stats == QuotaStats(
+        requests=3, accepted=3, accepted_tokens=ptu.stats.accepted_tokens, throttled=0
+    )
+    assert (paygo.stats.requests, paygo.stats.throttled) == (2, 0)
+    seen = routing_events(caplog)
+    assert ("skipped", "ptu") in seen and ("spilled", "paygo") in seen
+    assert [
+        r.routing["reason"] for r in caplog.records if getattr(r, "routing", {}).get("event") == "skipped"
+    ] == [
+        "requests",
+        "requests",
+    ]
+
+
+def test_a_deployment_that_always_429s_is_cooled_and_skipped(
+    clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    # tpm=1: every request is over the limit, and the server says so with Retry-After: 60.
+    with QuotaServer("hot", tpm=1, clock=clock) as hot, QuotaServer("cold", clock=clock) as cold:
+        router = Router([deployment(hot, 0), deployment(cold, 1)], store=MemoryBudgetStore(clock=clock))
+        served = [router.complete(HI).deployment for _ in range(4)]
+        router.close()
+    assert served == ["cold"] * 4
+    assert hot.stats.requests == 1  # cooled for its Retry-After: asked once
+    assert cold.stats == QuotaStats(4, 4, cold.stats.accepted_tokens, 0)
+    seen = routing_events(caplog)
+    assert seen[:4] == [("chosen", "hot"), ("cooled", "hot"), ("failed_over", "hot"), ("spilled", "cold")]
+    assert seen.count(("skipped", "hot")) == 3
+
+
+def test_a_region_down_fails_over_with_no_failed_call_then_comes_back_after_its_ejection(
+    clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    with QuotaServer("east", clock=clock) as east, QuotaServer("west", clock=clock) as west:
+        router = Router(
+            [deployment(east, rpm=100), deployment(west, rpm=100)], store=MemoryBudgetStore(clock=clock)
+        )
+        east.go_down()
+        served = [router.complete(HI).deployment for _ in range(6)]  # none raises
+        assert served == ["west"] * 6
+        seen = routing_events(caplog)
+        assert seen.count(("failed_over", "east")) == 3  # eject_after=3 ...
+        assert ("ejected", "east") in seen and ("skipped", "east") in seen  # ... then skipped
+        east.come_back()
+        clock.now += 31  # past eject_for: the half-open probe goes to east and restores it
+        assert [router.complete(HI).deployment for _ in range(2)] == ["east", "east"]
+        router.close()
+    assert east.stats.accepted == 2 and west.stats.throttled == 0
+
+
+def test_budgets_shared_through_redis_by_two_routers_never_exceed_the_servers_limits(clock: Clock) -> None:
+    if BINARY is None:
+        pytest.skip(SKIP_REASON)
+    from llmport.adapters.budget_redis import RedisBudgetStore
+
+    prefix = f"test:{uuid.uuid4().hex}"
+    with (
+        RedisServer() as redis_server,
+        QuotaServer("ptu", rpm=4, clock=clock) as ptu,
+        QuotaServer("paygo", rpm=4, clock=clock) as paygo,
+    ):
+        stores: list[BudgetStore] = [
+            RedisBudgetStore(redis_server.url, prefix=prefix, clock=clock) for _ in range(2)
+        ]
+        routers = [
+            Router([deployment(ptu, 0, rpm=4), deployment(paygo, 1, rpm=4)], store=store) for store in stores
+        ]
+        with ThreadPoolExecutor(8) as pool:
+            served = list(pool.map(lambda n: routers[n % 2].complete(HI).deployment, range(8)))
+        with pytest.raises(RateLimitedError) as refused:
+            routers[0].complete(HI)
+        for router in routers:
+            router.close()
+    assert sorted(served) == ["paygo"] * 4 + ["ptu"] * 4
+    assert (ptu.stats.accepted, paygo.stats.accepted, ptu.stats.throttled, paygo.stats.throttled) == (
+        4,
+        4,
+        0,
+        0,
+    )
+    assert refused.value.code == "no_budget" and 0 < (refused.value.retry_after or 0) <= 61
+    assert ptu.stats.requests + paygo.stats.requests == 8  # the refused call sent nothing
+
+
+def test_with_every_deployment_full_the_call_waits_through_the_retrier_instead_of_sending(
+    clock: Clock,
+) -> None:
+    with QuotaServer("ptu", rpm=1, clock=clock) as ptu, QuotaServer("paygo", rpm=1, clock=clock) as paygo:
+        router = Router(
+            [deployment(ptu, 0, rpm=1), deployment(paygo, 1, rpm=1)], store=MemoryBudgetStore(clock=clock)
+        )
+        assert [router.complete(HI).deployment for _ in range(2)] == ["ptu", "paygo"]
+        short = Retrier(RetryPolicy(max_retry_after=120, deadline=30), sleep=clock.sleep, clock=clock)
+        with pytest.raises(RateLimitedError):
+            short.call(lambda: router.complete(HI))  # the wait would cross the deadline: no sleep
+        assert clock.slept == []
+        retrier = Retrier(RetryPolicy(max_retry_after=120, deadline=300), sleep=clock.sleep, clock=clock)
+        assert retrier.call(lambda: router.complete(HI)).deployment == "ptu"
+        router.close()
+    assert len(clock.slept) == 1 and 59 < clock.slept[0] <= 61
+    assert (ptu.stats.throttled, paygo.stats.throttled, ptu.stats.accepted) == (0, 0, 2)
+
+
+# -- the failure rules, on fakes --------------------------------------------------------------------
+
+
+def fakes(*scripts: tuple[object, ...]) -> tuple[Router, list[FakeChat]]:
+    chats = [FakeChat(*script) for script in scripts]  # type: ignore[arg-type]
+    deployments = [Deployment(f"d{n}", chat) for n, chat in enumerate(chats)]
+    return Router(deployments, store=MemoryBudgetStore()), chats
+
+
+def test_5xx_and_408_move_the_call_but_a_timeout_on_a_sent_request_does_not() -> None:
+    router, chats = fakes(
+        (ServiceUnavailableError("down", status_code=503),),
+        (RequestTimeoutError("408", status_code=408),),
+        (),
+    )
+    assert router.complete(HI).deployment == "d2"
+    router, chats = fakes((RequestTimeoutError("timed out"),), ())
+    with pytest.raises(RequestTimeoutError):
+        router.complete(HI)
+    assert len(chats[1].requests) == 0  # it may have done the work: not sent twice
+    router, chats = fakes((BadRequestError("bad", status_code=400),), ())
+    with pytest.raises(BadRequestError):
+        router.complete(HI)
+    assert len(chats[1].requests) == 0
+
+
+def test_a_stream_moves_only_before_its_first_chunk() -> None:
+    broken = StreamInterruptedError("broke", retryable=True)
+    router, chats = fakes((FakeStreamBreak(after=0, error=broken),), ())
+    chunks = list(router.stream(HI))
+    assert {chunk.deployment for chunk in chunks} == {"d1"} and "".join(c.text for c in chunks)
+    late = StreamInterruptedError("broke", retryable=False)
+    router, chats = fakes((FakeStreamBreak(after=1, error=late),), ())
+    stream = router.stream(HI)
+    assert next(stream).deployment == "d0"
+    with pytest.raises(StreamInterruptedError):
+        list(stream)
+    assert len(chats[1].requests) == 0
