@@ -26,7 +26,7 @@ from llmport.domain.errors import (
     StreamInterruptedError,
 )
 from llmport.domain.messages import Message
-from llmport.domain.models import ChatRequest
+from llmport.domain.models import ChatRequest, EmbeddingRequest
 from llmport.services.retry import Retrier, RetryPolicy
 from llmport.services.routing import Deployment, Router
 
@@ -228,3 +228,20 @@ def test_a_stream_moves_only_before_its_first_chunk() -> None:
     with pytest.raises(StreamInterruptedError):
         list(stream)
     assert len(chats[1].requests) == 0
+
+
+def test_embeddings_spread_over_a_group_by_the_budget_left(clock: Clock) -> None:
+    with QuotaServer("east", rpm=2, clock=clock) as east, QuotaServer("west", rpm=2, clock=clock) as west:
+        router = Router(
+            [deployment(east, rpm=2), deployment(west, rpm=2)], store=MemoryBudgetStore(clock=clock)
+        )
+        request = EmbeddingRequest(("a" * 40, "b" * 40))
+        replies = [router.embed(request) for _ in range(4)]
+        router.close()
+    assert [reply.deployment for reply in replies] == ["east", "west", "east", "west"]
+    assert all(len(reply.vectors) == 2 for reply in replies)
+    assert (east.stats.accepted, west.stats.accepted, east.stats.throttled + west.stats.throttled) == (
+        2,
+        2,
+        0,
+    )
