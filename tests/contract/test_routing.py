@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -18,6 +19,7 @@ from llmport.adapters.budget_memory import MemoryBudgetStore
 from llmport.adapters.fakes import FakeChat, FakeStreamBreak
 from llmport.adapters.openai import OpenAIAdapter
 from llmport.domain.budget import Budget, BudgetStore
+from llmport.domain.deadline import Deadline, deadline_scope
 from llmport.domain.errors import (
     BadRequestError,
     RateLimitedError,
@@ -26,7 +28,7 @@ from llmport.domain.errors import (
     StreamInterruptedError,
 )
 from llmport.domain.messages import Message
-from llmport.domain.models import ChatRequest, EmbeddingRequest
+from llmport.domain.models import ChatChunk, ChatRequest, ChatResponse, EmbeddingRequest
 from llmport.services.retry import Retrier, RetryPolicy
 from llmport.services.routing import Deployment, Router
 
@@ -245,3 +247,39 @@ def test_embeddings_spread_over_a_group_by_the_budget_left(clock: Clock) -> None
         2,
         0,
     )
+
+
+class SlowFailure:
+    """A ChatPort whose call takes ``seconds`` on the clock and then fails with ``error``."""
+
+    def __init__(self, clock: Clock, seconds: float, error: Exception) -> None:
+        self.clock, self.seconds, self.error, self.calls = clock, seconds, error, 0
+
+    def complete(self, request: ChatRequest) -> ChatResponse:
+        self.calls += 1
+        self.clock.now += self.seconds
+        raise self.error
+
+    def stream(self, request: ChatRequest) -> Iterator[ChatChunk]:
+        raise NotImplementedError
+
+
+def test_a_call_is_never_moved_past_its_deadline_and_429s_everywhere_say_when_to_come_back(
+    clock: Clock,
+) -> None:
+    slow = SlowFailure(clock, 10, ServiceUnavailableError("down", status_code=503))
+    spare = FakeChat()
+    router = Router(
+        [Deployment("slow", slow), Deployment("spare", spare)], store=MemoryBudgetStore(clock=clock)
+    )
+    with deadline_scope(Deadline(clock.now + 5, clock)), pytest.raises(ServiceUnavailableError):
+        router.complete(HI)
+    assert (slow.calls, len(spare.requests)) == (1, 0)
+    busy = [RateLimitedError("busy", status_code=429, retry_after=seconds) for seconds in (20, 7)]
+    router, chats = fakes((busy[0],), (busy[1],))
+    with pytest.raises(RateLimitedError) as refused:
+        router.complete(HI)
+    assert (refused.value.code, refused.value.retry_after) == ("no_budget", 7)
+    with pytest.raises(RateLimitedError):
+        router.complete(HI)  # both cooling: nothing is sent
+    assert [len(chat.requests) for chat in chats] == [1, 1]
