@@ -9,12 +9,7 @@ AIMOCK_API_KEYS is set. CI installs it with
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import socket
-import subprocess
-import time
-import urllib.request
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +19,11 @@ import pytest
 from llmport.domain.conversations import fold_stream
 from llmport.domain.errors import AuthenticationError, RateLimitedError
 from llmport.domain.models import ChatRequest, EmbeddingRequest, Message, ToolSpec
+
+# Tests run with --import-mode=importlib: make this folder's helper module importable.
+sys.path.insert(0, str(Path(__file__).parent))
+
+from aimock_server import running_aimock  # needs the path set just above
 
 KEY, TOKEN = "aimock-key", "aimock-token"
 DEPLOYMENT = "gpt-4o-mini"
@@ -50,67 +50,10 @@ FIXTURES = {
 }
 
 
-def _binary() -> str | None:
-    local = Path(__file__).resolve().parents[2] / ".ci" / "node" / "node_modules" / ".bin" / "llmock"
-    if local.exists():
-        return str(local)
-    return os.environ.get("LLMPORT_AIMOCK_BIN") or shutil.which("llmock")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _wait_healthy(url: str, process: subprocess.Popen[bytes], deadline: float) -> None:
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"llmock exited with {process.returncode} before it was ready")
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=1) as reply:  # noqa: S310  # our loopback URL
-                if reply.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError("llmock did not become healthy within 20 s")
-
-
 @pytest.fixture(scope="module")
 def aimock(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    binary = _binary()
-    if binary is None:
-        pytest.skip("llmock is not installed: npm install --prefix .ci/node @copilotkit/aimock")
-    fixture_file = tmp_path_factory.mktemp("aimock") / "fixtures.json"
-    fixture_file.write_text(json.dumps(FIXTURES))
-    port = _free_port()
-    process = subprocess.Popen(
-        [
-            binary,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--fixtures",
-            str(fixture_file),
-            "--log-level",
-            "warn",
-        ],
-        env={**os.environ, "AIMOCK_API_KEYS": f"{KEY},{TOKEN}"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        _wait_healthy(url, process, time.monotonic() + 20)
+    with running_aimock(FIXTURES["fixtures"], tmp_path_factory.mktemp("aimock"), (KEY, TOKEN)) as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
 
 
 def _openai(url: str, key: str, **options: Any) -> Any:
