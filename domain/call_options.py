@@ -10,6 +10,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 
 from .errors import ConfigurationError, ValidationError
+from .frozen import FrozenMap
 
 __all__ = ["CallOptions", "Headers", "call_options_scope", "current_call_options", "is_credential_header"]
 
@@ -28,7 +29,7 @@ def is_credential_header(name: str) -> bool:
     return lowered in _CREDENTIAL_NAMES or any(part in lowered for part in _CREDENTIAL_PARTS)
 
 
-class Headers(Mapping[str, str]):
+class Headers(FrozenMap[str]):
     """Validated, immutable HTTP headers whose repr hides the values of credential headers.
 
     Args:
@@ -42,7 +43,7 @@ class Headers(Mapping[str, str]):
             cannot travel in an HTTP header; the message names the header.
     """
 
-    __slots__ = ("_items",)
+    __slots__ = ()
 
     def __init__(
         self,
@@ -62,22 +63,7 @@ class Headers(Mapping[str, str]):
             if problem:
                 raise error(f"{where}: header {str(name)!r:.60} {problem}{origin}")
             items[name] = value
-        self._items = items
-
-    def __getitem__(self, name: str) -> str:
-        return self._items[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._items)
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def __hash__(self) -> int:
-        return hash(frozenset(self._items.items()))
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Mapping) and dict(self._items) == dict(other)
+        super().__init__(items)
 
     def redacted(self) -> dict[str, str]:
         """The headers for display: credential headers' values shown as ``**********``."""

@@ -3,45 +3,18 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from ._checks import freeze
 from .errors import ValidationError
+from .frozen import FrozenMap
 from .replies import Cost, Usage
 
 __all__ = ["FrozenMap", "ModelPrice", "UsageReport", "UsageTotals"]
 
-V = TypeVar("V")
 _PER = 1_000_000  # prices are per 1M tokens
-
-
-class FrozenMap(Mapping[str, V], Generic[V]):
-    """A read-only, hashable mapping (settings are frozen values); prints as a dict."""
-
-    __slots__ = ("_items",)
-
-    def __init__(self, items: Mapping[str, V] | None = None) -> None:
-        self._items: dict[str, V] = dict(items or {})
-
-    def __getitem__(self, key: str) -> V:
-        return self._items[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._items)
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def __hash__(self) -> int:
-        return hash(frozenset(self._items.items()))
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Mapping) and dict(self._items) == dict(other)
-
-    def __repr__(self) -> str:
-        return repr(self._items)
 
 
 @dataclass(frozen=True, slots=True)
