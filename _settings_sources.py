@@ -59,6 +59,8 @@ ENV: dict[str, tuple[str, ...]] = {
     "default_headers": ("LLMPORT_DEFAULT_HEADERS",),
     "prices": ("LLMPORT_PRICES",),
     "deployment_models": ("LLMPORT_DEPLOYMENT_MODELS",),
+    "budget_store": ("LLMPORT_BUDGET_STORE",),
+    "move_after_timeout": ("LLMPORT_MOVE_AFTER_TIMEOUT",),
 }
 API_KEY_ENV = {
     "openai": "OPENAI_API_KEY",
@@ -70,7 +72,7 @@ ENV_VARS: frozenset[str] = frozenset(
     {name for names in ENV.values() for name in names} | set(API_KEY_ENV.values()) | {"OPENAI_API_KEY"}
 ) - {"AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET"}
 SECRETS = ("api_key", "client_secret", "token")
-BOOLS = ("log_content", "allow_insecure_http")
+BOOLS = ("log_content", "allow_insecure_http", "move_after_timeout")
 
 
 def read_env(env: Mapping[str, str], overrides: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
@@ -126,8 +128,12 @@ _INTS = {
     "embedding_token_budget",
     "embedding_max_workers",
     "max_response_bytes",
+    "priority",
+    "rpm",
+    "tpm",
+    "eject_after",
 }
-_FLOATS = {"timeout", "deadline", "token_refresh_margin"}
+_FLOATS = {"timeout", "deadline", "token_refresh_margin", "weight", "eject_for"}
 
 
 def convert(key: str, value: Any, where: str = "") -> Any:

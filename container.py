@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from dependency_injector import containers, providers
 
+from . import container_routing as routing
 from .adapters.fakes import FakeChat, FakeEmbeddings
 from .domain.errors import ConfigurationError
 from .domain.ports import ChatPort, Closeable, CredentialPort, EmbeddingPort, ForkAware, TelemetryPort
@@ -92,6 +93,8 @@ def _azure_v1_adapter(
 
 
 def _credential(settings: Settings) -> CredentialPort | None:
+    if settings.routes:
+        return None  # each deployment has its own (container_routing.py)
     if settings.auth == "token":
         from .adapters.credentials import StaticTokenCredential
 
@@ -173,6 +176,22 @@ def _server(settings: Settings) -> tuple[str | None, int | None]:
     return parts.hostname, parts.port
 
 
+def _adapter_kind(settings: Settings) -> str:
+    """Which adapter serves the ports: the provider's, or ``routed`` for several deployments."""
+    return "routed" if settings.routes else str(settings.provider)
+
+
+def _embedding_workers(settings: Settings) -> int:
+    """Batches in flight at once: as set, else one per deployment serving embeddings."""
+    if "embedding_max_workers" in settings.sources or not settings.routes:
+        return settings.embedding_max_workers
+    return max(1, sum("embeddings" in routed.kinds for routed in settings.routes))
+
+
+def _sub_container(settings: Settings) -> Container:
+    return Container(settings=settings)
+
+
 def _retry_policy(settings: Settings) -> RetryPolicy:
     return RetryPolicy(max_retries=settings.max_retries, deadline=settings.deadline)
 
@@ -202,6 +221,7 @@ class Container(containers.DeclarativeContainer):
     token_provider = providers.Callable(_token_provider, token_cache)
 
     provider_name = _setting(settings, "provider")
+    adapter_kind = providers.Callable(_adapter_kind, settings)
     #: The user's httpx client (or a callable making one) for the SDK, or None for llmport's own.
     http_client: providers.Provider[Any] = providers.Object(None)
     openai_adapter = providers.ThreadSafeSingleton(_openai_adapter, settings, token_provider, http_client)
@@ -209,19 +229,26 @@ class Container(containers.DeclarativeContainer):
         _azure_classic_adapter, settings, token_provider, http_client
     )
     azure_v1_adapter = providers.ThreadSafeSingleton(_azure_v1_adapter, settings, token_provider, http_client)
+    #: Several deployments: their rate budgets, and the Router over their own containers' adapters.
+    budget_store = providers.ThreadSafeSingleton(routing.budget_store, settings, wall_clock)
+    router = providers.ThreadSafeSingleton(
+        routing.router, settings, budget_store, wall_clock, http_client, providers.Object(_sub_container)
+    )
     chat_adapter: providers.Provider[ChatPort] = providers.Selector(
-        provider_name,
+        adapter_kind,
         openai=openai_adapter,
         azure=azure_adapter,
         azure_v1=azure_v1_adapter,
         fake=providers.ThreadSafeSingleton(FakeChat),
+        routed=router,
     )
     embedding_adapter: providers.Provider[EmbeddingPort] = providers.Selector(
-        provider_name,
+        adapter_kind,
         openai=openai_adapter,
         azure=azure_adapter,
         azure_v1=azure_v1_adapter,
         fake=providers.ThreadSafeSingleton(FakeEmbeddings),
+        routed=router,
     )
 
     #: Spans and metrics: OpenTelemetry when the application configured it, else nothing.
@@ -248,7 +275,7 @@ class Container(containers.DeclarativeContainer):
         token_cache=token_cache,
         batch_size=_setting(settings, "embedding_batch_size"),
         token_budget=_setting(settings, "embedding_token_budget"),
-        max_workers=_setting(settings, "embedding_max_workers"),
+        max_workers=providers.Callable(_embedding_workers, settings),
         telemetry=telemetry,
     )
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeAlias, get_args
+from typing import Any, Literal, TypeAlias, cast, get_args
 
 from ._settings_autogen import from_component, is_component
 from ._settings_checks import (
@@ -19,6 +19,7 @@ from ._settings_checks import (
     resolve_auth,
 )
 from ._settings_credential import OwnCredential, SupportsGetToken, TokenProvider, unpack_credential
+from ._settings_routing import ROUTING_KEYS, DeploymentSettings, check_budget_store, redacted_store, routed
 from ._settings_sources import (
     API_KEY_ENV,
     AZURE_V1_SUFFIX,
@@ -34,7 +35,16 @@ from .domain.call_options import Headers
 from .domain.errors import ConfigurationError
 from .domain.usage import FrozenMap, ModelPrice
 
-__all__ = ["ENV_VARS", "SECRETS", "OwnCredential", "Secret", "Settings", "read_unchecked"]
+__all__ = [
+    "ENV_VARS",
+    "ROUTING_KEYS",
+    "SECRETS",
+    "DeploymentSettings",
+    "OwnCredential",
+    "Secret",
+    "Settings",
+    "read_unchecked",
+]
 
 Provider = Literal["openai", "azure", "azure_v1", "fake"]
 Auth = Literal["api_key", "entra", "token"]
@@ -129,6 +139,13 @@ class Settings:
     prices: Mapping[str, ModelPrice] = FrozenMap()
     #: The model each deployment (or request model) is priced and counted as, ``{"prod-chat": "gpt-4o"}``.
     deployment_models: Mapping[str, str] = FrozenMap()
+    #: Several deployments behind this client: tables of settings plus name, priority, weight,
+    #: rpm, tpm (see ``_settings_routing.py``); what an entry leaves out it takes from the client.
+    deployments: Sequence[DeploymentSettings | Mapping[str, Any]] = ()
+    #: Where the deployments' rate budgets live: ``memory`` (this process) or a Redis URL (shared).
+    budget_store: str = field(default="memory", repr=False)
+    #: Move a routed call whose sent request timed out to another deployment (it may be billed twice).
+    move_after_timeout: bool = False
     name: str = field(default="default", compare=False)
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
@@ -141,6 +158,10 @@ class Settings:
             where = origin(self, "credential")
             check_choice("credential", self.credential, get_args(CredentialKind), where, optional=False)
         check_kinds(self)
+        check_budget_store(self)
+        if self.deployments:
+            self._route()
+            return
         if self.endpoint:
             endpoint = self.endpoint.rstrip("/")
             is_v1 = endpoint.endswith(AZURE_V1_SUFFIX)
@@ -168,6 +189,28 @@ class Settings:
             object.__setattr__(self, "auth", resolve_auth(self, API_KEY_ENV[str(self.provider)]))
         else:
             object.__setattr__(self, "auth", resolve_auth(self, API_KEY_ENV["openai"]))
+
+    def _route(self) -> None:
+        """A client over several deployments: each is validated; the client takes the first's shape."""
+        deployments = routed(self)
+        object.__setattr__(self, "deployments", deployments)
+        first = min(deployments, key=lambda deployment: deployment.priority).settings
+        for key in ("provider", "auth"):
+            object.__setattr__(self, key, getattr(first, key))
+        for key in ("chat_model", "embedding_model"):
+            if getattr(self, key) is None:
+                model = next(
+                    (getattr(d.settings, key) for d in deployments if getattr(d.settings, key)), None
+                )
+                object.__setattr__(self, key, model)
+        check_numbers(self)
+        check_values(self)
+        check_prices(self)
+
+    @property
+    def routes(self) -> tuple[DeploymentSettings, ...]:
+        """The validated deployments; empty for a client of one endpoint."""
+        return cast("tuple[DeploymentSettings, ...]", tuple(self.deployments))
 
     # -- constructors -------------------------------------------------------------------------
 
@@ -255,6 +298,10 @@ class Settings:
             value = getattr(self, f.name)
             if isinstance(value, Headers):
                 value = value.redacted()
+            if f.name == "budget_store":
+                value = redacted_store(value)
+            if f.name == "deployments":
+                value = [deployment.redacted() for deployment in self.routes]
             shown[f.name] = "**********" if isinstance(value, Secret) else value
             if isinstance(value, OwnCredential):
                 shown[f.name] = repr(value)

@@ -236,5 +236,9 @@ class MemoryBudgetStore:
             wait=0.0 if refused is None else max(refused[1], 0.0),
         )
 
+    def after_fork(self) -> None:
+        """In a forked child: a new lock (a parent thread may have held it); the counts stay."""
+        self._lock = threading.Lock()
+
     def close(self) -> None:
         """Nothing to release; here so that either store can be closed alike."""

@@ -226,6 +226,12 @@ class RedisBudgetStore:
                 self._redis.script_load(script.script)
         raise AssertionError("unreachable")
 
+    def after_fork(self) -> None:
+        """In a forked child: new locks, and connections of its own (never the parent's sockets)."""
+        self._lock = threading.Lock()
+        self.fallback.after_fork()
+        self._redis.connection_pool.reset()
+
     def close(self) -> None:
         """Close the connections to Redis."""
         self._redis.close()

@@ -244,3 +244,7 @@ class BudgetStore(Protocol):
     def remaining(self, budgets: Sequence[Budget]) -> dict[str, Remaining]:
         """What each deployment can take now, by deployment id, read in one go."""
         ...
+
+    def close(self) -> None:
+        """Release the connections to a shared backend; calls after it are the caller's bug."""
+        ...

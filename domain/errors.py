@@ -22,7 +22,8 @@
     └── ProviderError                 any other answer (409, malformed body, unexpected failure)
 
 Every error carries ``provider``, ``status_code``, ``code`` (the provider's error code),
-``request_id``, ``retryable`` and ``retry_after`` (the provider's hint, in seconds); none of them
+``request_id``, ``retryable``, ``retry_after`` (the provider's hint, in seconds) and, from a
+routed client, the ``deployment`` that answered; none of them
 ever holds a secret, and none is chained to a vendor exception (``__cause__`` and ``__context__``
 are empty): the vendor's frames hold request headers, and error trackers record frame locals.
 """
@@ -65,6 +66,7 @@ class LLMPortError(Exception):
         request_id: the provider's request id (``x-request-id`` / ``apim-request-id``).
         retryable: whether sending the same request again may succeed; defaults per class.
         retry_after: the provider's hint (Retry-After, retry-after-ms) in seconds, on any status.
+        deployment: the deployment of a routed client that answered (see ``services/routing.py``).
     """
 
     default_retryable: ClassVar[bool] = False
@@ -79,6 +81,7 @@ class LLMPortError(Exception):
         request_id: str | None = None,
         retryable: bool | None = None,
         retry_after: float | None = None,
+        deployment: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -88,12 +91,14 @@ class LLMPortError(Exception):
         self.request_id = request_id
         self.retryable = self.default_retryable if retryable is None else retryable
         self.retry_after = retry_after
+        self.deployment = deployment
 
     def __str__(self) -> str:
         details = [
             f"{name}={value}"
             for name, value in (
                 ("provider", self.provider),
+                ("deployment", self.deployment),
                 ("status", self.status_code),
                 ("code", self.code),
                 ("request_id", self.request_id),

@@ -118,4 +118,5 @@ _LAST_WINS = (
     "output",
     "apim_request_id",
     "cost",
+    "deployment",
 )

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._checks import freeze
+from .budget import RateHint
 from .messages import Message, ToolCall
 from .responses_items import OutputItem, StreamEvent
 
@@ -143,6 +144,8 @@ class ChatResponse:
     cost: Cost | None = None
     #: The deployment that served the call, when a router chose among several.
     deployment: str | None = None
+    #: The provider's rate-limit headers (``x-ratelimit-remaining-*``, ``-reset-*``), when sent.
+    rate_limits: RateHint | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.choices:
@@ -198,6 +201,8 @@ class ChatChunk:
     cost: Cost | None = None
     #: The deployment that served the stream, when a router chose among several.
     deployment: str | None = None
+    #: On the first chunk: the provider's rate-limit headers, when sent.
+    rate_limits: RateHint | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +218,8 @@ class EmbeddingResponse:
     cost: Cost | None = None
     #: The deployment that served the call, when a router chose among several.
     deployment: str | None = None
+    #: The provider's rate-limit headers (``x-ratelimit-remaining-*``, ``-reset-*``), when sent.
+    rate_limits: RateHint | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

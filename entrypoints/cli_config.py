@@ -9,7 +9,7 @@ from typing import Any, TextIO
 
 from ..domain.call_options import is_credential_header
 from ..domain.errors import ConfigurationError
-from ..settings import ENV_VARS, SECRETS, Settings, read_unchecked
+from ..settings import ENV_VARS, ROUTING_KEYS, SECRETS, Settings, read_unchecked
 
 __all__ = ["UsageError", "config_path", "config_show", "load_settings", "provider_url"]
 
@@ -74,7 +74,15 @@ def config_show(config: str | None, client: str | None, out: TextIO, err: TextIO
         err.write(f"llmport: error: {exc}\n")
         return 2
     shown = settings.redacted()
-    _print_table(out, [(key, value, settings.source(key)) for key, value in shown.items()])
+    rows = [(key, value, settings.source(key)) for key, value in shown.items() if key != "deployments"]
+    for deployment in settings.routes:
+        # One row per setting of each deployment: where it is, how it is routed, where each came from.
+        for key, value in deployment.redacted().items():
+            source = f"{settings.source('deployments')} deployments[{deployment.name}]"
+            if key not in ROUTING_KEYS:
+                source = deployment.settings.source(key)
+            rows.append((f"deployments[{deployment.name}].{key}", value, source))
+    _print_table(out, rows)
     return 0
 
 

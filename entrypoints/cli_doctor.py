@@ -6,8 +6,12 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
+from .._settings_routing import redacted_store
 from ..container import Container, build_client
+from ..container_routing import budget_store
+from ..domain.budget import Budget
 from ..domain.errors import ConnectionFailedError, LLMPortError
+from ..domain.ports import Closeable
 from ..domain.replies import Cost
 from ..domain.usage import UsageReport
 from ..services.client import Client
@@ -37,26 +41,59 @@ _MODELS = {
 def doctor(settings: Settings, out: TextIO) -> int:
     """Check what is configured, print one row per check and a fix per failure.
 
+    A client over several deployments is checked deployment by deployment (each row says which),
+    then its budget store.
+
     Returns:
         0 when every check that could run passed (the skipped ones included), 1 when one failed.
     """
-    container = Container(settings=settings)
-    client: Client | None = None
-    url = provider_url(settings)
     rows: list[tuple[str, str, str, str]] = [
         ("configuration", "ok", "-", f"provider={settings.provider} auth={settings.auth or '-'}")
     ]
-    failures: list[LLMPortError] = []
+    failures: list[tuple[LLMPortError, str | None]] = []
+    if settings.routes:
+        rows[0] = ("configuration", "ok", "-", f"{len(settings.routes)} deployments")
+        for deployment in settings.routes:
+            _check_one(deployment.settings, rows, failures, label=f"{deployment.name}: ")
+        rows.append(_store_row(settings))
+    else:
+        _check_one(settings, rows, failures)
+    width = max(len(row[0]) for row in rows) + 1
+    for name, status, took, detail in rows:
+        out.write(f"{name:<{width}} {status:<8} {took:>8}  {detail}\n")
+    if settings.chat_model is None and settings.embedding_model is None:
+        out.write("note: no chat_model or embedding_model is set, so no call was tried\n")
+    fixes = (
+        _FIXES.get(type(failure).__name__, "see the error above").format(url=f" ({url})" if url else "")
+        for failure, url in failures
+    )
+    for fix in dict.fromkeys(fixes):
+        out.write(f"fix: {fix}\n")
+    return 1 if failures or any(row[1] == "FAILED" for row in rows) else 0
+
+
+def _check_one(
+    settings: Settings,
+    rows: list[tuple[str, str, str, str]],
+    failures: list[tuple[LLMPortError, str | None]],
+    *,
+    label: str = "",
+) -> None:
+    """The credential, one chat and one embedding of one endpoint, as rows."""
+    container = Container(settings=settings)
+    client: Client | None = None
+    url = provider_url(settings)
+    failed_before = len(failures)
 
     def check(name: str, action: Callable[[], str]) -> None:
         started = time.perf_counter()
         try:
             detail = action()
         except LLMPortError as exc:
-            failures.append(exc)
-            rows.append((name, "FAILED", _ms(started), describe_error(exc, url)))
+            failures.append((exc, url))
+            rows.append((label + name, "FAILED", _ms(started), describe_error(exc, url)))
         else:
-            rows.append((name, "ok", _ms(started), detail))
+            rows.append((label + name, "ok", _ms(started), detail))
 
     def token() -> str:
         cache = container.token_cache()
@@ -84,30 +121,44 @@ def doctor(settings: Settings, out: TextIO) -> int:
 
     try:
         check("credential", token)
-        credential_ok = not failures
+        credential_ok = len(failures) == failed_before
         for name, action in (("chat", chat), ("embeddings", embed)):
             setting, variable = _MODELS[name]
             if getattr(settings, setting) is None:
-                rows.append((name, "skipped", "-", f"no {setting}: set {variable} to check {name}"))
+                rows.append((label + name, "skipped", "-", f"no {setting}: set {variable} to check {name}"))
             elif not credential_ok:  # the calls cannot pass without it: say so rather than fail twice
-                rows.append((name, "skipped", "-", "the credential check failed"))
+                rows.append((label + name, "skipped", "-", "the credential check failed"))
             else:
                 check(name, action)
         if client is not None:
-            rows.append(("usage", "-", "-", _usage(client.usage)))
+            rows.append((label + "usage", "-", "-", _usage(client.usage)))
     finally:
         if client is not None:
             client.close()
-    for name, status, took, detail in rows:
-        out.write(f"{name:<14} {status:<8} {took:>8}  {detail}\n")
-    if settings.chat_model is None and settings.embedding_model is None:
-        out.write("note: no chat_model or embedding_model is set, so no call was tried\n")
-    where = f" ({url})" if url else ""
-    for fix in dict.fromkeys(
-        _FIXES.get(type(failure).__name__, "see the error above").format(url=where) for failure in failures
-    ):
-        out.write(f"fix: {fix}\n")
-    return 1 if failures else 0
+        else:
+            credential = container.credential()
+            if isinstance(credential, Closeable):
+                credential.close()
+
+
+def _store_row(settings: Settings) -> tuple[str, str, str, str]:
+    """Whether the budget store answers: memory always does; Redis is asked once."""
+    if settings.budget_store == "memory":
+        return ("budget store", "ok", "-", "memory: budgets of this process only")
+    started = time.perf_counter()
+    store = budget_store(settings, time.time)
+    if store is None:  # pragma: no cover - a routed client always has one
+        return ("budget store", "skipped", "-", "no deployments")
+    try:
+        store.remaining([Budget(deployment.name) for deployment in settings.routes])
+        fallback = getattr(store, "using_fallback", False)
+    finally:
+        store.close()
+    shown = redacted_store(settings.budget_store)
+    if fallback:
+        detail = f"{shown} did not answer: budgets fall back to this process until it does"
+        return ("budget store", "FAILED", _ms(started), detail)
+    return ("budget store", "ok", _ms(started), f"{shown}: budgets shared by every process")
 
 
 def describe_error(exc: LLMPortError, url: str | None) -> str:

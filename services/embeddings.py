@@ -303,4 +303,8 @@ def _merge(responses: Sequence[EmbeddingResponse]) -> EmbeddingResponse:
     vectors = [vector for response in responses for vector in response.vectors]
     usage = sum((response.usage for response in responses), Usage())
     first = responses[0]
-    return EmbeddingResponse(vectors=vectors, usage=usage, model=first.model, request_id=first.request_id)
+    # Batches a router spread over several deployments name them all, in the order they served.
+    served = ", ".join(dict.fromkeys(r.deployment for r in responses if r.deployment is not None)) or None
+    return EmbeddingResponse(
+        vectors=vectors, usage=usage, model=first.model, request_id=first.request_id, deployment=served
+    )

@@ -24,9 +24,10 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from typing import TypeVar, cast
 
-from ..domain.budget import BudgetStore, Refusal, Reservation
+from ..domain.budget import BudgetStore, RateHint, Refusal, Reservation
 from ..domain.deadline import current_deadline
 from ..domain.errors import (
+    AuthenticationError,
     ConfigurationError,
     ConnectionFailedError,
     LLMPortError,
@@ -36,8 +37,8 @@ from ..domain.errors import (
     StreamInterruptedError,
 )
 from ..domain.models import ChatChunk, ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse
-from ..domain.ports import ChatPort, Closeable, EmbeddingPort
-from .routing_plan import Deployment, estimate_chat, estimate_embedding, log_event, plan
+from ..domain.ports import ChatPort, Closeable, EmbeddingPort, ForkAware
+from .routing_plan import Deployment, Kind, estimate_chat, estimate_embedding, log_event, plan
 
 __all__ = ["Deployment", "Router"]
 
@@ -54,6 +55,8 @@ class Router:
         default_max_tokens: a chat call's completion estimate when the request sets no max_tokens.
         default_cooldown: seconds a 429 without a Retry-After cools its deployment.
         move_after_timeout: move a call whose sent request timed out (it may then be billed twice).
+        on_close: called by ``close()`` after the adapters are closed (e.g. to close the store).
+        parts: other things the deployments use (credentials, token caches) told about a fork.
 
     Raises:
         ConfigurationError: no deployments, or two with one name.
@@ -68,6 +71,8 @@ class Router:
         default_max_tokens: int = 256,
         default_cooldown: float = 1.0,
         move_after_timeout: bool = False,
+        on_close: Callable[[], None] | None = None,
+        parts: Sequence[object] = (),
     ) -> None:
         names = [deployment.name for deployment in deployments]
         if not names:
@@ -80,6 +85,8 @@ class Router:
         self._default_max_tokens = default_max_tokens
         self._default_cooldown = default_cooldown
         self._move_after_timeout = move_after_timeout
+        self._on_close = on_close
+        self._parts = tuple(parts)
 
     @property
     def deployments(self) -> tuple[Deployment, ...]:
@@ -99,10 +106,10 @@ class Router:
         tokens = estimate_chat(request, self._default_max_tokens)
 
         def send(deployment: Deployment) -> ChatResponse:
-            return cast(ChatPort, deployment.adapter).complete(_for(request, deployment))
+            return cast(ChatPort, deployment.adapter).complete(_for(request, deployment, "chat"))
 
         reservation, deployment, reply = self._route("chat", tokens, send)
-        self._store.reconcile(reservation, reply.usage.total_tokens or tokens)
+        self._settled(reservation, deployment, reply.usage.total_tokens or tokens, reply.rate_limits)
         return replace(reply, deployment=deployment.name)
 
     def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
@@ -110,10 +117,11 @@ class Router:
         tokens = estimate_embedding(request)
 
         def send(deployment: Deployment) -> EmbeddingResponse:
-            return cast(EmbeddingPort, deployment.adapter).embed(_for(request, deployment))
+            return cast(EmbeddingPort, deployment.adapter).embed(_for(request, deployment, "embeddings"))
 
         reservation, deployment, reply = self._route("embeddings", tokens, send)
-        self._store.reconcile(reservation, reply.usage.total_tokens or reply.usage.prompt_tokens or tokens)
+        used = reply.usage.total_tokens or reply.usage.prompt_tokens or tokens
+        self._settled(reservation, deployment, used, reply.rate_limits)
         return replace(reply, deployment=deployment.name)
 
     def stream(self, request: ChatRequest) -> Iterator[ChatChunk]:
@@ -124,11 +132,12 @@ class Router:
         tokens = estimate_chat(request, self._default_max_tokens)
 
         def send(deployment: Deployment) -> tuple[ChatChunk | None, Iterator[ChatChunk]]:
-            chunks = cast(ChatPort, deployment.adapter).stream(_for(request, deployment))
+            chunks = cast(ChatPort, deployment.adapter).stream(_for(request, deployment, "chat"))
             return next(chunks, None), chunks
 
         reservation, deployment, (first, chunks) = self._route("chat", tokens, send)
         used, settled = tokens, False
+        hint = None if first is None else first.rate_limits
         try:
             chunk = first
             while chunk is not None:
@@ -136,26 +145,42 @@ class Router:
                     used = chunk.usage.total_tokens
                 yield replace(chunk, deployment=deployment.name)
                 chunk = next(chunks, None)
-        except LLMPortError:
+        except LLMPortError as error:
             # Rule: after the first chunk nothing moves; the failure still counts against the deployment.
             settled = True
             self._store.fail(reservation)
+            error.deployment = deployment.name
             raise
         finally:
             close = getattr(chunks, "close", None)
             if close is not None:
                 close()
             if not settled:
-                self._store.reconcile(reservation, used)
+                self._settled(reservation, deployment, used, hint)
 
     def close(self) -> None:
-        """Close every deployment's adapter that holds connections."""
+        """Close every deployment's adapter that holds connections, then run ``on_close``."""
         for deployment in self._deployments:
             if isinstance(deployment.adapter, Closeable):
                 deployment.adapter.close()
+        if self._on_close is not None:
+            self._on_close()
+
+    def after_fork(self) -> None:
+        """In a forked child: each adapter and the store drop what is the parent's."""
+        for part in (*(deployment.adapter for deployment in self._deployments), self._store, *self._parts):
+            if isinstance(part, ForkAware):
+                part.after_fork()
+
+    def _settled(
+        self, reservation: Reservation, deployment: Deployment, used: int, hint: RateHint | None
+    ) -> None:
+        self._store.reconcile(reservation, used, hint)
+        if reservation.probe:
+            log_event("restored", deployment, logging.WARNING)
 
     def _route(
-        self, kind: str, tokens: int, send: Callable[[Deployment], T]
+        self, kind: Kind, tokens: int, send: Callable[[Deployment], T]
     ) -> tuple[Reservation, Deployment, T]:
         serving = [deployment for deployment in self._deployments if deployment.serves(kind)]
         if not serving:
@@ -167,7 +192,7 @@ class Router:
             deadline = current_deadline()
             if last_error is not None and deadline is not None and deadline.remaining() <= 0:
                 # Rule: a call is never moved past its deadline.
-                raise last_error
+                raise last_error from None
             answer = self._store.reserve(deployment.limits, tokens)
             if isinstance(answer, Refusal):
                 log_event("skipped", deployment, reason=answer.reason, wait=answer.wait)
@@ -177,8 +202,9 @@ class Router:
                 log_event("spilled", deployment, from_priority=order.best_priority)
             log_event("chosen", deployment, logging.DEBUG, tokens=tokens, probe=answer.probe)
             try:
-                return answer, deployment, send(deployment)
+                return answer, deployment, self._sent(deployment, send)
             except LLMPortError as error:
+                error.deployment = deployment.name
                 if not self._failed(answer, deployment, error):
                     raise
                 last_error = error
@@ -188,8 +214,19 @@ class Router:
                 self._store.fail(answer, counts=False)
                 raise
         if last_error is not None and not waits:
-            raise last_error
+            raise last_error from None
         raise _no_room(waits, last_error)
+
+    def _sent(self, deployment: Deployment, send: Callable[[Deployment], T]) -> T:
+        """``send(deployment)``; after a 401, once more if the deployment got a new token."""
+        try:
+            return send(deployment)
+        except AuthenticationError as error:
+            renew = deployment.reauthenticate
+            if error.status_code != 401 or renew is None or not renew(error):
+                raise
+            log_event("reauthenticated", deployment, logging.INFO)
+        return send(deployment)
 
     def _failed(self, reservation: Reservation, deployment: Deployment, error: LLMPortError) -> bool:
         """Settle a failed send with the store; return whether the call moves to the next deployment."""
@@ -243,5 +280,6 @@ def _no_room(waits: list[float], last_error: LLMPortError | None) -> RateLimited
 RequestT = TypeVar("RequestT", ChatRequest, EmbeddingRequest)
 
 
-def _for(request: RequestT, deployment: Deployment) -> RequestT:
-    return request if deployment.model is None else replace(request, model=deployment.model)
+def _for(request: RequestT, deployment: Deployment, kind: Kind) -> RequestT:
+    model = deployment.model_for(kind)
+    return request if model is None or model == request.model else replace(request, model=model)

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from ..domain.budget import Budget, Remaining
-from ..domain.errors import ConfigurationError
+from ..domain.errors import AuthenticationError, ConfigurationError
 from ..domain.models import ChatRequest, EmbeddingRequest
 from ..domain.ports import ChatPort, EmbeddingPort
 
-__all__ = ["Deployment", "Plan", "estimate_chat", "estimate_embedding", "log_event", "plan"]
+__all__ = ["Deployment", "Kind", "Plan", "estimate_chat", "estimate_embedding", "log_event", "plan"]
 
+#: The calls a deployment may take.
+Kind = Literal["chat", "embeddings"]
 #: Every routing decision is one record on this logger; its fields are in ``record.routing``.
 LOGGER = logging.getLogger("llmport.routing")
 
@@ -30,6 +32,10 @@ class Deployment:
         weight: breaks ties between deployments of a group with as much budget left (higher first).
         budget: its limits (``Budget(name, rpm=..., tpm=...)``); None for none (still cooled, ejected).
         model: the model or deployment name sent to it, replacing the request's.
+        embedding_model: the model sent with embedding calls, when not ``model``.
+        kinds: the calls it takes (``{"chat"}``, ``{"embeddings"}``); None: whatever its adapter serves.
+        reauthenticate: called with a 401 from it; gets a new token and returns True when a
+            retry with it is worth it (``TokenCache.renew``); None: a 401 is final.
 
     Raises:
         ConfigurationError: a blank name, a weight that is not > 0, or a budget named otherwise.
@@ -41,6 +47,11 @@ class Deployment:
     weight: float = 1.0
     budget: Budget | None = None
     model: str | None = None
+    embedding_model: str | None = None
+    kinds: frozenset[Kind] | None = None
+    reauthenticate: Callable[[AuthenticationError], bool] | None = field(
+        default=None, repr=False, compare=False
+    )
     #: The budget the store is asked about: ``budget``, or one with no limits under ``name``.
     limits: Budget = field(init=False, repr=False, compare=False)
 
@@ -55,10 +66,18 @@ class Deployment:
             )
         object.__setattr__(self, "limits", self.budget or Budget(self.name))
 
-    def serves(self, kind: str) -> bool:
-        """Whether its adapter can take ``kind`` (``chat`` or ``embeddings``) calls."""
+    def serves(self, kind: Kind) -> bool:
+        """Whether it takes ``kind`` (``chat`` or ``embeddings``) calls."""
+        if self.kinds is not None and kind not in self.kinds:
+            return False
         port = ChatPort if kind == "chat" else EmbeddingPort
         return isinstance(self.adapter, port)
+
+    def model_for(self, kind: Kind) -> str | None:
+        """The model name sent with ``kind`` calls, or None to keep the request's."""
+        if kind == "embeddings" and self.embedding_model is not None:
+            return self.embedding_model
+        return self.model
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +143,7 @@ def estimate_embedding(request: EmbeddingRequest) -> int:
 
 
 def log_event(event: str, deployment: Deployment, level: int = logging.INFO, **fields: Any) -> None:
-    """One routing decision (chosen, skipped, spilled, cooled, failed_over, ejected) as a log record."""
+    """One routing decision (chosen, skipped, spilled, cooled, failed_over, ejected, restored), logged."""
     if LOGGER.isEnabledFor(level):
         details = {"event": event, "deployment": deployment.name, "priority": deployment.priority, **fields}
         shown = " ".join(f"{key}={value}" for key, value in details.items() if key != "event")

@@ -137,9 +137,10 @@ class Accounting:
 
         Args:
             deployment: the model the request named (the deployment on Azure); None: the reply's.
+                A reply from a routed client names its deployment itself, which wins.
             response: the reply.
         """
-        deployment = deployment or response.model
+        deployment = response.deployment or deployment or response.model
         pricing = self.pricing
         if pricing is None:
             self.ledger.record(deployment, response.model or deployment, response.usage, None)
@@ -162,6 +163,7 @@ class Accounting:
         try:
             for chunk in chunks:
                 model = chunk.model or model
+                deployment = chunk.deployment or deployment
                 if chunk.usage is None:
                     yield chunk
                     continue

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import httpx2
 import openai
 
+from ...domain.budget import RateHint
 from ...domain.call_options import CallOptions, current_call_options
 from ...domain.errors import (
     ClientClosedError,
@@ -201,7 +202,11 @@ class WireAdapter:
         ):
             # Some gateways and OpenAI-compatible servers answer 200 with only an error inside.
             raise error_from_body(data, None, self.provider, self._redactor, request_id)
-        return self._parsed(partial(parse, data, request_id, apim_request_id), request_id)
+        reply = self._parsed(partial(parse, data, request_id, apim_request_id), request_id)
+        hint = _rate_hint(response.headers)
+        if hint is not None:
+            _attach(reply, hint)
+        return reply
 
     def _request_ids(self, headers: Any) -> tuple[str | None, str | None]:
         """The request id callers quote (x-request-id, else apim-request-id), and APIM's own."""
@@ -271,6 +276,7 @@ class WireAdapter:
         # Until a chunk is handed out, a broken connection is like one under complete(): the
         # retry policy may try again; after it, a retry would repeat text, so it is final.
         started = False
+        hint = _rate_hint(response.headers)
         try:
             events = iter_sse(response.iter_lines())
             step = partial(next_chunk, events, reader, request_id, limits)
@@ -286,6 +292,8 @@ class WireAdapter:
                     chunks_sent=started,
                 )
                 if chunk is not None:
+                    if not started and hint is not None:
+                        _attach(chunk, hint)
                     started = True
                     yield chunk
                 if finished:
@@ -346,3 +354,23 @@ def _model(model: str | None, setting: str) -> str:
             f"no model given: set {setting} (the model, or the deployment name on Azure)"
         )
     return model
+
+
+_RATE_HEADERS = (
+    "x-ratelimit-remaining-requests",
+    "x-ratelimit-remaining-tokens",
+    "x-ratelimit-reset-requests",
+    "x-ratelimit-reset-tokens",
+    "x-rate-limit-reset-tokens",
+)
+
+
+def _rate_hint(headers: Any) -> RateHint | None:
+    """The reply's rate-limit headers as a RateHint (httpx's headers are read case-insensitively)."""
+    found = {name: value for name in _RATE_HEADERS if (value := headers.get(name)) is not None}
+    return RateHint.from_headers(found) if found else None
+
+
+def _attach(reply: object, hint: RateHint) -> None:
+    """Set ``rate_limits`` on a reply just parsed (frozen: a copy would cost a field-by-field rebuild)."""
+    object.__setattr__(reply, "rate_limits", hint)

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import httpx2
 import openai
 
+from ...domain.budget import RateHint
 from ...domain.errors import (
     AuthenticationError,
     BadRequestError,
@@ -88,6 +89,27 @@ def retry_after_seconds(
             return None
         return max(seconds, 0.0)
     return seconds if seconds >= 0 else None
+
+
+def _reset_of_exhausted(headers: Mapping[str, str]) -> float | None:
+    """A 429 without Retry-After: when the exhausted limit resets (``x-ratelimit-reset-*``).
+
+    The limit whose ``x-ratelimit-remaining-*`` is 0 is the one that refused; when neither says
+    0, the later reset is the safe wait.
+    """
+    hint = RateHint.from_headers(headers)
+    if hint is None:
+        return None
+    exhausted = [
+        reset
+        for left, reset in (
+            (hint.remaining_requests, hint.reset_requests),
+            (hint.remaining_tokens, hint.reset_tokens),
+        )
+        if left == 0 and reset is not None
+    ]
+    resets = exhausted or [r for r in (hint.reset_requests, hint.reset_tokens) if r is not None]
+    return max(resets, default=None)
 
 
 def translated(
@@ -197,6 +219,8 @@ def _from_status(exc: openai.APIStatusError, provider: str, redactor: Redactor) 
     error = error_from_body(exc.body, exc.status_code, provider, redactor, request_id)
     if error.retry_after is None and error.retryable:
         error.retry_after = retry_after_seconds(headers)
+        if error.retry_after is None and exc.status_code == 429:
+            error.retry_after = _reset_of_exhausted(headers)
     if isinstance(error, AuthenticationError):
         error.claims = _claims_challenge(headers.get("www-authenticate", ""))
     return error

@@ -44,6 +44,8 @@ def floor_of(module: str) -> str:
         return "api"
     if parts[0].startswith("_settings") or parts[0] == "settings":
         return "settings"
+    if parts[0].startswith("container"):
+        return "container"
     return parts[0]
 
 
