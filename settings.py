@@ -159,7 +159,7 @@ class Settings:
             check_choice("credential", self.credential, get_args(CredentialKind), where, optional=False)
         check_kinds(self)
         check_budget_store(self)
-        if self.deployments:
+        if self.deployments or not isinstance(self.deployments, tuple):  # [] too: it is a mistake
             self._route()
             return
         if self.endpoint:
