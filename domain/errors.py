@@ -181,9 +181,18 @@ class ServiceUnavailableError(LLMPortError):
 
 
 class ConnectionFailedError(LLMPortError):
-    """The request could not be sent or no response came back."""
+    """The request could not be sent or no response came back.
+
+    ``sent`` is False when the connection was never made (refused, unresolvable, a connect
+    timeout): the provider cannot have seen the request, so another deployment may take it
+    without billing it twice. True when it may have been sent (the default: the safe guess).
+    """
 
     default_retryable = True
+
+    def __init__(self, message: str, *, sent: bool = True, **details: Any) -> None:
+        super().__init__(message, **details)
+        self.sent = sent
 
 
 class RequestTimeoutError(ConnectionFailedError):

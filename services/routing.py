@@ -11,8 +11,8 @@ the deadline; waiting for room is the Retrier's job, bounded by the same policy 
 
 Which failures move a call to the next deployment (each is a rule below):
 429 (cooled until its Retry-After), 408, 5xx, a connection that could not be made, a stream that
-broke before its first chunk. A timeout on a sent request does not move by default: the
-provider may have done (and billed) the work; ``move_after_timeout=True`` moves it anyway.
+broke before its first chunk. A timeout or a lost connection on a sent request does not move by
+default: the provider may have done (and billed) the work; ``move_after_timeout=True`` moves it.
 Everything else (400, 401, 403, 404, quota) is the caller's to see at once.
 """
 
@@ -32,7 +32,6 @@ from ..domain.errors import (
     ConnectionFailedError,
     LLMPortError,
     RateLimitedError,
-    RequestTimeoutError,
     ServiceUnavailableError,
     StreamInterruptedError,
 )
@@ -54,7 +53,8 @@ class Router:
         clock: the store's clock (seconds, ``time.time`` by default), for cooldowns.
         default_max_tokens: a chat call's completion estimate when the request sets no max_tokens.
         default_cooldown: seconds a 429 without a Retry-After cools its deployment.
-        move_after_timeout: move a call whose sent request timed out (it may then be billed twice).
+        move_after_timeout: move a call whose sent request timed out or lost its connection (it may
+            then be billed twice).
         on_close: called by ``close()`` after the adapters are closed (e.g. to close the store).
         parts: other things the deployments use (credentials, token caches) told about a fork.
 
@@ -237,15 +237,16 @@ class Router:
             self._store.fail(reservation, cool_until=self._clock() + wait, counts=False)
             log_event("cooled", deployment, logging.WARNING, seconds=wait)
             moves = True
-        elif isinstance(error, RequestTimeoutError) and error.status_code != 408:
-            # Rule: a sent request that timed out may have done (and billed) the work.
+        elif isinstance(error, ConnectionFailedError) and error.sent and error.status_code != 408:
+            # Rule: a sent request that timed out or lost its connection may have done (and
+            # billed) the work; it moves only when the user said so.
             moves = self._move_after_timeout
             self._ejected_if(self._store.fail(reservation), deployment)
         elif isinstance(error, (ServiceUnavailableError, ConnectionFailedError)) or (
             isinstance(error, StreamInterruptedError) and error.retryable
         ):
-            # Rule: 5xx, 408, a refused connection, a stream broken before its first chunk: nothing
-            # was served, another deployment may serve it.
+            # Rule: 5xx, 408, a connection never made, a stream broken before its first chunk:
+            # nothing was served, another deployment may serve it.
             moves = True
             self._ejected_if(self._store.fail(reservation), deployment)
         else:

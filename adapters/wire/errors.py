@@ -186,9 +186,11 @@ def _transport_error(
         return StreamInterruptedError(
             f"the stream {what} before it finished", retryable=not chunks_sent, **details
         )
+    # Only a connection that was never made proves the provider did not see the request.
+    sent = not isinstance(exc.__cause__ or exc, (httpx2.ConnectError, httpx2.ConnectTimeout))
     if timed_out:
-        return RequestTimeoutError(f"the request timed out ({reason})", **details)
-    return ConnectionFailedError(f"could not reach the provider ({reason})", **details)
+        return RequestTimeoutError(f"the request timed out ({reason})", sent=sent, **details)
+    return ConnectionFailedError(f"could not reach the provider ({reason})", sent=sent, **details)
 
 
 def _too_large(exc: ResponseTooLarge, details: dict[str, Any]) -> ResponseTooLargeError:

@@ -553,11 +553,6 @@ def test_a_call_waits_for_budget_another_router_used_up_instead_of_meeting_a_429
 # -- failover never bills twice ----------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="library bug: a connection reset after the request was sent is a ConnectionFailedError, "
-    "which the Router moves like a refused connection, so the call may be billed twice",
-)
 def test_a_connection_lost_after_the_request_was_sent_does_not_move_the_call() -> None:
     """The server read the request, then the connection was reset: it may have done (and billed)
     the work, as after a timeout on a sent request, so by default the call is not moved."""
