@@ -134,7 +134,7 @@ class MemoryBudgetStore:
     origin = "memory"
 
     def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
-        self._clock = clock
+        self.clock = clock
         self._lock = threading.Lock()
         self._states: dict[str, _State] = {}
         self._swept = 0.0
@@ -155,7 +155,7 @@ class MemoryBudgetStore:
     def reserve(self, budget: Budget, tokens: int) -> Reservation | Refusal:
         check_tokens(tokens)
         with self._lock:
-            now = self._clock()
+            now = self.clock()
             state = self._state(budget.deployment, now)
             refused = state.assess(budget, tokens, now)
             if refused is not None:
@@ -176,7 +176,7 @@ class MemoryBudgetStore:
     def reconcile(self, reservation: Reservation, used_tokens: int, hint: RateHint | None = None) -> None:
         check_tokens(used_tokens)
         with self._lock:
-            now = self._clock()
+            now = self.clock()
             state = self._state(reservation.deployment, now)
             state.adjust_tokens(reservation.second, used_tokens - reservation.tokens)
             state.take_hint(hint, now)
@@ -194,7 +194,7 @@ class MemoryBudgetStore:
     ) -> Health:
         budget = reservation.budget
         with self._lock:
-            now = self._clock()
+            now = self.clock()
             state = self._state(budget.deployment, now)
             state.adjust_tokens(reservation.second, -reservation.tokens)
             state.take_hint(hint, now)
@@ -211,12 +211,12 @@ class MemoryBudgetStore:
 
     def cool_down(self, deployment: str, until: float) -> None:
         with self._lock:
-            state = self._state(deployment, self._clock())
+            state = self._state(deployment, self.clock())
             state.cooling_until = max(state.cooling_until, until)
 
     def remaining(self, budgets: Sequence[Budget]) -> dict[str, Remaining]:
         with self._lock:
-            now = self._clock()
+            now = self.clock()
             return {budget.deployment: self._remaining(budget, now) for budget in budgets}
 
     def _remaining(self, budget: Budget, now: float) -> Remaining:
@@ -235,6 +235,12 @@ class MemoryBudgetStore:
             health=state.health(now),
             wait=0.0 if refused is None else max(refused[1], 0.0),
         )
+
+    def reserve_and_read(
+        self, budget: Budget, tokens: int, budgets: Sequence[Budget]
+    ) -> tuple[Reservation | Refusal, dict[str, Remaining]]:
+        answer = self.reserve(budget, tokens)
+        return answer, self.remaining(budgets)
 
     def after_fork(self) -> None:
         """In a forked child: a new lock (a parent thread may have held it); the counts stay."""

@@ -41,6 +41,8 @@ class RedisBudgetStore:
         retry_every: seconds between attempts to reach Redis again after it failed.
         timeout: seconds to connect or wait for an answer before falling back.
         margin: seconds keys outlive the window (or the state's last deadline).
+        defer_reconcile: send a reply's settlement with this store's next request instead of
+            on its own (see ``reconcile``), so that a routed call costs one round trip.
 
     Raises:
         ConfigurationError: the ``redis`` package is missing (``pip install "llmport[redis]"``).
@@ -57,6 +59,7 @@ class RedisBudgetStore:
         retry_every: float = 30.0,
         timeout: float = 0.5,
         margin: int = 10,
+        defer_reconcile: bool = True,
     ) -> None:
         try:
             import redis
@@ -86,12 +89,15 @@ class RedisBudgetStore:
             )
         }
         self._prefix = prefix
-        self._clock = clock
+        self.clock = clock
         self._retry_every = retry_every
         self._margin = margin
         self.fallback = MemoryBudgetStore(clock=clock)
         self._lock = threading.Lock()
         self._down_until: float | None = None  # None: Redis is in use
+        self._defer = defer_reconcile
+        self._loaded = False  # whether Redis was given the scripts (once, on first use)
+        self._pending: list[_Command] = []  # settlements waiting for the next request
 
     def __repr__(self) -> str:
         state = "fallback" if self._down_until is not None else "redis"
@@ -108,7 +114,7 @@ class RedisBudgetStore:
 
     def _call(self, remote: Callable[[str], T], local: Callable[[], T]) -> T:
         """``remote(now)`` on Redis, or ``local()`` while Redis is down; never raises a Redis error."""
-        now = self._clock()
+        now = self.clock()
         with self._lock:
             if self._down_until is not None and now < self._down_until:
                 return local()
@@ -124,7 +130,7 @@ class RedisBudgetStore:
                         exc,
                         self._retry_every,
                     )
-                self._down_until = self._clock() + self._retry_every
+                self._down_until = self.clock() + self._retry_every
             return local()
         with self._lock:
             if self._down_until is not None:
@@ -132,22 +138,75 @@ class RedisBudgetStore:
                 logger.info("Redis budget store reachable again; budgets are shared again")
         return result
 
+    def _load_scripts(self) -> None:
+        """Load every script at once, so that Redis holds all of them or (after a restart) none."""
+        pipe = self._redis.pipeline(transaction=False)
+        for script in self._scripts.values():
+            pipe.script_load(script.script)
+        pipe.execute()
+        self._loaded = True
+
     def _run(self, name: str, deployment: str, now: str, *args: str | int) -> Any:
-        return self._scripts[name](keys=self._keys(deployment), args=[now, self._margin, *args])
+        return self._pipeline([(name, deployment, args)], now)[-1]
+
+    def _pipeline(self, commands: Sequence[_Command], now: str) -> list[Any]:
+        """Run the settlements waiting, then ``commands``, in one round trip; their answers.
+
+        The waiting settlements go first, so that every answer already counts them. A script
+        Redis lost (a restart, SCRIPT FLUSH) is loaded again and what it refused is run again.
+        """
+        import redis
+
+        if not self._loaded:
+            self._load_scripts()
+        with self._lock:
+            pending, self._pending = self._pending, []
+        everything = [*pending, *commands]
+        pipe = self._redis.pipeline(transaction=False)
+        for name, deployment, args in everything:
+            pipe.evalsha(self._scripts[name].sha, 2, *self._keys(deployment), now, self._margin, *args)
+        answers = list(pipe.execute(raise_on_error=False))
+        lost = [i for i, answer in enumerate(answers) if isinstance(answer, redis.exceptions.NoScriptError)]
+        if lost:
+            # Redis lost its scripts (a restart, SCRIPT FLUSH): then it lost them all, so every
+            # command was refused and running the refused ones again keeps their order.
+            self._load_scripts()
+            pipe = self._redis.pipeline(transaction=False)
+            for i in lost:
+                name, deployment, args = everything[i]
+                pipe.evalsha(self._scripts[name].sha, 2, *self._keys(deployment), now, self._margin, *args)
+            for i, answer in zip(lost, pipe.execute(raise_on_error=False), strict=True):
+                answers[i] = answer
+        for answer in answers:
+            if isinstance(answer, Exception):
+                raise answer
+        return answers[len(pending) :]
 
     def reserve(self, budget: Budget, tokens: int) -> Reservation | Refusal:
         check_tokens(tokens)
 
         def remote(now: str) -> Reservation | Refusal:
-            answer = self._run(
-                "reserve", budget.deployment, now, tokens, _limit(budget.rpm), _limit(budget.tpm),
-                repr(budget.probe_timeout),
-            )  # fmt: skip
-            if int(answer[0]) == 1:
-                return Reservation(budget, tokens, int(answer[2]), bool(int(answer[1])), self.origin)
-            return Refusal(budget.deployment, answer[1], _seconds(answer[2]))
+            answer = self._pipeline([_reserving(budget, tokens)], now)[0]
+            return self._reserved(budget, tokens, answer)
 
         return self._call(remote, lambda: self.fallback.reserve(budget, tokens))
+
+    def reserve_and_read(
+        self, budget: Budget, tokens: int, budgets: Sequence[Budget]
+    ) -> tuple[Reservation | Refusal, dict[str, Remaining]]:
+        """Reserve and read every budget (and send the settlements waiting) in one round trip."""
+        check_tokens(tokens)
+
+        def remote(now: str) -> tuple[Reservation | Refusal, dict[str, Remaining]]:
+            answers = self._pipeline([_reserving(budget, tokens), *map(_reading, budgets)], now)
+            return self._reserved(budget, tokens, answers[0]), _remaining(budgets, answers[1:])
+
+        return self._call(remote, lambda: self.fallback.reserve_and_read(budget, tokens, budgets))
+
+    def _reserved(self, budget: Budget, tokens: int, answer: Any) -> Reservation | Refusal:
+        if int(answer[0]) == 1:
+            return Reservation(budget, tokens, int(answer[2]), bool(int(answer[1])), self.origin)
+        return Refusal(budget.deployment, answer[1], _seconds(answer[2]))
 
     def reconcile(self, reservation: Reservation, used_tokens: int, hint: RateHint | None = None) -> None:
         check_tokens(used_tokens)
@@ -155,12 +214,29 @@ class RedisBudgetStore:
             self.fallback.reconcile(reservation, used_tokens, hint)
             return
         delta = used_tokens - reservation.tokens
+        command: _Command = (
+            "reconcile",
+            reservation.deployment,
+            (reservation.second, delta, *_hint_args(hint)),
+        )
+        if self._defer and not reservation.probe:
+            # Sent with this store's next request: a reply's settlement then costs no round trip
+            # of its own. Until then the estimate counts (the safe side). A probe's success is
+            # sent at once: every process should see the deployment restored.
+            with self._lock:
+                self._pending.append(command)
+            return
         self._call(
-            lambda now: self._run(
-                "reconcile", reservation.deployment, now, reservation.second, delta, *_hint_args(hint)
-            ),
+            lambda now: self._pipeline([command], now),
             lambda: self.fallback.reconcile(reservation, used_tokens, hint),
         )
+
+    def flush(self) -> None:
+        """Send the settlements waiting for the next request now (``close()`` does too)."""
+        with self._lock:
+            waiting = bool(self._pending)
+        if waiting:
+            self._call(lambda now: self._pipeline([], now), lambda: None)
 
     def fail(
         self,
@@ -193,48 +269,51 @@ class RedisBudgetStore:
         )
 
     def remaining(self, budgets: Sequence[Budget]) -> dict[str, Remaining]:
-        def remote(now: str) -> dict[str, Remaining]:
-            answers = self._pipelined(budgets, now)
-            return {
-                budget.deployment: Remaining(
-                    budget.deployment,
-                    requests=None if int(answer[0]) < 0 else int(answer[0]),
-                    tokens=None if int(answer[1]) < 0 else int(answer[1]),
-                    health=answer[2],
-                    wait=_seconds(answer[3]),
-                )
-                for budget, answer in zip(budgets, answers, strict=True)
-            }
-
-        return self._call(remote, lambda: self.fallback.remaining(budgets))
-
-    def _pipelined(self, budgets: Sequence[Budget], now: str) -> list[Any]:
-        """One round trip for all deployments; the script is loaded once if Redis lost it."""
-        import redis
-
-        script = self._scripts["remaining"]
-        for attempt in range(2):
-            pipe = self._redis.pipeline(transaction=False)
-            for budget in budgets:
-                args = [now, self._margin, _limit(budget.rpm), _limit(budget.tpm)]
-                pipe.evalsha(script.sha, 2, *self._keys(budget.deployment), *args)
-            try:
-                return list(pipe.execute())
-            except redis.exceptions.NoScriptError:
-                if attempt:
-                    raise
-                self._redis.script_load(script.script)
-        raise AssertionError("unreachable")
+        return self._call(
+            lambda now: _remaining(budgets, self._pipeline([_reading(b) for b in budgets], now)),
+            lambda: self.fallback.remaining(budgets),
+        )
 
     def after_fork(self) -> None:
-        """In a forked child: new locks, and connections of its own (never the parent's sockets)."""
+        """In a forked child: new locks, and connections of its own (never the parent's sockets).
+
+        The settlements waiting are the parent's to send; the child drops its copy of them.
+        """
         self._lock = threading.Lock()
+        self._pending = []
         self.fallback.after_fork()
         self._redis.connection_pool.reset()
 
     def close(self) -> None:
-        """Close the connections to Redis."""
+        """Send the settlements waiting, then close the connections to Redis."""
+        self.flush()
         self._redis.close()
+
+
+#: One script run: its name, the deployment whose keys it takes, its arguments after ``now, margin``.
+_Command = tuple[str, str, Sequence[str | int]]
+
+
+def _reserving(budget: Budget, tokens: int) -> _Command:
+    args = (tokens, _limit(budget.rpm), _limit(budget.tpm), repr(budget.probe_timeout))
+    return ("reserve", budget.deployment, args)
+
+
+def _reading(budget: Budget) -> _Command:
+    return ("remaining", budget.deployment, (_limit(budget.rpm), _limit(budget.tpm)))
+
+
+def _remaining(budgets: Sequence[Budget], answers: Sequence[Any]) -> dict[str, Remaining]:
+    return {
+        budget.deployment: Remaining(
+            budget.deployment,
+            requests=None if int(answer[0]) < 0 else int(answer[0]),
+            tokens=None if int(answer[1]) < 0 else int(answer[1]),
+            health=answer[2],
+            wait=_seconds(answer[3]),
+        )
+        for budget, answer in zip(budgets, answers, strict=True)
+    }
 
 
 def _limit(value: int | None) -> int:

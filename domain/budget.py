@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol, runtime_checkable
 
@@ -214,6 +214,10 @@ class BudgetStore(Protocol):
     state and says so in the log. Bad arguments raise ValidationError.
     """
 
+    #: The store's time (seconds on an epoch every process sharing it agrees on): cooldowns and
+    #: waits are on it.
+    clock: Callable[[], float]
+
     def reserve(self, budget: Budget, tokens: int) -> Reservation | Refusal:
         """Take one request and ``tokens`` from ``budget`` now, or say how long until there is room."""
         ...
@@ -243,6 +247,13 @@ class BudgetStore(Protocol):
 
     def remaining(self, budgets: Sequence[Budget]) -> dict[str, Remaining]:
         """What each deployment can take now, by deployment id, read in one go."""
+        ...
+
+    def reserve_and_read(
+        self, budget: Budget, tokens: int, budgets: Sequence[Budget]
+    ) -> tuple[Reservation | Refusal, dict[str, Remaining]]:
+        """``reserve(budget, tokens)``, then ``remaining(budgets)`` as it leaves them: a router's
+        whole conversation with the store for one call, in one round trip to a shared backend."""
         ...
 
     def close(self) -> None:

@@ -2,8 +2,9 @@
 
 One call, one attempt of the Retrier (``services/retry.py``, the one retry owner)::
 
-    read the store once -> order the deployments (services/routing_plan.py)
-    for each: reserve -> refused? next | send -> reply? reconcile, done | failure? fail, move or raise
+    order the deployments by the store's last answer (services/routing_plan.py)
+    for each: reserve + read all (one round trip) -> refused? re-plan from what was read
+              send -> reply? reconcile, done | failure? fail, move or raise
     none could take it -> RateLimitedError(retry_after = the shortest wait): the Retrier waits
 
 The Router never sends the same call to the same deployment twice and never starts a send after
@@ -19,12 +20,11 @@ Everything else (400, 401, 403, 404, quota) is the caller's to see at once.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TypeVar, cast
 
-from ..domain.budget import BudgetStore, RateHint, Refusal, Reservation
+from ..domain.budget import BudgetStore, RateHint, Refusal, Remaining, Reservation
 from ..domain.deadline import current_deadline
 from ..domain.errors import (
     AuthenticationError,
@@ -43,6 +43,11 @@ __all__ = ["Deployment", "Router"]
 
 T = TypeVar("T")
 
+#: Seconds a router plans from the store's last answer; an older one is read again first. Under
+#: load every call refreshes it; a quiet client pays one more round trip, and never plans from a
+#: world (Redis back, budgets refilled) more than a second old.
+VIEW_LIFETIME = 1.0
+
 
 class Router:
     """A ChatPort and EmbeddingPort that sends each call to the best deployment with room for it.
@@ -50,7 +55,7 @@ class Router:
     Args:
         deployments: where calls may go; at least one.
         store: the budget store (``MemoryBudgetStore``, or ``RedisBudgetStore`` shared by processes).
-        clock: the store's clock (seconds, ``time.time`` by default), for cooldowns.
+        clock: the store's clock, for cooldowns; by default the store's own ``clock``.
         default_max_tokens: a chat call's completion estimate when the request sets no max_tokens.
         default_cooldown: seconds a 429 without a Retry-After cools its deployment.
         move_after_timeout: move a call whose sent request timed out or lost its connection (it may
@@ -67,7 +72,7 @@ class Router:
         deployments: Sequence[Deployment],
         *,
         store: BudgetStore,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] | None = None,
         default_max_tokens: int = 256,
         default_cooldown: float = 1.0,
         move_after_timeout: bool = False,
@@ -81,12 +86,20 @@ class Router:
             raise ConfigurationError(f"deployment names must differ, got {names}")
         self._deployments = tuple(deployments)
         self._store = store
-        self._clock = clock
+        self._clock = store.clock if clock is None else clock
         self._default_max_tokens = default_max_tokens
         self._default_cooldown = default_cooldown
         self._move_after_timeout = move_after_timeout
         self._on_close = on_close
         self._parts = tuple(parts)
+        kinds: tuple[Kind, ...] = ("chat", "embeddings")
+        self._serving = {kind: tuple(d for d in self._deployments if d.serves(kind)) for kind in kinds}
+        self._limits = {kind: tuple(d.limits for d in self._serving[kind]) for kind in kinds}
+        self._best_priority = {
+            kind: min((d.priority for d in self._serving[kind]), default=0) for kind in kinds
+        }
+        # What the store said after the last call, per kind: the next call's plan (see _route).
+        self._views: dict[Kind, tuple[float, dict[str, Remaining]]] = {}
 
     @property
     def deployments(self) -> tuple[Deployment, ...]:
@@ -177,45 +190,97 @@ class Router:
     ) -> None:
         self._store.reconcile(reservation, used, hint)
         if reservation.probe:
+            self._views.clear()  # they saw the probe out: read the deployment restored afresh
             log_event("restored", deployment, logging.WARNING)
 
     def _route(
         self, kind: Kind, tokens: int, send: Callable[[Deployment], T]
     ) -> tuple[Reservation, Deployment, T]:
-        serving = [deployment for deployment in self._deployments if deployment.serves(kind)]
+        serving, limits = self._serving[kind], self._limits[kind]
         if not serving:
             raise ConfigurationError(f"no deployment of this router serves {kind} calls")
-        order = plan(serving, self._store.remaining([deployment.limits for deployment in serving]))
-        waits = list(order.waits)
+        view, elapsed, stale = self._planning_view(kind)
+        tried: set[str] = set()
+        waits: list[float] = []
         last_error: LLMPortError | None = None
-        for deployment in order.order:
-            deadline = current_deadline()
-            if last_error is not None and deadline is not None and deadline.remaining() <= 0:
-                # Rule: a call is never moved past its deadline.
-                raise last_error from None
-            answer = self._store.reserve(deployment.limits, tokens)
-            if isinstance(answer, Refusal):
-                log_event("skipped", deployment, reason=answer.reason, wait=answer.wait)
-                waits.append(answer.wait)
-                continue
-            if order.best_priority is not None and deployment.priority > order.best_priority:
-                log_event("spilled", deployment, from_priority=order.best_priority)
-            log_event("chosen", deployment, logging.DEBUG, tokens=tokens, probe=answer.probe)
-            try:
-                return answer, deployment, self._sent(deployment, send)
-            except LLMPortError as error:
-                error.deployment = deployment.name
-                if not self._failed(answer, deployment, error):
-                    raise
-                last_error = error
-                if isinstance(error, RateLimitedError) and error.retry_after is not None:
-                    waits.append(error.retry_after)
-            except BaseException:
-                self._store.fail(answer, counts=False)
-                raise
+        while True:
+            order = plan([d for d in serving if d.name not in tried], view, elapsed)
+            replan = False
+            for deployment in order.order:
+                deadline = current_deadline()
+                if last_error is not None and deadline is not None and deadline.remaining() <= 0:
+                    # Rule: a call is never moved past its deadline.
+                    raise last_error from None
+                tried.add(deployment.name)
+                answer, view = self._store.reserve_and_read(deployment.limits, tokens, limits)
+                elapsed = 0.0
+                self._views[kind] = (self._clock(), view)
+                if isinstance(answer, Refusal):
+                    log_event("skipped", deployment, reason=answer.reason, wait=answer.wait)
+                    waits.append(answer.wait)
+                    if stale:  # the old view misled: plan again from what was just read
+                        stale = replan = True
+                        break
+                    continue
+                outcome = self._attempt(kind, deployment, answer, send)
+                if not isinstance(outcome, _Moved):
+                    return answer, deployment, outcome
+                last_error = outcome.error
+                waits += outcome.waits
+            else:
+                if stale:  # the old view offered nobody left to try: ask the store itself once
+                    replan = True
+                    view, elapsed = self._store.remaining(limits), 0.0
+            stale = False
+            if not replan:
+                break
+        waits += order.waits
         if last_error is not None and not waits:
             raise last_error from None
         raise _no_room(waits, last_error)
+
+    def _planning_view(self, kind: Kind) -> tuple[dict[str, Remaining], float, bool]:
+        """What the call is planned from: the store's last answer while it is recent, else a read.
+
+        The order comes from the store's answer to the previous call, so that a call costs one
+        round trip: reserve on the first choice and read everyone's budget left in one go. A
+        stale view never over-grants (each reservation is checked atomically); after a refusal,
+        or when it offers nobody, the call is planned again from a fresh view.
+
+        Returns:
+            the view, its age in seconds, and whether it is the last answer (not a fresh read).
+        """
+        last = self._views.get(kind)
+        if last is not None:
+            elapsed = self._clock() - last[0]
+            if 0 <= elapsed <= VIEW_LIFETIME:
+                # A probe out then may have restored its deployment since: let the store say.
+                return (
+                    {name: left for name, left in last[1].items() if left.health != "half_open"},
+                    elapsed,
+                    True,
+                )
+        return self._store.remaining(self._limits[kind]), 0.0, False
+
+    def _attempt(
+        self, kind: Kind, deployment: Deployment, answer: Reservation, send: Callable[[Deployment], T]
+    ) -> T | _Moved:
+        """Send on ``deployment``: its reply, or what moves the call on; raises what must not move."""
+        if deployment.priority > self._best_priority[kind]:
+            log_event("spilled", deployment, from_priority=self._best_priority[kind])
+        log_event("chosen", deployment, logging.DEBUG, tokens=answer.tokens, probe=answer.probe)
+        try:
+            return self._sent(deployment, send)
+        except LLMPortError as error:
+            error.deployment = deployment.name
+            self._views.pop(kind, None)  # the failure changed what the store holds
+            if not self._failed(answer, deployment, error):
+                raise
+            hinted = isinstance(error, RateLimitedError) and error.retry_after is not None
+            return _Moved(error, [error.retry_after] if hinted and error.retry_after is not None else [])
+        except BaseException:
+            self._store.fail(answer, counts=False)
+            raise
 
     def _sent(self, deployment: Deployment, send: Callable[[Deployment], T]) -> T:
         """``send(deployment)``; after a 401, once more if the deployment got a new token."""
@@ -260,6 +325,14 @@ class Router:
     def _ejected_if(self, health: str, deployment: Deployment) -> None:
         if health == "open":
             log_event("ejected", deployment, logging.WARNING)
+
+
+@dataclass(frozen=True, slots=True)
+class _Moved:
+    """A send that failed in a way that moves the call on; ``waits`` holds its retry hint."""
+
+    error: LLMPortError
+    waits: list[float]
 
 
 def _no_room(waits: list[float], last_error: LLMPortError | None) -> RateLimitedError:

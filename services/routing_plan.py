@@ -89,8 +89,8 @@ class Plan:
     best_priority: int | None
 
 
-def plan(deployments: Sequence[Deployment], remaining: dict[str, Remaining]) -> Plan:
-    """Order ``deployments`` for one call from one read of the store.
+def plan(deployments: Sequence[Deployment], remaining: dict[str, Remaining], elapsed: float = 0.0) -> Plan:
+    """Order ``deployments`` for one call from one read of the store, ``elapsed`` seconds old.
 
     Lowest priority first; within a group, the most budget left (the smallest fraction of any
     limit left: regions of different sizes fill evenly), then the highest weight, then the
@@ -101,9 +101,10 @@ def plan(deployments: Sequence[Deployment], remaining: dict[str, Remaining]) -> 
     waits: list[float] = []
     for deployment in deployments:
         left = remaining.get(deployment.name)
-        if left is not None and left.wait > 0:
-            log_event("skipped", deployment, reason=_why_waiting(left), wait=left.wait)
-            waits.append(left.wait)
+        wait = 0.0 if left is None else left.wait - elapsed
+        if left is not None and wait > 0:
+            log_event("skipped", deployment, reason=_why_waiting(left), wait=wait)
+            waits.append(wait)
             continue
         ready.append((deployment, _room(deployment.limits, left)))
     ready.sort(key=lambda pair: (pair[0].priority, -pair[1], -pair[0].weight))

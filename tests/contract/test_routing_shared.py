@@ -290,9 +290,10 @@ def test_redis_stopped_mid_run_calls_keep_succeeding_on_local_budgets_and_share_
         assert observer.remaining([ptu_budget])["ptu"].requests == 12 - 3  # shared: counted on Redis
         hooked.before = redis.stop  # Redis goes away while a call reserved on it is being sent
         served.append(router.complete(HI).deployment)  # settled while Redis is down: no error
-        assert store.using_fallback
+        # (its settlement waits for the store's next request, which finds Redis gone)
         with ThreadPoolExecutor(4) as pool:
             local = list(pool.map(lambda _: router.complete(HI).deployment, range(14)))
+        assert store.using_fallback
         # Local budgets: this process alone has the PTU's 12 requests (it cannot count the 4 it
         # made on Redis); then the calls spill to paygo. No call failed.
         assert sorted(map(str, local)) == ["paygo"] * 2 + ["ptu"] * 12
