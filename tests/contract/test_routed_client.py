@@ -23,6 +23,7 @@ from wire_samples import azure_error
 
 import llmport
 from llmport.adapters.budget_memory import MemoryBudgetStore
+from llmport.adapters.openai import OpenAIAdapter
 from llmport.container import Container, build_client
 from llmport.domain.errors import AuthenticationError, ConfigurationError, RateLimitedError
 from llmport.domain.folding import fold_stream
@@ -449,3 +450,43 @@ def test_a_401_asks_that_deployments_credential_again_and_retries_once(new_token
         assert raised.value.deployment == "east"
     assert adapter.sent == (2 if new_token else 1)
     assert len(asked) == 1
+
+
+@pytest.mark.skipif(BINARY is None, reason=SKIP_REASON)
+def test_a_routed_call_costs_one_round_trip_to_redis_in_steady_state(clock: Clock) -> None:
+    from llmport.adapters.budget_redis import RedisBudgetStore
+
+    class Counting(RedisBudgetStore):
+        """Counts requests to Redis: each pipeline is one round trip."""
+
+        round_trips = 0
+
+        def _pipeline(self, commands: Any, now: str) -> list[Any]:
+            Counting.round_trips += 1
+            return super()._pipeline(commands, now)
+
+    with (
+        RedisServer() as redis,
+        QuotaServer(MODEL, clock=clock) as ptu,
+        QuotaServer("w", clock=clock) as paygo,
+    ):
+        store = Counting(redis.url, clock=clock)
+        router = Router(
+            [
+                Deployment("ptu", OpenAIAdapter(api_key=ptu.api_key, base_url=f"{ptu.url}/v1"), model=MODEL),
+                Deployment(
+                    "paygo", OpenAIAdapter(api_key=paygo.api_key, base_url=f"{paygo.url}/v1"), priority=1
+                ),
+            ],
+            store=store,
+        )
+        request = ChatRequest((Message.user("hi"),), model=MODEL, max_tokens=5)
+        router.complete(request)  # the first call reads the budgets, then reserves
+        Counting.round_trips = 0
+        for _ in range(20):
+            assert router.complete(request).deployment == "ptu"
+        assert Counting.round_trips == 20
+        pending = store._pending  # the last settlement waits for the next request ...
+        router.close()
+        store.close()  # ... or for close()
+        assert len(pending) == 1 and not store._pending
