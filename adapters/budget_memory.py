@@ -34,6 +34,7 @@ MARGIN_SECONDS = 10
 @dataclass
 class _State:
     buckets: dict[int, list[int]] = field(default_factory=dict)  # second -> [requests, tokens]
+    totals: list[int] = field(default_factory=lambda: [0, 0])  # the buckets' sums, kept as they change
     hint_requests: int | None = None
     hint_requests_until: float = 0.0
     hint_tokens: int | None = None
@@ -48,7 +49,9 @@ class _State:
     def prune(self, now: float) -> None:
         oldest = math.floor(now) - BUCKET_LIFETIME
         for second in [s for s in self.buckets if s <= oldest]:
-            del self.buckets[second]
+            requests, tokens = self.buckets.pop(second)
+            self.totals[0] -= requests
+            self.totals[1] -= tokens
 
     def health(self, now: float) -> Health:
         if not self.ejected:
@@ -56,7 +59,7 @@ class _State:
         return "open" if now < self.open_until else "half_open"
 
     def used(self, index: int) -> int:
-        return sum(bucket[index] for bucket in self.buckets.values())
+        return self.totals[index]
 
     def window_wait(self, index: int, need: int, limit: int | None, now: float) -> float:
         """Seconds until ``need`` more fits under ``limit`` as old buckets leave the window."""
@@ -112,7 +115,9 @@ class _State:
     def adjust_tokens(self, second: int, delta: int) -> None:
         bucket = self.buckets.get(second)
         if bucket is not None:  # a bucket gone from the window needs no correction
-            bucket[1] = max(0, bucket[1] + delta)
+            after = max(0, bucket[1] + delta)
+            self.totals[1] += after - bucket[1]
+            bucket[1] = after
 
     def idle(self, now: float) -> bool:
         self.prune(now)
@@ -164,6 +169,8 @@ class MemoryBudgetStore:
             bucket = state.buckets.setdefault(second, [0, 0])
             bucket[0] += 1
             bucket[1] += tokens
+            state.totals[0] += 1
+            state.totals[1] += tokens
             if state.hint_requests is not None:
                 state.hint_requests -= 1
             if state.hint_tokens is not None:

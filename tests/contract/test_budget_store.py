@@ -247,7 +247,7 @@ PROCESSES, RESERVATIONS = 4, 60
 @needs_redis
 def test_processes_sharing_a_budget_through_redis_never_exceed_it(redis_server: RedisServer) -> None:
     worker = str(Path(__file__).parent / "budget_worker.py")
-    prefix, start_at = f"test:{uuid.uuid4().hex}", time.time() + 1.0
+    prefix, start_at = f"test:{uuid.uuid4().hex}", time.time() + 2.5
     args = [redis_server.url, prefix, repr(START), repr(start_at), str(RESERVATIONS)]
     running = [
         subprocess.Popen([sys.executable, worker, *args], stdout=subprocess.PIPE, text=True)
