@@ -37,6 +37,7 @@ from ..domain.errors import (
 )
 from ..domain.models import ChatChunk, ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse
 from ..domain.ports import ChatPort, Closeable, EmbeddingPort, ForkAware
+from ..domain.replies import served_by
 from .routing_plan import Deployment, Kind, estimate_chat, estimate_embedding, log_event, plan
 
 __all__ = ["Deployment", "Router"]
@@ -123,7 +124,7 @@ class Router:
 
         reservation, deployment, reply = self._route("chat", tokens, send)
         self._settled(reservation, deployment, reply.usage.total_tokens or tokens, reply.rate_limits)
-        return replace(reply, deployment=deployment.name)
+        return served_by(reply, deployment.name)
 
     def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
         """Return the vectors of the first deployment that takes the call (see ``complete``)."""
@@ -135,7 +136,7 @@ class Router:
         reservation, deployment, reply = self._route("embeddings", tokens, send)
         used = reply.usage.total_tokens or reply.usage.prompt_tokens or tokens
         self._settled(reservation, deployment, used, reply.rate_limits)
-        return replace(reply, deployment=deployment.name)
+        return served_by(reply, deployment.name)
 
     def stream(self, request: ChatRequest) -> Iterator[ChatChunk]:
         """Yield the reply of the first deployment whose stream starts; nothing is sent before ``next()``.
@@ -156,7 +157,7 @@ class Router:
             while chunk is not None:
                 if chunk.usage is not None and chunk.usage.total_tokens:
                     used = chunk.usage.total_tokens
-                yield replace(chunk, deployment=deployment.name)
+                yield served_by(chunk, deployment.name)
                 chunk = next(chunks, None)
         except LLMPortError as error:
             # Rule: after the first chunk nothing moves; the failure still counts against the deployment.
