@@ -38,7 +38,7 @@ from ..domain.errors import (
 from ..domain.models import ChatChunk, ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse
 from ..domain.ports import ChatPort, Closeable, EmbeddingPort, ForkAware
 from ..domain.replies import served_by
-from .routing_plan import Deployment, Kind, estimate_chat, estimate_embedding, log_event, plan
+from .routing_plan import Deployment, Kind, charged, estimate_chat, estimate_embedding, log_event, plan
 
 __all__ = ["Deployment", "Router"]
 
@@ -123,7 +123,8 @@ class Router:
             return cast(ChatPort, deployment.adapter).complete(_for(request, deployment, "chat"))
 
         reservation, deployment, reply = self._route("chat", tokens, send)
-        self._settled(reservation, deployment, reply.usage.total_tokens or tokens, reply.rate_limits)
+        completion = request.max_tokens or self._default_max_tokens
+        self._settled(reservation, deployment, charged(tokens, completion, reply.usage), reply.rate_limits)
         return served_by(reply, deployment.name)
 
     def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
@@ -152,11 +153,12 @@ class Router:
         reservation, deployment, (first, chunks) = self._route("chat", tokens, send)
         used, settled = tokens, False
         hint = None if first is None else first.rate_limits
+        completion = request.max_tokens or self._default_max_tokens
         try:
             chunk = first
             while chunk is not None:
-                if chunk.usage is not None and chunk.usage.total_tokens:
-                    used = chunk.usage.total_tokens
+                if chunk.usage is not None:
+                    used = charged(tokens, completion, chunk.usage)
                 yield served_by(chunk, deployment.name)
                 chunk = next(chunks, None)
         except LLMPortError as error:
@@ -305,8 +307,10 @@ class Router:
             moves = True
         elif isinstance(error, ConnectionFailedError) and error.sent and error.status_code != 408:
             # Rule: a sent request that timed out or lost its connection may have done (and
-            # billed) the work; it moves only when the user said so.
+            # billed) the work; it moves only when the user said so, and then neither does the
+            # Retrier send it again (its next attempt would go to another deployment).
             moves = self._move_after_timeout
+            error.retryable = error.retryable and moves
             self._ejected_if(self._store.fail(reservation), deployment)
         elif isinstance(error, (ServiceUnavailableError, ConnectionFailedError)) or (
             isinstance(error, StreamInterruptedError) and error.retryable

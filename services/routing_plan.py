@@ -10,10 +10,19 @@ from typing import Any, Literal
 
 from ..domain.budget import Budget, Remaining
 from ..domain.errors import AuthenticationError, ConfigurationError
-from ..domain.models import ChatRequest, EmbeddingRequest
+from ..domain.models import ChatRequest, EmbeddingRequest, Usage
 from ..domain.ports import ChatPort, EmbeddingPort
 
-__all__ = ["Deployment", "Kind", "Plan", "estimate_chat", "estimate_embedding", "log_event", "plan"]
+__all__ = [
+    "Deployment",
+    "Kind",
+    "Plan",
+    "charged",
+    "estimate_chat",
+    "estimate_embedding",
+    "log_event",
+    "plan",
+]
 
 #: The calls a deployment may take.
 Kind = Literal["chat", "embeddings"]
@@ -136,6 +145,19 @@ def estimate_chat(request: ChatRequest, default_max_tokens: int) -> int:
     """A chat call's tokens before sending: characters / 4 (+ 3) per message, plus max_tokens."""
     prompt = sum(3 + math.ceil(len(message.text) / 4) for message in request.messages)
     return prompt + (request.max_tokens or default_max_tokens)
+
+
+def charged(estimate: int, completion: int, usage: Usage) -> int:
+    """What a chat call counts against a tokens-per-minute limit, once its usage is known.
+
+    Azure and OpenAI count a request's prompt plus its ``max_tokens`` when it arrives, not the
+    tokens it generated: settling to the reply's usage would hand back room the provider still
+    counts, and a busy deployment would answer the next calls with 429. So the prompt is
+    corrected to what the provider counted, and the completion stays what was asked for.
+    """
+    if not (usage.prompt_tokens or usage.total_tokens):
+        return estimate  # no usage reported: the estimate stands
+    return max(usage.prompt_tokens + completion, usage.total_tokens)
 
 
 def estimate_embedding(request: EmbeddingRequest) -> int:

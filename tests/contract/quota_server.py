@@ -141,6 +141,8 @@ class QuotaServer:
 
     def _admit(self, req: RecordedRequest) -> Reply:
         reply = default_reply(req)
+        if self.charge == "estimate":
+            reply = _counted(req, reply)
         cost = self._cost(req, reply)
         with self._lock:
             now = self.clock()
@@ -168,8 +170,7 @@ class QuotaServer:
             inputs = body.get("input") or []
             texts = [inputs] if isinstance(inputs, str) else inputs
             return sum(math.ceil(len(str(text)) / 4) for text in texts)
-        messages = body.get("messages") or []
-        prompt = sum(3 + math.ceil(len(json.dumps(m.get("content", ""))) / 4) for m in messages)
+        prompt = _prompt_tokens(req)
         completion = body.get("max_tokens") or body.get("max_completion_tokens") or self.default_max_tokens
         return int(prompt + completion)
 
@@ -201,6 +202,23 @@ class QuotaServer:
                 headers[f"x-ratelimit-remaining-{kind}"] = str(max(limit - used, 0))
                 headers[f"x-ratelimit-reset-{kind}"] = str(math.ceil(oldest))
         return headers
+
+
+def _prompt_tokens(req: RecordedRequest) -> int:
+    body = req.body if isinstance(req.body, dict) else {}
+    messages = body.get("messages") or []
+    return sum(3 + math.ceil(len(json.dumps(m.get("content", ""))) / 4) for m in messages)
+
+
+def _counted(req: RecordedRequest, reply: Reply) -> Reply:
+    """A chat reply whose usage reports the prompt as this server counts it, as a provider's does."""
+    if req.op == "embeddings" or not isinstance(reply.body, dict) or "usage" not in reply.body:
+        return reply
+    usage = dict(reply.body["usage"])
+    prompt = _prompt_tokens(req)
+    usage["total_tokens"] = prompt + int(usage.get("completion_tokens", 0))
+    usage["prompt_tokens"] = prompt
+    return replace(reply, body={**reply.body, "usage": usage})
 
 
 def _throttled(req: RecordedRequest, wait: float, limit: str, headers: dict[str, str]) -> Reply:

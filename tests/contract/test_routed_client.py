@@ -11,6 +11,7 @@ import os
 import pickle
 import textwrap
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,12 @@ import llmport
 from llmport.adapters.budget_memory import MemoryBudgetStore
 from llmport.adapters.openai import OpenAIAdapter
 from llmport.container import Container, build_client
-from llmport.domain.errors import AuthenticationError, ConfigurationError, RateLimitedError
+from llmport.domain.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    ConnectionFailedError,
+    RateLimitedError,
+)
 from llmport.domain.folding import fold_stream
 from llmport.domain.messages import Message
 from llmport.domain.models import ChatChunk, ChatRequest, ChatResponse
@@ -490,3 +496,50 @@ def test_a_routed_call_costs_one_round_trip_to_redis_in_steady_state(clock: Cloc
         router.close()
         store.close()  # ... or for close()
         assert len(pending) == 1 and not store._pending
+
+
+def test_settling_keeps_the_max_tokens_the_provider_counts_so_a_busy_deployment_meets_no_429(
+    clock: Clock,
+) -> None:
+    # The server counts each call's prompt plus max_tokens (200), as Azure and OpenAI do; the
+    # reply reports far fewer tokens. Settling to that usage would hand back room still counted.
+    per_call = 3 + 1 + 200
+    with QuotaServer(MODEL, tpm=50 * per_call, clock=clock) as server:
+        values = {
+            "chat_model": MODEL,
+            "max_retries": 0,
+            "deployments": [openai_entry(server, "only", tpm=50 * per_call)],
+        }
+        with build(values, clock) as client:
+
+            def call(_: int) -> str:
+                try:
+                    return str(client.chat("h", max_tokens=200).deployment)
+                except RateLimitedError as error:
+                    return str(error.code)
+
+            with ThreadPoolExecutor(8) as pool:
+                outcomes = list(pool.map(call, range(80)))
+    assert outcomes.count("only") == 50 and outcomes.count("no_budget") == 30
+    assert server.stats.throttled == 0
+
+
+def test_a_sent_request_whose_connection_is_lost_is_neither_moved_nor_retried() -> None:
+    # The first deployment reads the request, then resets the connection: it may have done (and
+    # billed) the work. Moving it, or retrying it (which would land on the second), bills twice.
+    with LoopbackServer() as east, LoopbackServer() as west:
+        east.respond_with(lambda index, recorded: Reply(reset=True))
+        values = {
+            "chat_model": MODEL,
+            "max_retries": 2,
+            "deployments": [
+                {"name": "east", "base_url": f"{east.url}/v1", "api_key": east.api_key},
+                {"name": "west", "base_url": f"{west.url}/v1", "api_key": west.api_key, "priority": 1},
+            ],
+        }
+        with llmport.from_dict(values) as client, pytest.raises(ConnectionFailedError) as raised:
+            client.chat("hi")
+        assert (east.count, west.count) == (1, 0)
+        assert raised.value.deployment == "east" and raised.value.sent and not raised.value.retryable
+        with llmport.from_dict({**values, "move_after_timeout": True}) as client:
+            assert client.chat("hi").deployment == "west"  # the user chose to move it
