@@ -6,7 +6,6 @@ One fake clock drives the servers, the budget store and the Retrier, so a minute
 
 from __future__ import annotations
 
-import logging
 import os
 import pickle
 import textwrap
@@ -20,6 +19,7 @@ from dependency_injector import providers
 from loopback import LoopbackServer, Reply
 from quota_server import QuotaServer
 from redis_server import BINARY, SKIP_REASON, RedisServer
+from routing_helpers import Clock, routing_events, watch_routing
 from wire_samples import azure_error
 
 import llmport
@@ -41,17 +41,6 @@ from llmport.settings import Settings
 MODEL = "gpt-4o-mini"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_700_000_000.25
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
@@ -59,12 +48,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def caplog(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
-    caplog.set_level(logging.DEBUG, logger="llmport.routing")
-    return caplog
-
-
-def events(caplog: pytest.LogCaptureFixture) -> list[tuple[str, str]]:
-    return [(r.routing["event"], r.routing["deployment"]) for r in caplog.records if hasattr(r, "routing")]
+    return watch_routing(caplog)
 
 
 def openai_entry(server: QuotaServer, name: str, **routing: Any) -> dict[str, Any]:
@@ -152,7 +136,7 @@ def test_a_toml_file_wires_ptu_first_and_spills_to_an_azure_deployment(
     )
     assert set(usage.by_deployment) == {"ptu", "paygo"}
     assert usage.by_deployment["ptu"].calls == 3 and usage.by_deployment["paygo"].calls == 2
-    assert ("spilled", "paygo") in events(caplog)
+    assert ("spilled", "paygo") in routing_events(caplog)
 
 
 def test_the_providers_rate_headers_stop_a_deployment_before_it_answers_429(

@@ -5,7 +5,6 @@ One fake clock drives the quota servers, the budget stores and the Retrier, so a
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -14,6 +13,7 @@ from typing import Any
 import pytest
 from quota_server import QuotaServer, QuotaStats
 from redis_server import BINARY, SKIP_REASON, RedisServer
+from routing_helpers import Clock, routing_events, watch_routing
 
 from llmport.adapters.budget_memory import MemoryBudgetStore
 from llmport.adapters.fakes import FakeChat, FakeStreamBreak
@@ -35,19 +35,6 @@ from llmport.services.routing import Deployment, Router
 HI = ChatRequest((Message.user("hi"),), max_tokens=10)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_700_000_000.25
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-
-
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
@@ -55,16 +42,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def caplog(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
-    caplog.set_level(logging.DEBUG, logger="llmport.routing")
-    return caplog
-
-
-def routing_events(caplog: pytest.LogCaptureFixture) -> list[tuple[str, str]]:
-    return [
-        (record.routing["event"], record.routing["deployment"])
-        for record in caplog.records
-        if hasattr(record, "routing")
-    ]
+    return watch_routing(caplog)
 
 
 def adapter(server: QuotaServer) -> OpenAIAdapter:

@@ -33,6 +33,7 @@ import pytest
 from loopback import LoopbackServer, RecordedRequest, Reply
 from quota_server import QuotaServer, QuotaStats
 from redis_server import BINARY, SKIP_REASON, RedisServer
+from routing_helpers import Clock, routing_events, watch_routing
 from wire_samples import azure_error
 
 from llmport.adapters.azure import AzureClassicAdapter
@@ -55,21 +56,6 @@ HI = ChatRequest((Message.user("hi"),), max_tokens=13)
 CALL_TOKENS = 17
 
 
-class Clock:
-    """The budget stores' and routers' clock (``time.time``'s epoch), moved by the test."""
-
-    def __init__(self) -> None:
-        self.now = 1_700_000_000.25
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-
-
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
@@ -77,9 +63,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def caplog(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
-    caplog.set_level(logging.INFO, logger="llmport.budget")
-    caplog.set_level(logging.DEBUG, logger="llmport.routing")  # last: it sets the handler's level too
-    return caplog
+    return watch_routing(caplog)
 
 
 @pytest.fixture(scope="module")
@@ -112,14 +96,6 @@ def shared_stores(kind: str, request: pytest.FixtureRequest, clock: Callable[[],
 
 
 STORES = [pytest.param("redis", marks=needs_redis), "memory"]
-
-
-def routing_events(caplog: pytest.LogCaptureFixture) -> list[tuple[str, str]]:
-    return [
-        (record.routing["event"], record.routing["deployment"])
-        for record in caplog.records
-        if hasattr(record, "routing")
-    ]
 
 
 def routing_records(caplog: pytest.LogCaptureFixture, event: str) -> list[dict[str, Any]]:
