@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._checks import freeze
-from .budget import RateHint
 from .messages import Message, ToolCall
 from .responses_items import OutputItem, StreamEvent
+
+if TYPE_CHECKING:
+    from .budget import RateHint
 
 __all__ = [
     "AccessToken",
