@@ -32,6 +32,8 @@ _INSTRUMENTATION = "llmport"
 _ATTEMPT_SPAN = "llmport.attempt"
 _ATTEMPT = "llmport.attempt"
 _REQUEST_ID = "llmport.request_id"
+#: The deployment of a routed client that answered (no GenAI convention names one).
+_DEPLOYMENT = "llmport.deployment"
 _CANCELLED = "llmport.stream.cancelled"
 #: At most this many (operation, model, stream) shapes, and metric sets per shape, are kept.
 _CACHE_LIMIT = 256
@@ -283,6 +285,8 @@ class _CallSpan:
         }
         if error.request_id:
             attributes[_REQUEST_ID] = error.request_id
+        if error.deployment:
+            attributes[_DEPLOYMENT] = error.deployment
         self._span.add_event("llmport.retry", attributes)
 
     def first_chunk(self) -> None:
@@ -301,6 +305,7 @@ class _CallSpan:
         request_id: str | None,
         system_fingerprint: str | None = None,
         service_tier: str | None = None,
+        deployment: str | None = None,
     ) -> None:
         names = self._tel._names
         # One set_attributes call: the SDK takes its span lock once, not once per attribute.
@@ -321,6 +326,8 @@ class _CallSpan:
             attributes[names.FINISH_REASONS] = finish_reasons
         if request_id:
             attributes[_REQUEST_ID] = request_id
+        if deployment:
+            attributes[_DEPLOYMENT] = deployment
         if usage is not None:
             attributes[names.INPUT_TOKENS] = usage.prompt_tokens
             attributes[names.OUTPUT_TOKENS] = usage.completion_tokens
@@ -339,6 +346,8 @@ class _CallSpan:
             self._model = reply.model
         if reply.request_id:
             attributes[_REQUEST_ID] = reply.request_id
+        if reply.deployment:
+            attributes[_DEPLOYMENT] = reply.deployment
         if reply.vectors:
             attributes[names.DIMENSIONS] = len(reply.vectors[0])
         attributes[names.INPUT_TOKENS] = reply.usage.prompt_tokens
@@ -368,6 +377,8 @@ class _CallSpan:
             attributes: dict[str, Any] = {names.ERROR_TYPE: error_type}
             if isinstance(error, LLMPortError) and error.request_id:
                 attributes[_REQUEST_ID] = error.request_id
+            if isinstance(error, LLMPortError) and error.deployment:
+                attributes[_DEPLOYMENT] = error.deployment
             if self._ttfc_pending:
                 attributes[names.TIME_TO_FIRST_CHUNK] = self._ttfc
             span.set_attributes(attributes)

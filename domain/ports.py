@@ -124,8 +124,10 @@ class CallSpan(Protocol):
         request_id: str | None,
         system_fingerprint: str | None = None,
         service_tier: str | None = None,
+        deployment: str | None = None,
     ) -> None:
-        """Record what the provider answered: its model, the reply's id, finish reasons, usage."""
+        """Record what the provider answered: its model, the reply's id, finish reasons, usage,
+        and the deployment that served it (a routed client's)."""
         ...
 
     def embedding_reply(self, reply: EmbeddingResponse) -> None:

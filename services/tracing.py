@@ -21,6 +21,7 @@ def reply_to_span(span: CallSpan, request: ChatRequest, response: ChatResponse) 
         request_id=response.request_id,
         system_fingerprint=response.system_fingerprint,
         service_tier=response.service_tier,
+        deployment=response.deployment,
     )
     if span.capture_content:
         span.content(
@@ -33,7 +34,18 @@ def reply_to_span(span: CallSpan, request: ChatRequest, response: ChatResponse) 
 class StreamTrace:
     """Follows a stream's chunks for its span: time to first chunk, model, id, finish reasons, text."""
 
-    __slots__ = ("_fingerprint", "_finish", "_id", "_model", "_request", "_seen", "_span", "_text", "_tier")
+    __slots__ = (
+        "_deployment",
+        "_fingerprint",
+        "_finish",
+        "_id",
+        "_model",
+        "_request",
+        "_seen",
+        "_span",
+        "_text",
+        "_tier",
+    )
 
     def __init__(self, span: CallSpan, request: ChatRequest) -> None:
         self._span = span
@@ -43,6 +55,7 @@ class StreamTrace:
         self._id: str | None = None
         self._fingerprint: str | None = None
         self._tier: str | None = None
+        self._deployment: str | None = None
         self._finish: dict[int, str] = {}
         self._text: dict[int, list[str]] | None = {} if span.capture_content else None
 
@@ -55,6 +68,7 @@ class StreamTrace:
             self._model = chunk.model
         if self._id is None:
             self._id = chunk.id
+            self._deployment = chunk.deployment
         self._fingerprint = chunk.system_fingerprint or self._fingerprint
         self._tier = chunk.service_tier or self._tier
         if chunk.finish_reason:
@@ -73,6 +87,7 @@ class StreamTrace:
             request_id=request_id,
             system_fingerprint=self._fingerprint,
             service_tier=self._tier,
+            deployment=self._deployment,
         )
         if self._text is not None:
             replies = [
