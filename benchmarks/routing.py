@@ -32,6 +32,8 @@ from routing_report import Quota, document, server_cost  # noqa: E402
 from wire_samples import USAGE  # noqa: E402
 
 LITELLM_PYTHON = "/work/litellm-venv/bin/python"
+#: The shutdown run again with ``move_after_timeout``: calls in flight when ptu fell move to paygo.
+MOVED = "llmport, Redis, ptu shut down at half its quota, move_after_timeout = true"
 PARTS = ("calibrate", "shared", "memory", "litellm", "down", "overhead")
 
 
@@ -126,6 +128,7 @@ def _load_runs(
             ("memory", "llmport, each process on its own memory store", "llmport", "memory", None),
             ("litellm", "LiteLLM Router, usage-based-routing-v2 + Redis + order", "litellm", "redis", None),
             ("down", "llmport, Redis, ptu shut down at half its quota", "llmport", redis.url, "ptu"),
+            ("down", MOVED, "llmport", redis.url, "ptu"),
             ("down", "LiteLLM Router, Redis, ptu shut down at half its quota", "litellm", "redis", "ptu"),
         ]
         for part, name, kind, store, down in runs:
@@ -134,8 +137,9 @@ def _load_runs(
             _say(f"run: {name} ({args.seconds:.0f} s) ...")
             _flush(redis)
             result = routing_run.load_run(
-                kind, load, quotas, args.seconds, store=store, redis_port=redis.port, down=down
-            )
+                kind, load, quotas, args.seconds, store=store, redis_port=redis.port, down=down,
+                move_after_timeout=name == MOVED,
+            )  # fmt: skip
             results[name] = result
             figures = f"goodput {result['goodput']:.1%}, 429s {result['throttled']}"
             _say(f"  {figures}, caller errors {result['caller_errors']}")

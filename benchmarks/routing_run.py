@@ -130,10 +130,12 @@ def load_run(
     redis_port: int | None,
     down: str | None = None,
     unlimited: bool = False,
+    move_after_timeout: bool = False,
 ) -> dict[str, Any]:
     """One run of ``kind`` (llmport or litellm) on fresh servers; ``down`` is shut down at half its quota.
 
     ``unlimited``: no limits at the servers nor in the clients (to measure the offered load).
+    ``move_after_timeout``: llmport's setting (move a sent request whose connection was lost).
     """
     servers = {
         q.name: TracedQuotaServer(
@@ -164,6 +166,7 @@ def load_run(
         "max_tokens": load.max_tokens,
         "redis": None if redis_port is None else ["127.0.0.1", redis_port],
         "path": load.path,
+        "move_after_timeout": move_after_timeout,
     }
     python, script = (
         (load.litellm_python, "routing_litellm_worker.py")

@@ -30,6 +30,7 @@ def public_config(config: dict[str, Any]) -> dict[str, Any]:
     return {
         "chat_model": MODEL,
         "budget_store": config["store"],
+        "move_after_timeout": bool(config.get("move_after_timeout", False)),
         "deployments": [
             {
                 "name": d["name"],
