@@ -57,6 +57,8 @@ def router(
         if http_client is not None:
             container.http_client.override(providers.Object(http_client))
         adapter = container.chat_adapter()
+        if hasattr(adapter, "deployment_name"):
+            adapter.deployment_name = routed.name  # named on its replies as they are built: no copy
         cache = container.token_cache()
         parts += [container.credential(), cache]
         deployments.append(_deployment(routed, adapter, cache))

@@ -47,9 +47,15 @@ class _State:
     touched: float = 0.0
 
     def prune(self, now: float) -> None:
+        # Buckets are added in time order, so the oldest come first. (A clock that stepped back
+        # leaves a bucket behind a newer one: it is kept until the newer goes, on the safe side.)
         oldest = math.floor(now) - BUCKET_LIFETIME
-        for second in [s for s in self.buckets if s <= oldest]:
-            requests, tokens = self.buckets.pop(second)
+        buckets = self.buckets
+        while buckets:
+            second = next(iter(buckets))
+            if second > oldest:
+                break
+            requests, tokens = buckets.pop(second)
             self.totals[0] -= requests
             self.totals[1] -= tokens
 
@@ -160,25 +166,27 @@ class MemoryBudgetStore:
     def reserve(self, budget: Budget, tokens: int) -> Reservation | Refusal:
         check_tokens(tokens)
         with self._lock:
-            now = self.clock()
-            state = self._state(budget.deployment, now)
-            refused = state.assess(budget, tokens, now)
-            if refused is not None:
-                return Refusal(budget.deployment, refused[0], max(refused[1], 0.0))
-            second = math.floor(now)
-            bucket = state.buckets.setdefault(second, [0, 0])
-            bucket[0] += 1
-            bucket[1] += tokens
-            state.totals[0] += 1
-            state.totals[1] += tokens
-            if state.hint_requests is not None:
-                state.hint_requests -= 1
-            if state.hint_tokens is not None:
-                state.hint_tokens -= tokens
-            probe = state.health(now) == "half_open"
-            if probe:
-                state.probe_until = now + budget.probe_timeout
-            return Reservation(budget, tokens, second, probe=probe, origin=self.origin)
+            return self._reserve(budget, tokens, self.clock())
+
+    def _reserve(self, budget: Budget, tokens: int, now: float) -> Reservation | Refusal:
+        state = self._state(budget.deployment, now)
+        refused = state.assess(budget, tokens, now)
+        if refused is not None:
+            return Refusal(budget.deployment, refused[0], max(refused[1], 0.0))
+        second = math.floor(now)
+        bucket = state.buckets.setdefault(second, [0, 0])
+        bucket[0] += 1
+        bucket[1] += tokens
+        state.totals[0] += 1
+        state.totals[1] += tokens
+        if state.hint_requests is not None:
+            state.hint_requests -= 1
+        if state.hint_tokens is not None:
+            state.hint_tokens -= tokens
+        probe = state.health(now) == "half_open"
+        if probe:
+            state.probe_until = now + budget.probe_timeout
+        return Reservation(budget, tokens, second, probe=probe, origin=self.origin)
 
     def reconcile(self, reservation: Reservation, used_tokens: int, hint: RateHint | None = None) -> None:
         check_tokens(used_tokens)
@@ -246,8 +254,11 @@ class MemoryBudgetStore:
     def reserve_and_read(
         self, budget: Budget, tokens: int, budgets: Sequence[Budget]
     ) -> tuple[Reservation | Refusal, dict[str, Remaining]]:
-        answer = self.reserve(budget, tokens)
-        return answer, self.remaining(budgets)
+        check_tokens(tokens)
+        with self._lock:  # one pass under the lock: what is read counts the reservation
+            now = self.clock()
+            answer = self._reserve(budget, tokens, now)
+            return answer, {b.deployment: self._remaining(b, now) for b in budgets}
 
     def after_fork(self) -> None:
         """In a forked child: a new lock (a parent thread may have held it); the counts stay."""

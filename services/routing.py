@@ -125,7 +125,7 @@ class Router:
         reservation, deployment, reply = self._route("chat", tokens, send)
         completion = request.max_tokens or self._default_max_tokens
         self._settled(reservation, deployment, charged(tokens, completion, reply.usage), reply.rate_limits)
-        return served_by(reply, deployment.name)
+        return reply if reply.deployment == deployment.name else served_by(reply, deployment.name)
 
     def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
         """Return the vectors of the first deployment that takes the call (see ``complete``)."""
@@ -137,7 +137,7 @@ class Router:
         reservation, deployment, reply = self._route("embeddings", tokens, send)
         used = reply.usage.total_tokens or reply.usage.prompt_tokens or tokens
         self._settled(reservation, deployment, used, reply.rate_limits)
-        return served_by(reply, deployment.name)
+        return reply if reply.deployment == deployment.name else served_by(reply, deployment.name)
 
     def stream(self, request: ChatRequest) -> Iterator[ChatChunk]:
         """Yield the reply of the first deployment whose stream starts; nothing is sent before ``next()``.
@@ -159,7 +159,7 @@ class Router:
             while chunk is not None:
                 if chunk.usage is not None:
                     used = charged(tokens, completion, chunk.usage)
-                yield served_by(chunk, deployment.name)
+                yield chunk if chunk.deployment == deployment.name else served_by(chunk, deployment.name)
                 chunk = next(chunks, None)
         except LLMPortError as error:
             # Rule: after the first chunk nothing moves; the failure still counts against the deployment.
@@ -202,6 +202,8 @@ class Router:
         serving, limits = self._serving[kind], self._limits[kind]
         if not serving:
             raise ConfigurationError(f"no deployment of this router serves {kind} calls")
+        if len(serving) == 1:
+            return self._route_one(kind, serving[0], tokens, send)
         view, elapsed, stale = self._planning_view(kind)
         tried: set[str] = set()
         waits: list[float] = []
@@ -241,6 +243,21 @@ class Router:
         if last_error is not None and not waits:
             raise last_error from None
         raise _no_room(waits, last_error)
+
+    def _route_one(
+        self, kind: Kind, deployment: Deployment, tokens: int, send: Callable[[Deployment], T]
+    ) -> tuple[Reservation, Deployment, T]:
+        """``_route`` with one deployment to choose from: nothing to plan."""
+        answer, _ = self._store.reserve_and_read(deployment.limits, tokens, self._limits[kind])
+        if isinstance(answer, Refusal):
+            log_event("skipped", deployment, reason=answer.reason, wait=answer.wait)
+            raise _no_room([answer.wait], None)
+        outcome = self._attempt(kind, deployment, answer, send)
+        if not isinstance(outcome, _Moved):
+            return answer, deployment, outcome
+        if not outcome.waits:
+            raise outcome.error from None
+        raise _no_room(outcome.waits, outcome.error)
 
     def _planning_view(self, kind: Kind) -> tuple[dict[str, Remaining], float, bool]:
         """What the call is planned from: the store's last answer while it is recent, else a read.

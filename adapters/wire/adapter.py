@@ -110,6 +110,8 @@ class WireAdapter:
         self._closed = False
         self._lock = threading.Lock()
         self._pid = os.getpid()
+        #: The deployment a router knows this adapter as, named on its replies (None: not routed).
+        self.deployment_name: str | None = None
         # A user's client object belongs to the process that made it, and to the user.
         if http_client is not None and (isinstance(http_client, httpx2.Client) or not callable(http_client)):
             http_client = guard_user_client(http_client)
@@ -205,7 +207,9 @@ class WireAdapter:
         reply = self._parsed(partial(parse, data, request_id, apim_request_id), request_id)
         hint = _rate_hint(response.headers)
         if hint is not None:
-            _attach(reply, hint)
+            _attach(reply, "rate_limits", hint)
+        if self.deployment_name is not None:
+            _attach(reply, "deployment", self.deployment_name)
         return reply
 
     def _request_ids(self, headers: Any) -> tuple[str | None, str | None]:
@@ -277,6 +281,7 @@ class WireAdapter:
         # retry policy may try again; after it, a retry would repeat text, so it is final.
         started = False
         hint = _rate_hint(response.headers)
+        deployment = self.deployment_name
         try:
             events = iter_sse(response.iter_lines())
             step = partial(next_chunk, events, reader, request_id, limits)
@@ -293,7 +298,9 @@ class WireAdapter:
                 )
                 if chunk is not None:
                     if not started and hint is not None:
-                        _attach(chunk, hint)
+                        _attach(chunk, "rate_limits", hint)
+                    if deployment is not None:
+                        _attach(chunk, "deployment", deployment)
                     started = True
                     yield chunk
                 if finished:
@@ -371,6 +378,6 @@ def _rate_hint(headers: Any) -> RateHint | None:
     return RateHint.from_headers(found) if found else None
 
 
-def _attach(reply: object, hint: RateHint) -> None:
-    """Set ``rate_limits`` on a reply just parsed (frozen: a copy would cost a field-by-field rebuild)."""
-    object.__setattr__(reply, "rate_limits", hint)
+def _attach(reply: object, name: str, value: object) -> None:
+    """Set a field of a reply just parsed, not yet handed out (frozen: a copy would validate it again)."""
+    object.__setattr__(reply, name, value)
