@@ -9,7 +9,7 @@ turns Lua numbers into integers), -1 meaning never.
 
 from __future__ import annotations
 
-__all__ = ["COOL", "FAIL", "RECONCILE", "REMAINING", "RESERVE"]
+__all__ = ["COOL", "FAIL", "RECONCILE", "RELEASE", "REMAINING", "RESERVE"]
 
 _PRELUDE = """
 local W = 61  -- domain.budget.BUCKET_LIFETIME: a bucket counts until 61 s after its second began
@@ -117,26 +117,70 @@ local function expire_state()
 end
 """
 
-# ARGV[3..7]: tokens, rpm, tpm (-1: none), probe_timeout. -> {1, probe, second} | {0, reason, wait_ms}
+# ARGV[3..8]: tokens, rpm, tpm (-1: none), probe_timeout, lease calls wanted (0: none), lease second.
+# -> {1, probe, second, lease calls granted} | {0, reason, wait_ms}
+#
+# A lease: room for ``want`` more calls of ``tokens`` each, charged at once to the bucket of the
+# second the lease ends in (it counts at least as long as any call made under it), granted only
+# to a healthy deployment (closed, no failure counted) whose every limit, and the provider's hint
+# while it holds, stays at most half used with the call and the lease counted.
 RESERVE = (
     _PRELUDE
     + """
 local tokens, rpm, tpm = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local want = tonumber(ARGV[7])
 local secs, r, t, st = load()
 local reason, wait = assess(secs, r, t, st, rpm, tpm, tokens)
 if reason then return {0, reason, ms(wait)} end
+local probe = 0
+if health(st) == 'half_open' then probe = 1 end
+local lease = 0
+if want > 0 and probe == 0 and num(st, 'failures') == 0 then
+  local need_r, need_t = 1 + want, tokens * (1 + want)
+  local plenty = true
+  if rpm >= 0 and 2 * (used(secs, r) + need_r) > rpm then plenty = false end
+  if tpm >= 0 and 2 * (used(secs, t) + need_t) > tpm then plenty = false end
+  for _, kind in ipairs({'requests', 'tokens'}) do
+    local left = st['hint_' .. kind]
+    local need = need_r
+    if kind == 'tokens' then need = need_t end
+    if left ~= nil and now < num(st, 'hint_' .. kind .. '_until') and tonumber(left) < 2 * need then
+      plenty = false
+    end
+  end
+  if plenty then lease = want end
+end
 redis.call('HINCRBY', wkey, nows .. ':r', 1)
 redis.call('HINCRBY', wkey, nows .. ':t', tokens)
-redis.call('PEXPIRE', wkey, (W + margin) * 1000)
-if st['hint_requests'] then redis.call('HINCRBY', skey, 'hint_requests', -1) end
-if st['hint_tokens'] then redis.call('HINCRBY', skey, 'hint_tokens', -tokens) end
-local probe = 0
-if health(st) == 'half_open' then
-  probe = 1
+local life = W + margin
+if lease > 0 then
+  redis.call('HINCRBY', wkey, ARGV[8] .. ':r', lease)
+  redis.call('HINCRBY', wkey, ARGV[8] .. ':t', lease * tokens)
+  life = math.max(life, tonumber(ARGV[8]) + W - now)  -- the lease's bucket may be next second's
+end
+if redis.call('PTTL', wkey) < life * 1000 then redis.call('PEXPIRE', wkey, math.ceil(life * 1000)) end
+if st['hint_requests'] then redis.call('HINCRBY', skey, 'hint_requests', -(1 + lease)) end
+if st['hint_tokens'] then redis.call('HINCRBY', skey, 'hint_tokens', -tokens * (1 + lease)) end
+if probe == 1 then
   redis.call('HSET', skey, 'probe_until', tostring(now + tonumber(ARGV[6])))
 end
 if redis.call('EXISTS', skey) == 1 then expire_state() end
-return {1, probe, nows}
+return {1, probe, nows, lease}
+"""
+)
+
+# ARGV[3..5]: a lease's second, its requests and tokens left unused: given back to its bucket.
+RELEASE = (
+    _PRELUDE
+    + """
+for i, kind in ipairs({'r', 't'}) do
+  local field = ARGV[3] .. ':' .. kind
+  local amount = tonumber(ARGV[3 + i])
+  if amount > 0 and redis.call('HEXISTS', wkey, field) == 1 then
+    if redis.call('HINCRBY', wkey, field, -amount) < 0 then redis.call('HSET', wkey, field, 0) end
+  end
+end
+return 1
 """
 )
 

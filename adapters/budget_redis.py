@@ -7,6 +7,22 @@ themselves, the window 61 s + ``margin`` after its last write, the state as long
 deadline. Times come from the store's ``clock`` (``time.time``): hosts sharing a Redis need
 synchronised clocks, and one-second buckets tolerate the usual NTP drift.
 
+Leases: a router's steady state needs no round trip per call. When ``reserve_and_read`` finds a
+healthy deployment with plenty of room (with the call and the lease counted, at most half of each
+limit used, and of the provider's hint while one holds), the same script grants this store a
+lease: room for a few more calls like this one (at most 1/32 of each limit, at most
+``LEASE_MAX_CALLS``, sized by how fast this process used its last lease), charged in Redis at once
+to the bucket of the second the lease ends in, so that it counts at least as long as every call
+made under it. Until it ends (``lease_seconds``, 0.25 s) the next calls on that deployment take
+from it without asking Redis, and get the budgets last read (at most ``lease_seconds`` old) with
+the lease's room left added. The round trip after it ends gives back what it left unused. Near
+the limits there are no leases: every call is reserved exactly, as without them. All processes
+together never get more than the limits: a lease is room already counted in Redis. A cooldown,
+an ejection or a failure seen by any round trip (this store's ``fail``/``cool_down``, or a read
+showing the deployment not serving) ends the deployment's lease, so another process's cooldown
+stops this one's calls within one lease lifetime; a half-open probe never comes from a lease.
+``reserve`` (no read, no steady state) never leases.
+
 If Redis cannot be reached, the store falls back to a ``MemoryBudgetStore`` (this process's
 budgets only), logs one warning on ``llmport.budget``, tries Redis again every ``retry_every``
 seconds, and logs when it is back. No call ever fails because of Redis.
@@ -15,9 +31,11 @@ seconds, and logs when it is back. No call ever fails because of Redis.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from ..domain.budget import Budget, Health, RateHint, Refusal, Remaining, Reservation, check_tokens
@@ -25,10 +43,30 @@ from ..domain.errors import ConfigurationError
 from . import _budget_lua as lua
 from .budget_memory import HINT_SECONDS, MemoryBudgetStore
 
-__all__ = ["RedisBudgetStore"]
+__all__ = ["LEASE_MAX_CALLS", "LEASE_SHARE", "RedisBudgetStore"]
 
 logger = logging.getLogger("llmport.budget")
 T = TypeVar("T")
+
+#: A lease takes at most 1/LEASE_SHARE of each limit (the script grants it only below half of each).
+LEASE_SHARE = 32
+#: A lease holds room for at most this many calls ...
+LEASE_MAX_CALLS = 128
+#: ... and at least this many (a smaller one is not asked for) ...
+LEASE_MIN_CALLS = 2
+#: ... and for this many when a deployment has had none yet; then twice what the last one served.
+LEASE_FIRST_CALLS = 8
+
+
+@dataclass(slots=True)
+class _Lease:
+    """Room this store holds on a deployment: charged in Redis to bucket ``second``, used until ``until``."""
+
+    second: int
+    until: float
+    calls: int  # requests granted
+    requests: int  # requests left
+    tokens: int  # tokens left
 
 
 class RedisBudgetStore:
@@ -43,6 +81,7 @@ class RedisBudgetStore:
         margin: seconds keys outlive the window (or the state's last deadline).
         defer_reconcile: send a reply's settlement with this store's next request instead of
             on its own (see ``reconcile``), so that a routed call costs one round trip.
+        lease_seconds: how long a lease lasts (see the module's docstring); 0 for no leases.
 
     Raises:
         ConfigurationError: the ``redis`` package is missing (``pip install "llmport[redis]"``).
@@ -60,6 +99,7 @@ class RedisBudgetStore:
         timeout: float = 0.5,
         margin: int = 10,
         defer_reconcile: bool = True,
+        lease_seconds: float = 0.25,
     ) -> None:
         try:
             import redis
@@ -86,6 +126,7 @@ class RedisBudgetStore:
                 ("fail", lua.FAIL),
                 ("cool", lua.COOL),
                 ("remaining", lua.REMAINING),
+                ("release", lua.RELEASE),
             )
         }
         self._prefix = prefix
@@ -98,6 +139,15 @@ class RedisBudgetStore:
         self._defer = defer_reconcile
         self._loaded = False  # whether Redis was given the scripts (once, on first use)
         self._pending: list[_Command] = []  # settlements waiting for the next request
+        self._merging: dict[tuple[str, int], int] = {}  # a bucket's settlement waiting: its index
+        if not (
+            isinstance(lease_seconds, (int, float)) and math.isfinite(lease_seconds) and lease_seconds >= 0
+        ):
+            raise ConfigurationError("lease_seconds must be seconds >= 0")
+        self._lease_seconds = float(lease_seconds)
+        self._leases: dict[str, _Lease] = {}  # by deployment
+        self._want: dict[str, int] = {}  # calls the next lease of a deployment asks for
+        self._seen: dict[str, tuple[float, Remaining]] = {}  # the last read of each, and when
 
     def __repr__(self) -> str:
         state = "fallback" if self._down_until is not None else "redis"
@@ -122,6 +172,9 @@ class RedisBudgetStore:
             result = remote(repr(now))
         except self._errors as exc:
             with self._lock:
+                # Leases cannot be given back now: their room stays counted (the safe side).
+                self._leases.clear()
+                self._seen.clear()
                 if self._down_until is None:
                     logger.warning(
                         "Redis budget store unreachable (%s: %s); using this process's budgets, "
@@ -161,6 +214,7 @@ class RedisBudgetStore:
             self._load_scripts()
         with self._lock:
             pending, self._pending = self._pending, []
+            self._merging = {}
         everything = [*pending, *commands]
         pipe = self._redis.pipeline(transaction=False)
         for name, deployment, args in everything:
@@ -194,14 +248,108 @@ class RedisBudgetStore:
     def reserve_and_read(
         self, budget: Budget, tokens: int, budgets: Sequence[Budget]
     ) -> tuple[Reservation | Refusal, dict[str, Remaining]]:
-        """Reserve and read every budget (and send the settlements waiting) in one round trip."""
+        """Reserve and read every budget (and send the settlements waiting) in one round trip,
+        or none: from this store's lease on the deployment, with the budgets last read."""
         check_tokens(tokens)
+        if self._lease_seconds > 0:
+            hit = self._from_lease(budget, tokens, budgets)
+            if hit is not None:
+                return hit
 
         def remote(now: str) -> tuple[Reservation | Refusal, dict[str, Remaining]]:
-            answers = self._pipeline([_reserving(budget, tokens), *map(_reading, budgets)], now)
-            return self._reserved(budget, tokens, answers[0]), _remaining(budgets, answers[1:])
+            at = float(now)
+            want, second = self._lease_wanted(budget, tokens, at)
+            answers = self._pipeline([_reserving(budget, tokens, want, second), *map(_reading, budgets)], now)
+            answer = self._reserved(budget, tokens, answers[0])
+            granted = int(answers[0][3]) if isinstance(answer, Reservation) else 0
+            read = _remaining(budgets, answers[1:])
+            with self._lock:
+                if granted:
+                    lease = _Lease(second, at + self._lease_seconds, granted, granted, granted * tokens)
+                    self._install(budget.deployment, lease)
+                return answer, self._read(read, at)
 
         return self._call(remote, lambda: self.fallback.reserve_and_read(budget, tokens, budgets))
+
+    # -- leases (every method below but _from_lease and _lease_wanted runs under self._lock) --------
+
+    def _from_lease(
+        self, budget: Budget, tokens: int, budgets: Sequence[Budget]
+    ) -> tuple[Reservation, dict[str, Remaining]] | None:
+        """The call taken from this store's lease on its deployment, or None: ask Redis."""
+        now = self.clock()
+        with self._lock:
+            lease = self._leases.get(budget.deployment)
+            if lease is None or not (lease.until > now and lease.requests > 0 and lease.tokens >= tokens):
+                return None
+            view: dict[str, Remaining] = {}
+            for each in budgets:
+                seen = self._seen.get(each.deployment)
+                if seen is None or not 0 <= now - seen[0] <= self._lease_seconds:
+                    return None  # a budget not read lately: read them all
+                view[each.deployment] = seen[1]
+            lease.requests -= 1
+            lease.tokens -= tokens
+            for name, left in view.items():
+                held = self._leases.get(name)
+                if held is not None and held.until > now:
+                    view[name] = _plus(left, held)
+            second = lease.second
+        return Reservation(budget, tokens, second, False, self.origin), view
+
+    def _lease_wanted(self, budget: Budget, tokens: int, now: float) -> tuple[int, int]:
+        """End the deployment's lease (what it left goes back with this round trip); the calls
+        the next one asks for (0: none) and the bucket it is charged to."""
+        name = budget.deployment
+        with self._lock:
+            old = self._leases.pop(name, None)
+            if old is not None:
+                self._release(name, old)
+                if old.until > now or old.requests == 0:  # used up before its end: ask for more
+                    self._want[name] = min(2 * old.calls, LEASE_MAX_CALLS)
+                else:
+                    self._want[name] = max(2 * (old.calls - old.requests), LEASE_MIN_CALLS)
+            want = self._want.get(name, LEASE_FIRST_CALLS)
+        if budget.rpm is None and budget.tpm is None:
+            return 0, 0  # nothing to count ahead: every call asks Redis (cooldowns, ejection)
+        want = min(want, LEASE_MAX_CALLS)
+        if budget.rpm is not None:
+            want = min(want, budget.rpm // LEASE_SHARE)
+        if budget.tpm is not None and tokens > 0:
+            want = min(want, budget.tpm // LEASE_SHARE // tokens)
+        if want < LEASE_MIN_CALLS:
+            return 0, 0
+        return want, math.floor(now + self._lease_seconds)
+
+    def _install(self, name: str, lease: _Lease) -> None:
+        replaced = self._leases.get(name)
+        if replaced is not None:  # another thread's round trip got one too: keep the newer
+            self._release(name, replaced)
+        self._leases[name] = lease
+        self._want[name] = lease.calls
+
+    def _release(self, name: str, lease: _Lease) -> None:
+        """Give back what ``lease`` left unused, with this store's next request."""
+        if lease.requests > 0 or lease.tokens > 0:
+            self._pending.append(("release", name, (lease.second, lease.requests, lease.tokens)))
+
+    def _drop(self, name: str) -> None:
+        lease = self._leases.pop(name, None)
+        if lease is not None:
+            self._release(name, lease)
+
+    def _read(self, read: dict[str, Remaining], now: float) -> dict[str, Remaining]:
+        """Keep what Redis said; end the leases of deployments not serving; add the leases' room."""
+        view = {}
+        for name, left in read.items():
+            self._seen[name] = (now, left)
+            lease = self._leases.get(name)
+            if lease is not None and (left.health != "closed" or left.wait > 0):
+                self._drop(name)  # cooling, ejected or full, as another process may have seen
+            elif lease is not None and lease.until > now:
+                left = _plus(left, lease)  # noqa: PLW2901 - the read, as this store sees it
+            view[name] = left
+        return view
 
     def _reserved(self, budget: Budget, tokens: int, answer: Any) -> Reservation | Refusal:
         if int(answer[0]) == 1:
@@ -214,6 +362,11 @@ class RedisBudgetStore:
             self.fallback.reconcile(reservation, used_tokens, hint)
             return
         delta = used_tokens - reservation.tokens
+        if hint is not None:
+            with self._lock:
+                lease = self._leases.get(reservation.deployment)
+                if lease is not None and _short(hint, lease):
+                    self._drop(reservation.deployment)  # the provider says room is short: go exact
         command: _Command = (
             "reconcile",
             reservation.deployment,
@@ -223,8 +376,16 @@ class RedisBudgetStore:
             # Sent with this store's next request: a reply's settlement then costs no round trip
             # of its own. Until then the estimate counts (the safe side). A probe's success is
             # sent at once: every process should see the deployment restored.
+            # The settlements of one bucket (a lease's calls) go as one: their sum, the last hint.
+            key = (reservation.deployment, reservation.second)
             with self._lock:
-                self._pending.append(command)
+                at = self._merging.get(key)
+                merged = None if at is None else _merged(self._pending[at], delta, hint)
+                if at is not None and merged is not None:
+                    self._pending[at] = merged
+                else:
+                    self._merging[key] = len(self._pending)
+                    self._pending.append(command)
             return
         self._call(
             lambda now: self._pipeline([command], now),
@@ -246,6 +407,8 @@ class RedisBudgetStore:
         hint: RateHint | None = None,
         counts: bool = True,
     ) -> Health:
+        with self._lock:
+            self._drop(reservation.deployment)  # a failure ends the lease: calls go exact again
         if reservation.origin != self.origin:
             return self.fallback.fail(reservation, cool_until=cool_until, hint=hint, counts=counts)
         budget = reservation.budget
@@ -263,29 +426,41 @@ class RedisBudgetStore:
         )
 
     def cool_down(self, deployment: str, until: float) -> None:
+        with self._lock:
+            self._drop(deployment)
         self._call(
             lambda now: self._run("cool", deployment, now, repr(until)),
             lambda: self.fallback.cool_down(deployment, until),
         )
 
     def remaining(self, budgets: Sequence[Budget]) -> dict[str, Remaining]:
-        return self._call(
-            lambda now: _remaining(budgets, self._pipeline([_reading(b) for b in budgets], now)),
-            lambda: self.fallback.remaining(budgets),
-        )
+        """What each deployment can take now; this store's own leases count as room it has."""
+
+        def remote(now: str) -> dict[str, Remaining]:
+            read = _remaining(budgets, self._pipeline([_reading(b) for b in budgets], now))
+            with self._lock:
+                return self._read(read, float(now))
+
+        return self._call(remote, lambda: self.fallback.remaining(budgets))
 
     def after_fork(self) -> None:
         """In a forked child: new locks, and connections of its own (never the parent's sockets).
 
-        The settlements waiting are the parent's to send; the child drops its copy of them.
+        The settlements waiting and the leases are the parent's; the child drops its copy of them.
         """
         self._lock = threading.Lock()
         self._pending = []
+        self._merging = {}
+        self._leases = {}
+        self._seen = {}
         self.fallback.after_fork()
         self._redis.connection_pool.reset()
 
     def close(self) -> None:
-        """Send the settlements waiting, then close the connections to Redis."""
+        """Give back what the leases left, send the settlements waiting, then close the connections."""
+        with self._lock:
+            for name in list(self._leases):
+                self._drop(name)
         self.flush()
         self._redis.close()
 
@@ -294,9 +469,39 @@ class RedisBudgetStore:
 _Command = tuple[str, str, Sequence[str | int]]
 
 
-def _reserving(budget: Budget, tokens: int) -> _Command:
-    args = (tokens, _limit(budget.rpm), _limit(budget.tpm), repr(budget.probe_timeout))
+def _reserving(budget: Budget, tokens: int, lease: int = 0, second: int = 0) -> _Command:
+    args = (tokens, _limit(budget.rpm), _limit(budget.tpm), repr(budget.probe_timeout), lease, second)
     return ("reserve", budget.deployment, args)
+
+
+def _merged(waiting: _Command, delta: int, hint: RateHint | None) -> _Command | None:
+    """A bucket's settlement waiting, with one more added; None when the two differ in sign (a
+    charge and a refund go apart, so that neither hides the other in a bucket cut to 0)."""
+    name, deployment, (second, before, *hinted) = waiting
+    if not isinstance(before, int) or (before < 0) != (delta < 0):
+        return None
+    newer = _hint_args(hint)
+    kept = [*(newer[0:2] if newer[0] else hinted[0:2]), *(newer[2:4] if newer[2] else hinted[2:4])]
+    return (name, deployment, (second, before + delta, *kept))
+
+
+def _plus(left: Remaining, lease: _Lease) -> Remaining:
+    """``left`` as this store sees it: its lease's room left is room it has."""
+    return Remaining(
+        left.deployment,
+        None if left.requests is None else left.requests + lease.requests,
+        None if left.tokens is None else left.tokens + lease.tokens,
+        left.health,
+        left.wait,
+    )
+
+
+def _short(hint: RateHint, lease: _Lease) -> bool:
+    """Whether the provider's count leaves less than twice what the lease still holds."""
+    requests, tokens = hint.remaining_requests, hint.remaining_tokens
+    return (requests is not None and requests < 2 * lease.requests) or (
+        tokens is not None and tokens < 2 * lease.tokens
+    )
 
 
 def _reading(budget: Budget) -> _Command:
