@@ -38,7 +38,16 @@ from ..domain.errors import (
 from ..domain.models import ChatChunk, ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse
 from ..domain.ports import ChatPort, Closeable, EmbeddingPort, ForkAware
 from ..domain.replies import served_by
-from .routing_plan import Deployment, Kind, charged, estimate_chat, estimate_embedding, log_event, plan
+from .routing_plan import (
+    LOGGER,
+    Deployment,
+    Kind,
+    charged,
+    estimate_chat,
+    estimate_embedding,
+    log_event,
+    plan,
+)
 
 __all__ = ["Deployment", "Router"]
 
@@ -248,7 +257,7 @@ class Router:
         self, kind: Kind, deployment: Deployment, tokens: int, send: Callable[[Deployment], T]
     ) -> tuple[Reservation, Deployment, T]:
         """``_route`` with one deployment to choose from: nothing to plan."""
-        answer, _ = self._store.reserve_and_read(deployment.limits, tokens, self._limits[kind])
+        answer, _ = self._store.reserve_and_read(deployment.limits, tokens, ())  # no plan: nothing to read
         if isinstance(answer, Refusal):
             log_event("skipped", deployment, reason=answer.reason, wait=answer.wait)
             raise _no_room([answer.wait], None)
@@ -288,7 +297,8 @@ class Router:
         """Send on ``deployment``: its reply, or what moves the call on; raises what must not move."""
         if deployment.priority > self._best_priority[kind]:
             log_event("spilled", deployment, from_priority=self._best_priority[kind])
-        log_event("chosen", deployment, logging.DEBUG, tokens=answer.tokens, probe=answer.probe)
+        if LOGGER.isEnabledFor(logging.DEBUG):
+            log_event("chosen", deployment, logging.DEBUG, tokens=answer.tokens, probe=answer.probe)
         try:
             return self._sent(deployment, send)
         except LLMPortError as error:
