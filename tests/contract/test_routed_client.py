@@ -527,3 +527,34 @@ def test_a_sent_request_whose_connection_is_lost_is_neither_moved_nor_retried() 
         assert raised.value.deployment == "east" and raised.value.sent and not raised.value.retryable
         with llmport.from_dict({**values, "move_after_timeout": True}) as client:
             assert client.chat("hi").deployment == "west"  # the user chose to move it
+
+
+def test_each_deployment_has_its_own_credential_and_a_401_renews_only_that_ones_token() -> None:
+    issued: dict[str, list[str]] = {"east": [], "west": []}
+
+    def provider(name: str) -> Any:
+        def token() -> str:
+            issued[name].append(f"{name}-token-{len(issued[name]) + 1}")
+            return issued[name][-1]
+
+        return token
+
+    # east revoked its first token: the provider's 401; west takes whatever west issued.
+    with (
+        LoopbackServer(accept_token=lambda token: token == "east-token-2") as east,
+        LoopbackServer(accept_token=lambda token: token.startswith("west-token-")) as west,
+    ):
+        values = {
+            "chat_model": MODEL,
+            "api_version": "2024-10-21",
+            "auth": "entra",
+            "deployments": [
+                {"name": "east", "endpoint": east.url, "credential": provider("east")},
+                {"name": "west", "endpoint": west.url, "credential": provider("west"), "priority": 1},
+            ],
+        }
+        with llmport.from_dict(values) as client:
+            assert client.chat("hi").deployment == "east"  # after one renewal, on east itself
+        sent = [request.headers.get("authorization", "") for request in east.requests]
+    assert sent == ["Bearer east-token-1", "Bearer east-token-2"]
+    assert issued["east"] == ["east-token-1", "east-token-2"] and west.count == 0
