@@ -14,6 +14,16 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from adapter_cases import CASES, AdapterCase  # needs the path set just above
 from loopback import LoopbackServer  # needs the path set just above
+from redis_server import BINARY, SKIP_REASON, RedisServer  # needs the path set just above
+
+
+@pytest.fixture(scope="module")
+def redis_server() -> Iterator[RedisServer]:
+    """A real redis-server on 127.0.0.1 for the module's tests; they skip where none is installed."""
+    if BINARY is None:
+        pytest.skip(SKIP_REASON)
+    with RedisServer() as server:
+        yield server
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""What the routing tests share: a clock they move by hand, and the routing decisions logged."""
+"""What the routing and budget-store tests share: a clock they move by hand, the routing decisions logged."""
 
 from __future__ import annotations
 
@@ -6,7 +6,11 @@ import logging
 
 import pytest
 
-__all__ = ["Clock", "routing_events", "watch_routing"]
+__all__ = ["START", "Clock", "routing_events", "watch_routing"]
+
+#: A quarter past a second: a bucket's room comes back 60.75 s later; a lease taken then is
+#: charged to that second.
+START = 1_700_000_000.25
 
 
 class Clock:
@@ -16,11 +20,14 @@ class Clock:
     """
 
     def __init__(self) -> None:
-        self.now = 1_700_000_000.25
+        self.now = START
         self.slept: list[float] = []
 
     def __call__(self) -> float:
         return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
 
     def sleep(self, seconds: float) -> None:
         self.slept.append(seconds)

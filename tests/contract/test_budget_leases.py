@@ -19,30 +19,13 @@ from typing import Any
 
 import pytest
 from redis_server import BINARY, SKIP_REASON, RedisServer
+from routing_helpers import START, Clock
 
 from llmport.domain.budget import Budget, RateHint, Refusal, Remaining, Reservation
 
 pytestmark = pytest.mark.skipif(BINARY is None, reason=SKIP_REASON)
 
 LEASE = 0.25  # the store's default lease lifetime
-START = 1_700_000_000.25  # a quarter past a second: a lease taken then is charged to that second
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@pytest.fixture(scope="module")
-def redis_server() -> Iterator[RedisServer]:
-    with RedisServer() as server:
-        yield server
 
 
 @pytest.fixture

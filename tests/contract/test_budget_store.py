@@ -21,32 +21,12 @@ from typing import Any
 
 import pytest
 from redis_server import BINARY, SKIP_REASON, RedisServer
+from routing_helpers import START, Clock
 
 from llmport.adapters.budget_memory import MemoryBudgetStore
 from llmport.domain.budget import Budget, BudgetStore, RateHint, Refusal, Reservation
 
-START = 1_700_000_000.25  # a quarter past a second: a bucket's room comes back 60.75 s later
-
 needs_redis = pytest.mark.skipif(BINARY is None, reason=SKIP_REASON)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@pytest.fixture(scope="module")
-def redis_server() -> Iterator[RedisServer]:
-    if BINARY is None:
-        pytest.skip(SKIP_REASON)
-    with RedisServer() as server:
-        yield server
 
 
 @pytest.fixture

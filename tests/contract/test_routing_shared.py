@@ -66,14 +66,6 @@ def caplog(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
     return watch_routing(caplog)
 
 
-@pytest.fixture(scope="module")
-def redis_server() -> Iterator[RedisServer]:
-    if BINARY is None:
-        pytest.skip(SKIP_REASON)
-    with RedisServer() as server:
-        yield server
-
-
 def redis_store(
     server: RedisServer, prefix: str, clock: Callable[[], float] = time.time, **options: Any
 ) -> Any:
