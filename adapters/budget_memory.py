@@ -73,10 +73,10 @@ class _State:
             return 0.0
         if need > limit:
             return math.inf
-        excess = self.used(index) + need - limit
+        excess = self.totals[index] + need - limit
+        if excess <= 0:
+            return 0.0
         for second in sorted(self.buckets):
-            if excess <= 0:
-                break
             excess -= self.buckets[second][index]
             if excess <= 0:
                 return second + BUCKET_LIFETIME - now

@@ -14,8 +14,9 @@ lease: room for a few more calls like this one (at most 1/32 of each limit, at m
 ``LEASE_MAX_CALLS``, sized by how fast this process used its last lease), charged in Redis at once
 to the bucket of the second the lease ends in, so that it counts at least as long as every call
 made under it. Until it ends (``lease_seconds``, 0.25 s) the next calls on that deployment take
-from it without asking Redis, and get the budgets last read (at most ``lease_seconds`` old) with
-the lease's room left added. The round trip after it ends gives back what it left unused. Near
+from it without asking Redis, and get the budgets that round trip read (at most
+``lease_seconds`` old, the leases' room then added) as the very same mapping, so that a router
+plans from it once. The round trip after it ends gives back what it left unused. Near
 the limits there are no leases: every call is reserved exactly, as without them. All processes
 together never get more than the limits: a lease is room already counted in Redis. A cooldown,
 an ejection or a failure seen by any round trip (this store's ``fail``/``cool_down``, or a read
@@ -138,8 +139,11 @@ class RedisBudgetStore:
         self._down_until: float | None = None  # None: Redis is in use
         self._defer = defer_reconcile
         self._loaded = False  # whether Redis was given the scripts (once, on first use)
-        self._pending: list[_Command] = []  # settlements waiting for the next request
-        self._merging: dict[tuple[str, int], int] = {}  # a bucket's settlement waiting: its index
+        self._pending: list[_Command] = []  # leases' releases waiting for the next request
+        # Replies' settlements waiting for the next request: one per deployment, bucket and sign
+        # (the sum of their token differences), and the newest hint of each deployment.
+        self._settling: dict[tuple[str, int, bool], int] = {}
+        self._hints: dict[str, RateHint] = {}
         if not (
             isinstance(lease_seconds, (int, float)) and math.isfinite(lease_seconds) and lease_seconds >= 0
         ):
@@ -147,7 +151,9 @@ class RedisBudgetStore:
         self._lease_seconds = float(lease_seconds)
         self._leases: dict[str, _Lease] = {}  # by deployment
         self._want: dict[str, int] = {}  # calls the next lease of a deployment asks for
-        self._seen: dict[str, tuple[float, Remaining]] = {}  # the last read of each, and when
+        # What the last round trips read while a lease was granted: a set of budgets, when, and
+        # the view (one per set: a router asks with one set for chat, one for embeddings).
+        self._lease_views: list[tuple[Sequence[Budget], float, dict[str, Remaining]]] = []
 
     def __repr__(self) -> str:
         state = "fallback" if self._down_until is not None else "redis"
@@ -174,7 +180,7 @@ class RedisBudgetStore:
             with self._lock:
                 # Leases cannot be given back now: their room stays counted (the safe side).
                 self._leases.clear()
-                self._seen.clear()
+                self._lease_views.clear()
                 if self._down_until is None:
                     logger.warning(
                         "Redis budget store unreachable (%s: %s); using this process's budgets, "
@@ -213,8 +219,9 @@ class RedisBudgetStore:
         if not self._loaded:
             self._load_scripts()
         with self._lock:
-            pending, self._pending = self._pending, []
-            self._merging = {}
+            pending = self._settlements()
+            pending += self._pending
+            self._pending = []
         everything = [*pending, *commands]
         pipe = self._redis.pipeline(transaction=False)
         for name, deployment, args in everything:
@@ -267,7 +274,7 @@ class RedisBudgetStore:
                 if granted:
                     lease = _Lease(second, at + self._lease_seconds, granted, granted, granted * tokens)
                     self._install(budget.deployment, lease)
-                return answer, self._read(read, at)
+                return answer, self._read(read, at, budgets)
 
         return self._call(remote, lambda: self.fallback.reserve_and_read(budget, tokens, budgets))
 
@@ -282,20 +289,19 @@ class RedisBudgetStore:
             lease = self._leases.get(budget.deployment)
             if lease is None or not (lease.until > now and lease.requests > 0 and lease.tokens >= tokens):
                 return None
-            view: dict[str, Remaining] = {}
-            for each in budgets:
-                seen = self._seen.get(each.deployment)
-                if seen is None or not 0 <= now - seen[0] <= self._lease_seconds:
-                    return None  # a budget not read lately: read them all
-                view[each.deployment] = seen[1]
+            view = self._lease_view(budgets, now)
+            if view is None:
+                return None  # these budgets were not read lately: read them all
             lease.requests -= 1
             lease.tokens -= tokens
-            for name, left in view.items():
-                held = self._leases.get(name)
-                if held is not None and held.until > now:
-                    view[name] = _plus(left, held)
             second = lease.second
         return Reservation(budget, tokens, second, False, self.origin), view
+
+    def _lease_view(self, budgets: Sequence[Budget], now: float) -> dict[str, Remaining] | None:
+        for read, at, view in self._lease_views:
+            if read is budgets or _names(read) == _names(budgets):
+                return view if 0 <= now - at <= self._lease_seconds else None
+        return None
 
     def _lease_wanted(self, budget: Budget, tokens: int, now: float) -> tuple[int, int]:
         """End the deployment's lease (what it left goes back with this round trip); the calls
@@ -337,18 +343,27 @@ class RedisBudgetStore:
         lease = self._leases.pop(name, None)
         if lease is not None:
             self._release(name, lease)
+            self._lease_views.clear()  # they show its room: the next call reads afresh
 
-    def _read(self, read: dict[str, Remaining], now: float) -> dict[str, Remaining]:
-        """Keep what Redis said; end the leases of deployments not serving; add the leases' room."""
+    def _read(
+        self, read: dict[str, Remaining], now: float, budgets: Sequence[Budget]
+    ) -> dict[str, Remaining]:
+        """End the leases of deployments not serving; add the leases' room to what Redis said.
+
+        While this store holds a lease, calls from it answer with this view (``_from_lease``).
+        """
+        names = [b.deployment for b in budgets]
+        self._lease_views = [kept for kept in self._lease_views if _names(kept[0]) != names]  # older
         view = {}
         for name, left in read.items():
-            self._seen[name] = (now, left)
             lease = self._leases.get(name)
             if lease is not None and (left.health != "closed" or left.wait > 0):
                 self._drop(name)  # cooling, ejected or full, as another process may have seen
             elif lease is not None and lease.until > now:
                 left = _plus(left, lease)  # noqa: PLW2901 - the read, as this store sees it
             view[name] = left
+        if self._leases:
+            self._lease_views.append((budgets, now, view))
         return view
 
     def _reserved(self, budget: Budget, tokens: int, answer: Any) -> Reservation | Refusal:
@@ -362,40 +377,50 @@ class RedisBudgetStore:
             self.fallback.reconcile(reservation, used_tokens, hint)
             return
         delta = used_tokens - reservation.tokens
-        if hint is not None:
-            with self._lock:
-                lease = self._leases.get(reservation.deployment)
-                if lease is not None and _short(hint, lease):
-                    self._drop(reservation.deployment)  # the provider says room is short: go exact
-        command: _Command = (
-            "reconcile",
-            reservation.deployment,
-            (reservation.second, delta, *_hint_args(hint)),
-        )
+        name = reservation.deployment
         if self._defer and not reservation.probe:
             # Sent with this store's next request: a reply's settlement then costs no round trip
             # of its own. Until then the estimate counts (the safe side). A probe's success is
-            # sent at once: every process should see the deployment restored.
-            # The settlements of one bucket (a lease's calls) go as one: their sum, the last hint.
-            key = (reservation.deployment, reservation.second)
+            # sent at once: every process should see the deployment restored. The settlements
+            # of one bucket (a lease's calls) go as one, their sum with the newest hint; a charge
+            # and a refund go apart, so that neither hides the other in a bucket cut to 0.
+            key = (name, reservation.second, delta < 0)
             with self._lock:
-                at = self._merging.get(key)
-                merged = None if at is None else _merged(self._pending[at], delta, hint)
-                if at is not None and merged is not None:
-                    self._pending[at] = merged
-                else:
-                    self._merging[key] = len(self._pending)
-                    self._pending.append(command)
+                self._settling[key] = self._settling.get(key, 0) + delta
+                if hint is not None:
+                    self._hints[name] = _newest(self._hints.get(name), hint)
+                    self._drop_if_short(name, hint)
             return
+        if hint is not None:
+            with self._lock:
+                self._drop_if_short(name, hint)
+        command: _Command = ("reconcile", name, (reservation.second, delta, *_hint_args(hint)))
         self._call(
             lambda now: self._pipeline([command], now),
             lambda: self.fallback.reconcile(reservation, used_tokens, hint),
         )
 
+    def _drop_if_short(self, name: str, hint: RateHint) -> None:
+        lease = self._leases.get(name)
+        if lease is not None and _short(hint, lease):
+            self._drop(name)  # the provider says room is short: go exact
+
+    def _settlements(self) -> list[_Command]:
+        """The replies' settlements waiting, as commands; none wait after it."""
+        if not self._settling:
+            return []
+        hints = self._hints
+        commands: list[_Command] = [
+            ("reconcile", name, (second, delta, *_hint_args(hints.pop(name, None))))
+            for (name, second, _), delta in self._settling.items()
+        ]
+        self._settling, self._hints = {}, {}
+        return commands
+
     def flush(self) -> None:
         """Send the settlements waiting for the next request now (``close()`` does too)."""
         with self._lock:
-            waiting = bool(self._pending)
+            waiting = bool(self._pending or self._settling)
         if waiting:
             self._call(lambda now: self._pipeline([], now), lambda: None)
 
@@ -409,6 +434,7 @@ class RedisBudgetStore:
     ) -> Health:
         with self._lock:
             self._drop(reservation.deployment)  # a failure ends the lease: calls go exact again
+            self._lease_views.clear()  # and what the last round trip read is no longer so
         if reservation.origin != self.origin:
             return self.fallback.fail(reservation, cool_until=cool_until, hint=hint, counts=counts)
         budget = reservation.budget
@@ -439,7 +465,7 @@ class RedisBudgetStore:
         def remote(now: str) -> dict[str, Remaining]:
             read = _remaining(budgets, self._pipeline([_reading(b) for b in budgets], now))
             with self._lock:
-                return self._read(read, float(now))
+                return self._read(read, float(now), budgets)
 
         return self._call(remote, lambda: self.fallback.remaining(budgets))
 
@@ -450,9 +476,10 @@ class RedisBudgetStore:
         """
         self._lock = threading.Lock()
         self._pending = []
-        self._merging = {}
+        self._settling = {}
+        self._hints = {}
         self._leases = {}
-        self._seen = {}
+        self._lease_views = {}
         self.fallback.after_fork()
         self._redis.connection_pool.reset()
 
@@ -474,15 +501,19 @@ def _reserving(budget: Budget, tokens: int, lease: int = 0, second: int = 0) -> 
     return ("reserve", budget.deployment, args)
 
 
-def _merged(waiting: _Command, delta: int, hint: RateHint | None) -> _Command | None:
-    """A bucket's settlement waiting, with one more added; None when the two differ in sign (a
-    charge and a refund go apart, so that neither hides the other in a bucket cut to 0)."""
-    name, deployment, (second, before, *hinted) = waiting
-    if not isinstance(before, int) or (before < 0) != (delta < 0):
-        return None
-    newer = _hint_args(hint)
-    kept = [*(newer[0:2] if newer[0] else hinted[0:2]), *(newer[2:4] if newer[2] else hinted[2:4])]
-    return (name, deployment, (second, before + delta, *kept))
+def _names(budgets: Sequence[Budget]) -> list[str]:
+    return [budget.deployment for budget in budgets]
+
+
+def _newest(older: RateHint | None, newer: RateHint) -> RateHint:
+    """The newest hint of each kind (requests, tokens) of two."""
+    if older is None or (newer.remaining_requests is not None and newer.remaining_tokens is not None):
+        return newer
+    requests = newer if newer.remaining_requests is not None else older
+    tokens = newer if newer.remaining_tokens is not None else older
+    return RateHint(
+        requests.remaining_requests, tokens.remaining_tokens, requests.reset_requests, tokens.reset_tokens
+    )
 
 
 def _plus(left: Remaining, lease: _Lease) -> Remaining:

@@ -42,6 +42,7 @@ from .routing_plan import (
     LOGGER,
     Deployment,
     Kind,
+    Plan,
     charged,
     estimate_chat,
     estimate_embedding,
@@ -110,6 +111,9 @@ class Router:
         }
         # What the store said after the last call, per kind: the next call's plan (see _route).
         self._views: dict[Kind, tuple[float, dict[str, Remaining]]] = {}
+        # The plan last made from a view, per kind: a store may answer with the same view again
+        # (a Redis store's lease), and a plan that skipped nobody holds for as long as its view.
+        self._plans: dict[Kind, tuple[dict[str, Remaining], bool, Plan]] = {}
 
     @property
     def deployments(self) -> tuple[Deployment, ...]:
@@ -218,17 +222,15 @@ class Router:
         waits: list[float] = []
         last_error: LLMPortError | None = None
         while True:
-            order = plan([d for d in serving if d.name not in tried], view, elapsed)
+            order = self._plan(kind, [d for d in serving if d.name not in tried], view, elapsed, stale)
             replan = False
             for deployment in order.order:
-                deadline = current_deadline()
-                if last_error is not None and deadline is not None and deadline.remaining() <= 0:
-                    # Rule: a call is never moved past its deadline.
-                    raise last_error from None
+                _not_past_deadline(last_error)
                 tried.add(deployment.name)
-                answer, view = self._store.reserve_and_read(deployment.limits, tokens, limits)
-                elapsed = 0.0
-                self._views[kind] = (self._clock(), view)
+                answer, read = self._store.reserve_and_read(deployment.limits, tokens, limits)
+                if read is not view:  # a new read (not the one a lease repeats): plan from it next
+                    view, elapsed = read, 0.0
+                    self._views[kind] = (self._clock(), read)
                 if isinstance(answer, Refusal):
                     log_event("skipped", deployment, reason=answer.reason, wait=answer.wait)
                     waits.append(answer.wait)
@@ -283,13 +285,31 @@ class Router:
         if last is not None:
             elapsed = self._clock() - last[0]
             if 0 <= elapsed <= VIEW_LIFETIME:
-                # A probe out then may have restored its deployment since: let the store say.
-                return (
-                    {name: left for name, left in last[1].items() if left.health != "half_open"},
-                    elapsed,
-                    True,
-                )
+                return last[1], elapsed, True
         return self._store.remaining(self._limits[kind]), 0.0, False
+
+    def _plan(
+        self,
+        kind: Kind,
+        candidates: list[Deployment],
+        view: dict[str, Remaining],
+        elapsed: float,
+        stale: bool,
+    ) -> Plan:
+        """``plan(...)``, or the plan last made from this very view when it skipped nobody.
+
+        Such a plan holds while its view does: the view's waits only shrink as it ages, so no
+        deployment it ordered becomes one to skip (a probe out then is the store's to refuse).
+        """
+        first = len(candidates) == len(self._serving[kind])
+        if first:
+            cached = self._plans.get(kind)
+            if cached is not None and cached[0] is view and cached[1] == stale:
+                return cached[2]
+        made = plan(candidates, view, elapsed, probing_unknown=stale)
+        if first and not made.waits:
+            self._plans[kind] = (view, stale, made)
+        return made
 
     def _attempt(
         self, kind: Kind, deployment: Deployment, answer: Reservation, send: Callable[[Deployment], T]
@@ -381,6 +401,15 @@ def _no_room(waits: list[float], last_error: LLMPortError | None) -> RateLimited
         code="no_budget",
         retry_after=wait,
     )
+
+
+def _not_past_deadline(last_error: LLMPortError | None) -> None:
+    """Rule: a call is never moved past its deadline (the last deployment's error is raised)."""
+    if last_error is None:
+        return
+    deadline = current_deadline()
+    if deadline is not None and deadline.remaining() <= 0:
+        raise last_error from None
 
 
 RequestT = TypeVar("RequestT", ChatRequest, EmbeddingRequest)

@@ -95,30 +95,38 @@ class Plan:
 
     order: tuple[Deployment, ...]
     waits: tuple[float, ...]
-    best_priority: int | None
 
 
-def plan(deployments: Sequence[Deployment], remaining: dict[str, Remaining], elapsed: float = 0.0) -> Plan:
+def plan(
+    deployments: Sequence[Deployment],
+    remaining: dict[str, Remaining],
+    elapsed: float = 0.0,
+    *,
+    probing_unknown: bool = False,
+) -> Plan:
     """Order ``deployments`` for one call from one read of the store, ``elapsed`` seconds old.
 
     Lowest priority first; within a group, the most budget left (the smallest fraction of any
     limit left: regions of different sizes fill evenly), then the highest weight, then the
     configured order. A deployment that cannot serve now (cooling, ejected, out of requests) is
-    skipped and logged; its wait is kept.
+    skipped and logged; its wait is kept. With ``probing_unknown`` (an old read), a half-open
+    deployment counts as unread: its probe may have settled since, and the store will say.
     """
     ready: list[tuple[Deployment, float]] = []
     waits: list[float] = []
     for deployment in deployments:
         left = remaining.get(deployment.name)
+        if left is not None and probing_unknown and left.health == "half_open":
+            left = None
         wait = 0.0 if left is None else left.wait - elapsed
         if left is not None and wait > 0:
             log_event("skipped", deployment, reason=_why_waiting(left), wait=wait)
             waits.append(wait)
             continue
         ready.append((deployment, _room(deployment.limits, left)))
-    ready.sort(key=lambda pair: (pair[0].priority, -pair[1], -pair[0].weight))
-    best = min((d.priority for d in deployments), default=None)
-    return Plan(tuple(d for d, _ in ready), tuple(waits), best)
+    if len(ready) > 1:
+        ready.sort(key=lambda pair: (pair[0].priority, -pair[1], -pair[0].weight))
+    return Plan(tuple(d for d, _ in ready), tuple(waits))
 
 
 def _why_waiting(left: Remaining) -> str:
