@@ -479,7 +479,7 @@ class RedisBudgetStore:
         self._settling = {}
         self._hints = {}
         self._leases = {}
-        self._lease_views = {}
+        self._lease_views = []
         self.fallback.after_fork()
         self._redis.connection_pool.reset()
 
