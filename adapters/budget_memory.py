@@ -92,6 +92,8 @@ class _State:
 
     def assess(self, budget: Budget, tokens: int, now: float) -> tuple[RefusalReason, float] | None:
         """Why ``tokens`` (and one request) cannot go now and for how long; None when they can."""
+        if self.fits(budget, tokens, now):
+            return None
         if self.cooling_until > now:
             return "cooling", self.cooling_until - now
         health = self.health(now)
@@ -105,6 +107,18 @@ class _State:
         if wait_r <= 0 and wait_t <= 0:
             return None
         return ("tokens", wait_t) if wait_t >= wait_r else ("requests", wait_r)
+
+    def fits(self, budget: Budget, tokens: int, now: float) -> bool:
+        """The common case, told at once: serving, and room under every limit and live hint."""
+        rpm, tpm, totals = budget.rpm, budget.tpm, self.totals
+        return (
+            self.cooling_until <= now
+            and not self.ejected
+            and (rpm is None or totals[0] < rpm)
+            and (tpm is None or totals[1] + tokens <= tpm)
+            and (self.hint_requests is None or self.hint_requests >= 1 or now >= self.hint_requests_until)
+            and (self.hint_tokens is None or self.hint_tokens >= tokens or now >= self.hint_tokens_until)
+        )
 
     def take_hint(self, hint: RateHint | None, now: float) -> None:
         if hint is None:
@@ -158,7 +172,9 @@ class MemoryBudgetStore:
             self._swept = now
             for name in [name for name, state in self._states.items() if state.idle(now)]:
                 del self._states[name]
-        state = self._states.setdefault(deployment, _State())
+        state = self._states.get(deployment)
+        if state is None:
+            state = self._states[deployment] = _State()
         state.prune(now)
         state.touched = now
         return state
@@ -183,13 +199,14 @@ class MemoryBudgetStore:
             state.hint_requests -= 1
         if state.hint_tokens is not None:
             state.hint_tokens -= tokens
-        probe = state.health(now) == "half_open"
+        probe = state.ejected and state.health(now) == "half_open"
         if probe:
             state.probe_until = now + budget.probe_timeout
         return Reservation(budget, tokens, second, probe=probe, origin=self.origin)
 
     def reconcile(self, reservation: Reservation, used_tokens: int, hint: RateHint | None = None) -> None:
-        check_tokens(used_tokens)
+        if type(used_tokens) is not int or used_tokens < 0:
+            check_tokens(used_tokens)
         with self._lock:
             now = self.clock()
             state = self._state(reservation.deployment, now)
@@ -254,7 +271,8 @@ class MemoryBudgetStore:
     def reserve_and_read(
         self, budget: Budget, tokens: int, budgets: Sequence[Budget]
     ) -> tuple[Reservation | Refusal, dict[str, Remaining]]:
-        check_tokens(tokens)
+        if type(tokens) is not int or tokens < 0:
+            check_tokens(tokens)
         with self._lock:  # one pass under the lock: what is read counts the reservation
             now = self.clock()
             answer = self._reserve(budget, tokens, now)

@@ -151,9 +151,9 @@ class RedisBudgetStore:
         self._lease_seconds = float(lease_seconds)
         self._leases: dict[str, _Lease] = {}  # by deployment
         self._want: dict[str, int] = {}  # calls the next lease of a deployment asks for
-        # What the last round trips read while a lease was granted: a set of budgets, when, and
-        # the view (one per set: a router asks with one set for chat, one for embeddings).
-        self._lease_views: list[tuple[Sequence[Budget], float, dict[str, Remaining]]] = []
+        # What the last round trips read while this store held a lease: the budgets read, when,
+        # and the view; by the id of the budgets' sequence (a router's, for chat or embeddings).
+        self._lease_views: dict[int, tuple[Sequence[Budget], float, dict[str, Remaining]]] = {}
 
     def __repr__(self) -> str:
         state = "fallback" if self._down_until is not None else "redis"
@@ -257,11 +257,18 @@ class RedisBudgetStore:
     ) -> tuple[Reservation | Refusal, dict[str, Remaining]]:
         """Reserve and read every budget (and send the settlements waiting) in one round trip,
         or none: from this store's lease on the deployment, with the budgets last read."""
-        check_tokens(tokens)
-        if self._lease_seconds > 0:
-            hit = self._from_lease(budget, tokens, budgets)
-            if hit is not None:
-                return hit
+        if type(tokens) is not int or tokens < 0:
+            check_tokens(tokens)
+        if self._leases:  # the steady state, kept short: it runs before every call
+            now = self.clock()
+            with self._lock:
+                lease = self._leases.get(budget.deployment)
+                if lease is not None and lease.until > now and lease.requests > 0 and lease.tokens >= tokens:
+                    view = self._lease_view(budgets, now)
+                    if view is not None:
+                        lease.requests -= 1
+                        lease.tokens -= tokens
+                        return Reservation(budget, tokens, lease.second, False, self.origin), view
 
         def remote(now: str) -> tuple[Reservation | Refusal, dict[str, Remaining]]:
             at = float(now)
@@ -278,30 +285,17 @@ class RedisBudgetStore:
 
         return self._call(remote, lambda: self.fallback.reserve_and_read(budget, tokens, budgets))
 
-    # -- leases (every method below but _from_lease and _lease_wanted runs under self._lock) --------
-
-    def _from_lease(
-        self, budget: Budget, tokens: int, budgets: Sequence[Budget]
-    ) -> tuple[Reservation, dict[str, Remaining]] | None:
-        """The call taken from this store's lease on its deployment, or None: ask Redis."""
-        now = self.clock()
-        with self._lock:
-            lease = self._leases.get(budget.deployment)
-            if lease is None or not (lease.until > now and lease.requests > 0 and lease.tokens >= tokens):
-                return None
-            view = self._lease_view(budgets, now)
-            if view is None:
-                return None  # these budgets were not read lately: read them all
-            lease.requests -= 1
-            lease.tokens -= tokens
-            second = lease.second
-        return Reservation(budget, tokens, second, False, self.origin), view
+    # -- leases (every method below but _lease_wanted runs under self._lock) -----------------------
 
     def _lease_view(self, budgets: Sequence[Budget], now: float) -> dict[str, Remaining] | None:
-        for read, at, view in self._lease_views:
-            if read is budgets or _names(read) == _names(budgets):
-                return view if 0 <= now - at <= self._lease_seconds else None
-        return None
+        """What the last round trip read of ``budgets`` while this store held a lease, if lately."""
+        kept = self._lease_views.get(id(budgets))
+        if kept is None or kept[0] is not budgets:  # not this very sequence: one with its names?
+            names = _names(budgets)
+            kept = next((each for each in self._lease_views.values() if _names(each[0]) == names), None)
+        if kept is None or not 0 <= now - kept[1] <= self._lease_seconds:
+            return None  # these budgets were not read lately: read them all
+        return kept[2]
 
     def _lease_wanted(self, budget: Budget, tokens: int, now: float) -> tuple[int, int]:
         """End the deployment's lease (what it left goes back with this round trip); the calls
@@ -350,10 +344,12 @@ class RedisBudgetStore:
     ) -> dict[str, Remaining]:
         """End the leases of deployments not serving; add the leases' room to what Redis said.
 
-        While this store holds a lease, calls from it answer with this view (``_from_lease``).
+        While this store holds a lease, calls from it answer with this view (``reserve_and_read``).
         """
-        names = [b.deployment for b in budgets]
-        self._lease_views = [kept for kept in self._lease_views if _names(kept[0]) != names]  # older
+        names = _names(budgets)
+        self._lease_views = {
+            key: kept for key, kept in self._lease_views.items() if _names(kept[0]) != names  # older
+        }
         view = {}
         for name, left in read.items():
             lease = self._leases.get(name)
@@ -363,7 +359,7 @@ class RedisBudgetStore:
                 left = _plus(left, lease)  # noqa: PLW2901 - the read, as this store sees it
             view[name] = left
         if self._leases:
-            self._lease_views.append((budgets, now, view))
+            self._lease_views[id(budgets)] = (budgets, now, view)
         return view
 
     def _reserved(self, budget: Budget, tokens: int, answer: Any) -> Reservation | Refusal:
@@ -372,12 +368,13 @@ class RedisBudgetStore:
         return Refusal(budget.deployment, answer[1], _seconds(answer[2]))
 
     def reconcile(self, reservation: Reservation, used_tokens: int, hint: RateHint | None = None) -> None:
-        check_tokens(used_tokens)
+        if type(used_tokens) is not int or used_tokens < 0:
+            check_tokens(used_tokens)
         if reservation.origin != self.origin:  # made by the fallback while Redis was down
             self.fallback.reconcile(reservation, used_tokens, hint)
             return
         delta = used_tokens - reservation.tokens
-        name = reservation.deployment
+        name = reservation.budget.deployment
         if self._defer and not reservation.probe:
             # Sent with this store's next request: a reply's settlement then costs no round trip
             # of its own. Until then the estimate counts (the safe side). A probe's success is
@@ -479,7 +476,7 @@ class RedisBudgetStore:
         self._settling = {}
         self._hints = {}
         self._leases = {}
-        self._lease_views = []
+        self._lease_views = {}
         self.fallback.after_fork()
         self._redis.connection_pool.reset()
 

@@ -222,7 +222,7 @@ class Router:
         waits: list[float] = []
         last_error: LLMPortError | None = None
         while True:
-            order = self._plan(kind, [d for d in serving if d.name not in tried], view, elapsed, stale)
+            order = self._plan(kind, tried, view, elapsed, stale)
             replan = False
             for deployment in order.order:
                 _not_past_deadline(last_error)
@@ -289,25 +289,22 @@ class Router:
         return self._store.remaining(self._limits[kind]), 0.0, False
 
     def _plan(
-        self,
-        kind: Kind,
-        candidates: list[Deployment],
-        view: dict[str, Remaining],
-        elapsed: float,
-        stale: bool,
+        self, kind: Kind, tried: set[str], view: dict[str, Remaining], elapsed: float, stale: bool
     ) -> Plan:
-        """``plan(...)``, or the plan last made from this very view when it skipped nobody.
+        """The order of the deployments not ``tried`` yet: ``plan(...)``, or the plan last made
+        from this very view when it skipped nobody.
 
         Such a plan holds while its view does: the view's waits only shrink as it ages, so no
         deployment it ordered becomes one to skip (a probe out then is the store's to refuse).
         """
-        first = len(candidates) == len(self._serving[kind])
-        if first:
-            cached = self._plans.get(kind)
-            if cached is not None and cached[0] is view and cached[1] == stale:
-                return cached[2]
-        made = plan(candidates, view, elapsed, probing_unknown=stale)
-        if first and not made.waits:
+        serving = self._serving[kind]
+        if tried:
+            return plan([d for d in serving if d.name not in tried], view, elapsed, probing_unknown=stale)
+        cached = self._plans.get(kind)
+        if cached is not None and cached[0] is view and cached[1] == stale:
+            return cached[2]
+        made = plan(serving, view, elapsed, probing_unknown=stale)
+        if not made.waits:
             self._plans[kind] = (view, stale, made)
         return made
 
@@ -320,7 +317,12 @@ class Router:
         if LOGGER.isEnabledFor(logging.DEBUG):
             log_event("chosen", deployment, logging.DEBUG, tokens=answer.tokens, probe=answer.probe)
         try:
-            return self._sent(deployment, send)
+            try:
+                return send(deployment)
+            except AuthenticationError as error:
+                if not self._renewed(deployment, error):
+                    raise
+            return send(deployment)  # once more, with the deployment's new token
         except LLMPortError as error:
             error.deployment = deployment.name
             self._views.pop(kind, None)  # the failure changed what the store holds
@@ -332,16 +334,13 @@ class Router:
             self._store.fail(answer, counts=False)
             raise
 
-    def _sent(self, deployment: Deployment, send: Callable[[Deployment], T]) -> T:
-        """``send(deployment)``; after a 401, once more if the deployment got a new token."""
-        try:
-            return send(deployment)
-        except AuthenticationError as error:
-            renew = deployment.reauthenticate
-            if error.status_code != 401 or renew is None or not renew(error):
-                raise
-            log_event("reauthenticated", deployment, logging.INFO)
-        return send(deployment)
+    def _renewed(self, deployment: Deployment, error: AuthenticationError) -> bool:
+        """Whether a send that got ``error`` goes once more: a 401, and the deployment got a new token."""
+        renew = deployment.reauthenticate
+        if error.status_code != 401 or renew is None or not renew(error):
+            return False
+        log_event("reauthenticated", deployment, logging.INFO)
+        return True
 
     def _failed(self, reservation: Reservation, deployment: Deployment, error: LLMPortError) -> bool:
         """Settle a failed send with the store; return whether the call moves to the next deployment."""
@@ -416,5 +415,7 @@ RequestT = TypeVar("RequestT", ChatRequest, EmbeddingRequest)
 
 
 def _for(request: RequestT, deployment: Deployment, kind: Kind) -> RequestT:
-    model = deployment.model_for(kind)
+    model = deployment.model
+    if kind == "embeddings" and deployment.embedding_model is not None:
+        model = deployment.embedding_model  # Deployment.model_for, without a call on the hot path
     return request if model is None or model == request.model else replace(request, model=model)

@@ -151,7 +151,10 @@ def _room(budget: Budget, left: Remaining | None) -> float:
 
 def estimate_chat(request: ChatRequest, default_max_tokens: int) -> int:
     """A chat call's tokens before sending: characters / 4 (+ 3) per message, plus max_tokens."""
-    prompt = sum(3 + math.ceil(len(message.text) / 4) for message in request.messages)
+    prompt = 0
+    for message in request.messages:
+        content = message.content
+        prompt += 3 + (len(content if type(content) is str else message.text) + 3) // 4  # ceil(n / 4)
     return prompt + (request.max_tokens or default_max_tokens)
 
 
