@@ -29,6 +29,10 @@ __all__ = ["MemoryBudgetStore"]
 HINT_SECONDS = 1.0
 #: Idle state is forgotten this long after the window (as the Redis keys expire).
 MARGIN_SECONDS = 10
+#: How old the other deployments' part of a view ``reserve_and_read`` answers with may be, while
+#: only calls' own reservations and settlements happened since: in this process a deployment's
+#: count changes by its own reservations, and the one reserved is read afresh each time.
+VIEW_SECONDS = 0.25
 
 
 @dataclass
@@ -45,19 +49,34 @@ class _State:
     open_until: float = 0.0
     probe_until: float = 0.0
     touched: float = 0.0
+    expires: float = math.inf  # when the oldest bucket leaves the window
 
     def prune(self, now: float) -> None:
         # Buckets are added in time order, so the oldest come first. (A clock that stepped back
         # leaves a bucket behind a newer one: it is kept until the newer goes, on the safe side.)
-        oldest = math.floor(now) - BUCKET_LIFETIME
+        if now < self.expires:
+            return
         buckets = self.buckets
         while buckets:
             second = next(iter(buckets))
-            if second > oldest:
-                break
+            if second + BUCKET_LIFETIME > now:
+                self.expires = second + BUCKET_LIFETIME
+                return
             requests, tokens = buckets.pop(second)
             self.totals[0] -= requests
             self.totals[1] -= tokens
+        self.expires = math.inf
+
+    def charge(self, second: int, tokens: int) -> None:
+        """Count one request and ``tokens`` in the bucket of ``second``."""
+        bucket = self.buckets.get(second)
+        if bucket is None:
+            bucket = self.buckets[second] = [0, 0]
+            self.expires = min(self.expires, second + BUCKET_LIFETIME)
+        bucket[0] += 1
+        bucket[1] += tokens
+        self.totals[0] += 1
+        self.totals[1] += tokens
 
     def health(self, now: float) -> Health:
         if not self.ejected:
@@ -163,6 +182,8 @@ class MemoryBudgetStore:
         self._lock = threading.Lock()
         self._states: dict[str, _State] = {}
         self._swept = 0.0
+        # Views read by reserve_and_read: by the id of the budgets' sequence, with it and when.
+        self._views: dict[int, tuple[Sequence[Budget], float, dict[str, Remaining]]] = {}
 
     def __repr__(self) -> str:
         return f"MemoryBudgetStore(deployments={len(self._states)})"
@@ -172,6 +193,7 @@ class MemoryBudgetStore:
             self._swept = now
             for name in [name for name, state in self._states.items() if state.idle(now)]:
                 del self._states[name]
+                self._views.clear()
         state = self._states.get(deployment)
         if state is None:
             state = self._states[deployment] = _State()
@@ -188,13 +210,10 @@ class MemoryBudgetStore:
         state = self._state(budget.deployment, now)
         refused = state.assess(budget, tokens, now)
         if refused is not None:
+            self._views.clear()  # they said there was room
             return Refusal(budget.deployment, refused[0], max(refused[1], 0.0))
         second = math.floor(now)
-        bucket = state.buckets.setdefault(second, [0, 0])
-        bucket[0] += 1
-        bucket[1] += tokens
-        state.totals[0] += 1
-        state.totals[1] += tokens
+        state.charge(second, tokens)
         if state.hint_requests is not None:
             state.hint_requests -= 1
         if state.hint_tokens is not None:
@@ -202,7 +221,7 @@ class MemoryBudgetStore:
         probe = state.ejected and state.health(now) == "half_open"
         if probe:
             state.probe_until = now + budget.probe_timeout
-        return Reservation(budget, tokens, second, probe=probe, origin=self.origin)
+        return Reservation(budget, tokens, second, probe, self.origin)
 
     def reconcile(self, reservation: Reservation, used_tokens: int, hint: RateHint | None = None) -> None:
         if type(used_tokens) is not int or used_tokens < 0:
@@ -211,7 +230,10 @@ class MemoryBudgetStore:
             now = self.clock()
             state = self._state(reservation.deployment, now)
             state.adjust_tokens(reservation.second, used_tokens - reservation.tokens)
-            state.take_hint(hint, now)
+            if hint is not None:
+                state.take_hint(hint, now)
+            if state.failures or state.ejected or state.probe_until:
+                self._views.clear()  # its health changes
             state.failures = 0
             state.ejected = False
             state.probe_until = 0.0
@@ -228,6 +250,7 @@ class MemoryBudgetStore:
         with self._lock:
             now = self.clock()
             state = self._state(budget.deployment, now)
+            self._views.clear()
             state.adjust_tokens(reservation.second, -reservation.tokens)
             state.take_hint(hint, now)
             if cool_until is not None:
@@ -244,6 +267,7 @@ class MemoryBudgetStore:
     def cool_down(self, deployment: str, until: float) -> None:
         with self._lock:
             state = self._state(deployment, self.clock())
+            self._views.clear()
             state.cooling_until = max(state.cooling_until, until)
 
     def remaining(self, budgets: Sequence[Budget]) -> dict[str, Remaining]:
@@ -276,7 +300,20 @@ class MemoryBudgetStore:
         with self._lock:  # one pass under the lock: what is read counts the reservation
             now = self.clock()
             answer = self._reserve(budget, tokens, now)
-            return answer, {b.deployment: self._remaining(b, now) for b in budgets}
+            if not budgets:
+                return answer, {}
+            kept = self._views.get(id(budgets))
+            name = budget.deployment
+            if kept is not None and kept[0] is budgets and 0 <= now - kept[1] <= VIEW_SECONDS:
+                view = dict(kept[2])
+                if name in view:
+                    view[name] = self._remaining(budget, now)
+                return answer, view
+            view = {b.deployment: self._remaining(b, now) for b in budgets}
+            if len(self._views) >= 8:  # callers that pass a new sequence each time
+                self._views.clear()
+            self._views[id(budgets)] = (budgets, now, view)
+            return answer, view
 
     def after_fork(self) -> None:
         """In a forked child: a new lock (a parent thread may have held it); the counts stay."""

@@ -4,7 +4,7 @@ One thread, sequential ``client.chat("hi", max_tokens=16)`` calls against the pr
 loopback server (benchmarks/server.py, the fastest we have, so that the overhead is not hidden
 behind a slow server), with budgets high enough never to refuse. Clients: a plain llmport client
 of one endpoint; a routed client of one deployment and of two (priority 0 and 1, the same server)
-with the Redis budget store (a real redis-server on a free port); and one deployment on the
+with the Redis budget store (a real redis-server on a free port); and the same two on the
 memory store. Each round runs every client in turn, the order rotating per round; the figure is
 the median per-call time, and the ratio to the plain client is the median of the rounds' ratios.
 """
@@ -50,6 +50,10 @@ def configs(url: str, redis_url: str) -> dict[str, dict[str, Any]]:
         },
         "router, 1 deployment, memory store": {
             "chat_model": MODEL, "budget_store": "memory", "deployments": [deployment("ptu", 0)]
+        },
+        "router, 2 deployments, memory store": {
+            "chat_model": MODEL, "budget_store": "memory",
+            "deployments": [deployment("ptu", 0), deployment("paygo", 1)],
         },
     }  # fmt: skip
 

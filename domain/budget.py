@@ -252,8 +252,13 @@ class BudgetStore(Protocol):
     def reserve_and_read(
         self, budget: Budget, tokens: int, budgets: Sequence[Budget]
     ) -> tuple[Reservation | Refusal, dict[str, Remaining]]:
-        """``reserve(budget, tokens)``, then ``remaining(budgets)`` as it leaves them: a router's
-        whole conversation with the store for one call, in one round trip to a shared backend."""
+        """``reserve(budget, tokens)``, then ``remaining(budgets)``: a router's whole conversation
+        with the store for one call, in one round trip to a shared backend (or none).
+
+        The reservation is exact. The budgets read may be up to a quarter second old while only
+        calls' own reservations and settlements happened since; a store may then answer with the
+        very same mapping again (so that a router plans from it once). A refusal, a failure, a
+        cooldown or a change of health makes the next answer a fresh read."""
         ...
 
     def close(self) -> None:

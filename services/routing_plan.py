@@ -112,21 +112,27 @@ def plan(
     skipped and logged; its wait is kept. With ``probing_unknown`` (an old read), a half-open
     deployment counts as unread: its probe may have settled since, and the store will say.
     """
-    ready: list[tuple[Deployment, float]] = []
+    ready: list[Deployment] = []
+    lefts: list[Remaining | None] = []
     waits: list[float] = []
+    ordered = True  # by strictly rising priority already: no budget to compare
     for deployment in deployments:
         left = remaining.get(deployment.name)
         if left is not None and probing_unknown and left.health == "half_open":
             left = None
-        wait = 0.0 if left is None else left.wait - elapsed
-        if left is not None and wait > 0:
+        if left is not None and left.wait - elapsed > 0:
+            wait = left.wait - elapsed
             log_event("skipped", deployment, reason=_why_waiting(left), wait=wait)
             waits.append(wait)
             continue
-        ready.append((deployment, _room(deployment.limits, left)))
-    if len(ready) > 1:
-        ready.sort(key=lambda pair: (pair[0].priority, -pair[1], -pair[0].weight))
-    return Plan(tuple(d for d, _ in ready), tuple(waits))
+        if ready and ready[-1].priority >= deployment.priority:
+            ordered = False
+        ready.append(deployment)
+        lefts.append(left)
+    if not ordered:
+        rooms = {d.name: _room(d.limits, left) for d, left in zip(ready, lefts, strict=True)}
+        ready.sort(key=lambda d: (d.priority, -rooms[d.name], -d.weight))
+    return Plan(tuple(ready), tuple(waits))
 
 
 def _why_waiting(left: Remaining) -> str:
