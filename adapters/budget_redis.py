@@ -289,7 +289,7 @@ class RedisBudgetStore:
 
     def _lease_view(self, budgets: Sequence[Budget], now: float) -> dict[str, Remaining] | None:
         """What the last round trip read of ``budgets`` while this store held a lease, if lately."""
-        kept = self._lease_views.get(id(budgets))
+        kept = self._lease_views.get(id(budgets))  # a router passes the same sequence each time
         if kept is None or kept[0] is not budgets:  # not this very sequence: one with its names?
             names = _names(budgets)
             kept = next((each for each in self._lease_views.values() if _names(each[0]) == names), None)

@@ -213,10 +213,8 @@ class Router:
         self, kind: Kind, tokens: int, send: Callable[[Deployment], T]
     ) -> tuple[Reservation, Deployment, T]:
         serving, limits = self._serving[kind], self._limits[kind]
-        if not serving:
-            raise ConfigurationError(f"no deployment of this router serves {kind} calls")
-        if len(serving) == 1:
-            return self._route_one(kind, serving[0], tokens, send)
+        if len(serving) < 2:
+            return self._route_one(kind, serving, tokens, send)
         view, elapsed, stale = self._planning_view(kind)
         tried: set[str] = set()
         waits: list[float] = []
@@ -225,7 +223,8 @@ class Router:
             order = self._plan(kind, tried, view, elapsed, stale)
             replan = False
             for deployment in order.order:
-                _not_past_deadline(last_error)
+                if last_error is not None:
+                    _not_past_deadline(last_error)
                 tried.add(deployment.name)
                 answer, read = self._store.reserve_and_read(deployment.limits, tokens, limits)
                 if read is not view:  # a new read (not the one a lease repeats): plan from it next
@@ -256,9 +255,12 @@ class Router:
         raise _no_room(waits, last_error)
 
     def _route_one(
-        self, kind: Kind, deployment: Deployment, tokens: int, send: Callable[[Deployment], T]
+        self, kind: Kind, serving: tuple[Deployment, ...], tokens: int, send: Callable[[Deployment], T]
     ) -> tuple[Reservation, Deployment, T]:
-        """``_route`` with one deployment to choose from: nothing to plan."""
+        """``_route`` with one deployment (or none) to choose from: nothing to plan."""
+        if not serving:
+            raise ConfigurationError(f"no deployment of this router serves {kind} calls")
+        deployment = serving[0]
         answer, _ = self._store.reserve_and_read(deployment.limits, tokens, ())  # no plan: nothing to read
         if isinstance(answer, Refusal):
             log_event("skipped", deployment, reason=answer.reason, wait=answer.wait)
@@ -402,10 +404,8 @@ def _no_room(waits: list[float], last_error: LLMPortError | None) -> RateLimited
     )
 
 
-def _not_past_deadline(last_error: LLMPortError | None) -> None:
+def _not_past_deadline(last_error: LLMPortError) -> None:
     """Rule: a call is never moved past its deadline (the last deployment's error is raised)."""
-    if last_error is None:
-        return
     deadline = current_deadline()
     if deadline is not None and deadline.remaining() <= 0:
         raise last_error from None
