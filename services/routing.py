@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import TypeVar, cast
 
-from ..domain.budget import BudgetStore, RateHint, Refusal, Remaining, Reservation
+from ..domain.budget import BudgetStore, Refusal, Remaining, Reservation
 from ..domain.deadline import current_deadline
 from ..domain.errors import (
     AuthenticationError,
@@ -111,9 +111,8 @@ class Router:
         }
         # What the store said after the last call, per kind: the next call's plan (see _route).
         self._views: dict[Kind, tuple[float, dict[str, Remaining]]] = {}
-        # The plan last made from a view, per kind: a store may answer with the same view again
-        # (a Redis store's lease), and a plan that skipped nobody holds for as long as its view.
-        self._plans: dict[Kind, tuple[dict[str, Remaining], bool, Plan]] = {}
+        # The plan last made from a recent view, per kind (see _first_plan).
+        self._plans: dict[Kind, tuple[dict[str, Remaining], Plan]] = {}
 
     @property
     def deployments(self) -> tuple[Deployment, ...]:
@@ -137,7 +136,9 @@ class Router:
 
         reservation, deployment, reply = self._route("chat", tokens, send)
         completion = request.max_tokens or self._default_max_tokens
-        self._settled(reservation, deployment, charged(tokens, completion, reply.usage), reply.rate_limits)
+        self._store.reconcile(reservation, charged(tokens, completion, reply.usage), reply.rate_limits)
+        if reservation.probe:
+            self._restored(deployment)
         return reply if reply.deployment == deployment.name else served_by(reply, deployment.name)
 
     def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
@@ -149,7 +150,9 @@ class Router:
 
         reservation, deployment, reply = self._route("embeddings", tokens, send)
         used = reply.usage.total_tokens or reply.usage.prompt_tokens or tokens
-        self._settled(reservation, deployment, used, reply.rate_limits)
+        self._store.reconcile(reservation, used, reply.rate_limits)
+        if reservation.probe:
+            self._restored(deployment)
         return reply if reply.deployment == deployment.name else served_by(reply, deployment.name)
 
     def stream(self, request: ChatRequest) -> Iterator[ChatChunk]:
@@ -185,7 +188,9 @@ class Router:
             if close is not None:
                 close()
             if not settled:
-                self._settled(reservation, deployment, used, hint)
+                self._store.reconcile(reservation, used, hint)
+                if reservation.probe:
+                    self._restored(deployment)
 
     def close(self) -> None:
         """Close every deployment's adapter that holds connections, then run ``on_close``."""
@@ -201,13 +206,10 @@ class Router:
             if isinstance(part, ForkAware):
                 part.after_fork()
 
-    def _settled(
-        self, reservation: Reservation, deployment: Deployment, used: int, hint: RateHint | None
-    ) -> None:
-        self._store.reconcile(reservation, used, hint)
-        if reservation.probe:
-            self._views.clear()  # they saw the probe out: read the deployment restored afresh
-            log_event("restored", deployment, logging.WARNING)
+    def _restored(self, deployment: Deployment) -> None:
+        """A probe's reply came: the deployment serves again (the store has closed its circuit)."""
+        self._views.clear()  # they saw the probe out: read the deployment restored afresh
+        log_event("restored", deployment, logging.WARNING)
 
     def _route(
         self, kind: Kind, tokens: int, send: Callable[[Deployment], T]
@@ -215,12 +217,11 @@ class Router:
         serving, limits = self._serving[kind], self._limits[kind]
         if len(serving) < 2:
             return self._route_one(kind, serving, tokens, send)
-        view, elapsed, stale = self._planning_view(kind)
+        order, view, elapsed, stale = self._first_plan(kind)
         tried: set[str] = set()
         waits: list[float] = []
         last_error: LLMPortError | None = None
         while True:
-            order = self._plan(kind, tried, view, elapsed, stale)
             replan = False
             for deployment in order.order:
                 if last_error is not None:
@@ -249,6 +250,7 @@ class Router:
             stale = False
             if not replan:
                 break
+            order = plan([d for d in serving if d.name not in tried], view, elapsed)
         waits += order.waits
         if last_error is not None and not waits:
             raise last_error from None
@@ -272,43 +274,35 @@ class Router:
             raise outcome.error from None
         raise _no_room(outcome.waits, outcome.error)
 
-    def _planning_view(self, kind: Kind) -> tuple[dict[str, Remaining], float, bool]:
-        """What the call is planned from: the store's last answer while it is recent, else a read.
+    def _first_plan(self, kind: Kind) -> tuple[Plan, dict[str, Remaining], float, bool]:
+        """The call's plan, from the store's last answer while it is recent, else from a read.
 
         The order comes from the store's answer to the previous call, so that a call costs one
         round trip: reserve on the first choice and read everyone's budget left in one go. A
         stale view never over-grants (each reservation is checked atomically); after a refusal,
         or when it offers nobody, the call is planned again from a fresh view.
 
+        The plan last made from the very same view is used again when it skipped nobody: a
+        store may answer with one view for many calls (a Redis store's lease), and such a plan
+        holds while its view does, since the view's waits only shrink as it ages (a probe out
+        then is the store's to refuse).
+
         Returns:
-            the view, its age in seconds, and whether it is the last answer (not a fresh read).
+            the plan, the view, its age in seconds, and whether it is the last answer (not a read).
         """
         last = self._views.get(kind)
-        if last is not None:
-            elapsed = self._clock() - last[0]
-            if 0 <= elapsed <= VIEW_LIFETIME:
-                return last[1], elapsed, True
-        return self._store.remaining(self._limits[kind]), 0.0, False
-
-    def _plan(
-        self, kind: Kind, tried: set[str], view: dict[str, Remaining], elapsed: float, stale: bool
-    ) -> Plan:
-        """The order of the deployments not ``tried`` yet: ``plan(...)``, or the plan last made
-        from this very view when it skipped nobody.
-
-        Such a plan holds while its view does: the view's waits only shrink as it ages, so no
-        deployment it ordered becomes one to skip (a probe out then is the store's to refuse).
-        """
-        serving = self._serving[kind]
-        if tried:
-            return plan([d for d in serving if d.name not in tried], view, elapsed, probing_unknown=stale)
+        elapsed = -1.0 if last is None else self._clock() - last[0]
+        if last is None or not 0 <= elapsed <= VIEW_LIFETIME:
+            view = self._store.remaining(self._limits[kind])
+            return plan(self._serving[kind], view), view, 0.0, False
+        view = last[1]
         cached = self._plans.get(kind)
-        if cached is not None and cached[0] is view and cached[1] == stale:
-            return cached[2]
-        made = plan(serving, view, elapsed, probing_unknown=stale)
+        if cached is not None and cached[0] is view:
+            return cached[1], view, elapsed, True
+        made = plan(self._serving[kind], view, elapsed, probing_unknown=True)
         if not made.waits:
-            self._plans[kind] = (view, stale, made)
-        return made
+            self._plans[kind] = (view, made)
+        return made, view, elapsed, True
 
     def _attempt(
         self, kind: Kind, deployment: Deployment, answer: Reservation, send: Callable[[Deployment], T]
