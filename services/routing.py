@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import TypeVar, cast
 
-from ..domain.budget import BudgetStore, Refusal, Remaining, Reservation
+from ..domain.budget import BudgetStore, RateHint, Refusal, Remaining, Reservation
 from ..domain.deadline import current_deadline
 from ..domain.errors import (
     AuthenticationError,
@@ -136,9 +136,7 @@ class Router:
 
         reservation, deployment, reply = self._route("chat", tokens, send)
         completion = request.max_tokens or self._default_max_tokens
-        self._store.reconcile(reservation, charged(tokens, completion, reply.usage), reply.rate_limits)
-        if reservation.probe:
-            self._restored(deployment)
+        self._settled(reservation, deployment, charged(tokens, completion, reply.usage), reply.rate_limits)
         return reply if reply.deployment == deployment.name else served_by(reply, deployment.name)
 
     def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
@@ -150,9 +148,7 @@ class Router:
 
         reservation, deployment, reply = self._route("embeddings", tokens, send)
         used = reply.usage.total_tokens or reply.usage.prompt_tokens or tokens
-        self._store.reconcile(reservation, used, reply.rate_limits)
-        if reservation.probe:
-            self._restored(deployment)
+        self._settled(reservation, deployment, used, reply.rate_limits)
         return reply if reply.deployment == deployment.name else served_by(reply, deployment.name)
 
     def stream(self, request: ChatRequest) -> Iterator[ChatChunk]:
@@ -188,9 +184,7 @@ class Router:
             if close is not None:
                 close()
             if not settled:
-                self._store.reconcile(reservation, used, hint)
-                if reservation.probe:
-                    self._restored(deployment)
+                self._settled(reservation, deployment, used, hint)
 
     def close(self) -> None:
         """Close every deployment's adapter that holds connections, then run ``on_close``."""
@@ -206,10 +200,13 @@ class Router:
             if isinstance(part, ForkAware):
                 part.after_fork()
 
-    def _restored(self, deployment: Deployment) -> None:
-        """A probe's reply came: the deployment serves again (the store has closed its circuit)."""
-        self._views.clear()  # they saw the probe out: read the deployment restored afresh
-        log_event("restored", deployment, logging.WARNING)
+    def _settled(
+        self, reservation: Reservation, deployment: Deployment, used: int, hint: RateHint | None
+    ) -> None:
+        self._store.reconcile(reservation, used, hint)
+        if reservation.probe:  # its reply came: the store has closed the deployment's circuit
+            self._views.clear()  # they saw the probe out: read the deployment restored afresh
+            log_event("restored", deployment, logging.WARNING)
 
     def _route(
         self, kind: Kind, tokens: int, send: Callable[[Deployment], T]
@@ -409,7 +406,5 @@ RequestT = TypeVar("RequestT", ChatRequest, EmbeddingRequest)
 
 
 def _for(request: RequestT, deployment: Deployment, kind: Kind) -> RequestT:
-    model = deployment.model
-    if kind == "embeddings" and deployment.embedding_model is not None:
-        model = deployment.embedding_model  # Deployment.model_for, without a call on the hot path
+    model = deployment.model_for(kind)
     return request if model is None or model == request.model else replace(request, model=model)
