@@ -36,10 +36,19 @@ import math
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from ..domain.budget import Budget, Health, RateHint, Refusal, Remaining, Reservation, check_tokens
+from ..domain.budget import (
+    Budget,
+    Health,
+    Lease,
+    RateHint,
+    Refusal,
+    Remaining,
+    Reservation,
+    check_tokens,
+    newest_hint,
+)
 from ..domain.errors import ConfigurationError
 from . import _budget_lua as lua
 from .budget_memory import HINT_SECONDS, MemoryBudgetStore
@@ -57,17 +66,6 @@ LEASE_MAX_CALLS = 128
 LEASE_MIN_CALLS = 2
 #: ... and for this many when a deployment has had none yet; then twice what the last one served.
 LEASE_FIRST_CALLS = 8
-
-
-@dataclass(slots=True)
-class _Lease:
-    """Room this store holds on a deployment: charged in Redis to bucket ``second``, used until ``until``."""
-
-    second: int
-    until: float
-    calls: int  # requests granted
-    requests: int  # requests left
-    tokens: int  # tokens left
 
 
 class RedisBudgetStore:
@@ -149,7 +147,7 @@ class RedisBudgetStore:
         ):
             raise ConfigurationError("lease_seconds must be seconds >= 0")
         self._lease_seconds = float(lease_seconds)
-        self._leases: dict[str, _Lease] = {}  # by deployment
+        self._leases: dict[str, Lease] = {}  # by deployment
         self._want: dict[str, int] = {}  # calls the next lease of a deployment asks for
         # What the last round trips read while this store held a lease: the budgets read, when,
         # and the view; by the id of the budgets' sequence (a router's, for chat or embeddings).
@@ -178,7 +176,10 @@ class RedisBudgetStore:
             result = remote(repr(now))
         except self._errors as exc:
             with self._lock:
-                # Leases cannot be given back now: their room stays counted (the safe side).
+                # Leases cannot be given back now: their room stays counted (the safe side),
+                # and nobody holding one may take from it any more.
+                for lease in self._leases.values():
+                    lease.close()
                 self._leases.clear()
                 self._lease_views.clear()
                 if self._down_until is None:
@@ -219,6 +220,8 @@ class RedisBudgetStore:
         if not self._loaded:
             self._load_scripts()
         with self._lock:
+            for name, lease in self._leases.items():  # what the calls from leases settled
+                self._collect(name, lease)
             pending = self._settlements()
             pending += self._pending
             self._pending = []
@@ -259,27 +262,29 @@ class RedisBudgetStore:
         or none: from this store's lease on the deployment, with the budgets last read."""
         if type(tokens) is not int or tokens < 0:
             check_tokens(tokens)
-        if self._leases:  # the steady state, kept short: it runs before every call
+        lease = self._leases.get(budget.deployment)
+        if lease is not None:  # the steady state, kept short: it runs before every call
             now = self.clock()
             with self._lock:
-                lease = self._leases.get(budget.deployment)
-                if lease is not None and lease.until > now and lease.requests > 0 and lease.tokens >= tokens:
-                    view = self._lease_view(budgets, now)
-                    if view is not None:
-                        lease.requests -= 1
-                        lease.tokens -= tokens
-                        return Reservation(budget, tokens, lease.second, False, self.origin), view
+                view = self._lease_view(budgets, now)
+            if view is not None and lease.take(tokens, now):
+                return Reservation(budget, tokens, lease.second, False, self.origin, lease), view
 
         def remote(now: str) -> tuple[Reservation | Refusal, dict[str, Remaining]]:
             at = float(now)
             want, second = self._lease_wanted(budget, tokens, at)
             answers = self._pipeline([_reserving(budget, tokens, want, second), *map(_reading, budgets)], now)
-            answer = self._reserved(budget, tokens, answers[0])
-            granted = int(answers[0][3]) if isinstance(answer, Reservation) else 0
+            granted = int(answers[0][3]) if int(answers[0][0]) == 1 else 0
+            lease = None
+            if granted:
+                lease = Lease(
+                    budget, second=second, until=at + self._lease_seconds, calls=granted,
+                    tokens=granted * tokens, origin=self.origin,
+                )  # fmt: skip
+            answer = self._reserved(budget, tokens, answers[0], lease)
             read = _remaining(budgets, answers[1:])
             with self._lock:
-                if granted:
-                    lease = _Lease(second, at + self._lease_seconds, granted, granted, granted * tokens)
+                if lease is not None:
                     self._install(budget.deployment, lease)
                 return answer, self._read(read, at, budgets)
 
@@ -304,11 +309,13 @@ class RedisBudgetStore:
         with self._lock:
             old = self._leases.pop(name, None)
             if old is not None:
-                self._release(name, old)
-                if old.until > now or old.requests == 0:  # used up before its end: ask for more
+                if old.until == -math.inf:  # cut by the provider's hint (Lease.settle): as before
+                    pass
+                elif old.until > now or old.requests == 0:  # used up before its end: ask for more
                     self._want[name] = min(2 * old.calls, LEASE_MAX_CALLS)
                 else:
                     self._want[name] = max(2 * (old.calls - old.requests), LEASE_MIN_CALLS)
+                self._release(name, old)
             want = self._want.get(name, LEASE_FIRST_CALLS)
         if budget.rpm is None and budget.tpm is None:
             return 0, 0  # nothing to count ahead: every call asks Redis (cooldowns, ejection)
@@ -321,17 +328,37 @@ class RedisBudgetStore:
             return 0, 0
         return want, math.floor(now + self._lease_seconds)
 
-    def _install(self, name: str, lease: _Lease) -> None:
+    def _install(self, name: str, lease: Lease) -> None:
         replaced = self._leases.get(name)
         if replaced is not None:  # another thread's round trip got one too: keep the newer
             self._release(name, replaced)
         self._leases[name] = lease
         self._want[name] = lease.calls
 
-    def _release(self, name: str, lease: _Lease) -> None:
-        """Give back what ``lease`` left unused, with this store's next request."""
-        if lease.requests > 0 or lease.tokens > 0:
-            self._pending.append(("release", name, (lease.second, lease.requests, lease.tokens)))
+    def _release(self, name: str, lease: Lease) -> None:
+        """Close ``lease``: what it left unused, and its calls' settlements, go with the next request."""
+        left = lease.close()
+        if left is None:
+            return
+        requests, tokens = left
+        if requests > 0 or tokens > 0:
+            self._pending.append(("release", name, (lease.second, requests, tokens)))
+        self._collect(name, lease)
+
+    def _collect(self, name: str, lease: Lease) -> None:
+        """Move the settlements ``lease`` kept to those sent with the next request."""
+        charged, refunded, hint = lease.collect()
+        if refunded:
+            self._settle_later(name, lease.second, refunded, hint)
+        if charged or (hint is not None and not refunded):
+            self._settle_later(name, lease.second, charged, hint)
+
+    def _settle_later(self, name: str, second: int, delta: int, hint: RateHint | None) -> None:
+        """Add a settlement to those sent with the next request (a charge and a refund apart)."""
+        key = (name, second, delta < 0)
+        self._settling[key] = self._settling.get(key, 0) + delta
+        if hint is not None:
+            self._hints[name] = newest_hint(self._hints.get(name), hint)
 
     def _drop(self, name: str) -> None:
         lease = self._leases.pop(name, None)
@@ -348,7 +375,9 @@ class RedisBudgetStore:
         """
         names = _names(budgets)
         self._lease_views = {
-            key: kept for key, kept in self._lease_views.items() if _names(kept[0]) != names  # older
+            key: kept
+            for key, kept in self._lease_views.items()
+            if _names(kept[0]) != names  # older
         }
         view = {}
         for name, left in read.items():
@@ -362,9 +391,11 @@ class RedisBudgetStore:
             self._lease_views[id(budgets)] = (budgets, now, view)
         return view
 
-    def _reserved(self, budget: Budget, tokens: int, answer: Any) -> Reservation | Refusal:
+    def _reserved(
+        self, budget: Budget, tokens: int, answer: Any, lease: Lease | None = None
+    ) -> Reservation | Refusal:
         if int(answer[0]) == 1:
-            return Reservation(budget, tokens, int(answer[2]), bool(int(answer[1])), self.origin)
+            return Reservation(budget, tokens, int(answer[2]), bool(int(answer[1])), self.origin, lease)
         return Refusal(budget.deployment, answer[1], _seconds(answer[2]))
 
     def reconcile(self, reservation: Reservation, used_tokens: int, hint: RateHint | None = None) -> None:
@@ -381,11 +412,12 @@ class RedisBudgetStore:
             # sent at once: every process should see the deployment restored. The settlements
             # of one bucket (a lease's calls) go as one, their sum with the newest hint; a charge
             # and a refund go apart, so that neither hides the other in a bucket cut to 0.
-            key = (name, reservation.second, delta < 0)
+            lease = reservation.lease
+            if lease is not None and lease.second == reservation.second and lease.settle(delta, hint):
+                return  # kept on its lease, sent when the lease closes
             with self._lock:
-                self._settling[key] = self._settling.get(key, 0) + delta
+                self._settle_later(name, reservation.second, delta, hint)
                 if hint is not None:
-                    self._hints[name] = _newest(self._hints.get(name), hint)
                     self._drop_if_short(name, hint)
             return
         if hint is not None:
@@ -399,7 +431,7 @@ class RedisBudgetStore:
 
     def _drop_if_short(self, name: str, hint: RateHint) -> None:
         lease = self._leases.get(name)
-        if lease is not None and _short(hint, lease):
+        if lease is not None and lease.short(hint):
             self._drop(name)  # the provider says room is short: go exact
 
     def _settlements(self) -> list[_Command]:
@@ -417,7 +449,9 @@ class RedisBudgetStore:
     def flush(self) -> None:
         """Send the settlements waiting for the next request now (``close()`` does too)."""
         with self._lock:
-            waiting = bool(self._pending or self._settling)
+            waiting = bool(self._pending or self._settling) or any(
+                lease.charged or lease.refunded or lease.hint is not None for lease in self._leases.values()
+            )
         if waiting:
             self._call(lambda now: self._pipeline([], now), lambda: None)
 
@@ -502,18 +536,7 @@ def _names(budgets: Sequence[Budget]) -> list[str]:
     return [budget.deployment for budget in budgets]
 
 
-def _newest(older: RateHint | None, newer: RateHint) -> RateHint:
-    """The newest hint of each kind (requests, tokens) of two."""
-    if older is None or (newer.remaining_requests is not None and newer.remaining_tokens is not None):
-        return newer
-    requests = newer if newer.remaining_requests is not None else older
-    tokens = newer if newer.remaining_tokens is not None else older
-    return RateHint(
-        requests.remaining_requests, tokens.remaining_tokens, requests.reset_requests, tokens.reset_tokens
-    )
-
-
-def _plus(left: Remaining, lease: _Lease) -> Remaining:
+def _plus(left: Remaining, lease: Lease) -> Remaining:
     """``left`` as this store sees it: its lease's room left is room it has."""
     return Remaining(
         left.deployment,
@@ -521,14 +544,6 @@ def _plus(left: Remaining, lease: _Lease) -> Remaining:
         None if left.tokens is None else left.tokens + lease.tokens,
         left.health,
         left.wait,
-    )
-
-
-def _short(hint: RateHint, lease: _Lease) -> bool:
-    """Whether the provider's count leaves less than twice what the lease still holds."""
-    requests, tokens = hint.remaining_requests, hint.remaining_tokens
-    return (requests is not None and requests < 2 * lease.requests) or (
-        tokens is not None and tokens < 2 * lease.tokens
     )
 
 

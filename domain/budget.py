@@ -30,8 +30,9 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
 from .errors import ConfigurationError, ValidationError
@@ -42,6 +43,7 @@ __all__ = [
     "Budget",
     "BudgetStore",
     "Health",
+    "Lease",
     "RateHint",
     "Refusal",
     "RefusalReason",
@@ -112,6 +114,9 @@ class Reservation:
     second: int
     probe: bool = False
     origin: str = ""
+    #: The room the store lent with this reservation, or took it from: the next calls on the
+    #: deployment may take from it without asking the store (see ``Lease``).
+    lease: Lease | None = field(default=None, repr=False, compare=False)
 
     @property
     def deployment(self) -> str:
@@ -171,6 +176,119 @@ class RateHint:
             ),
         )
         return None if hint == cls() else hint
+
+
+def newest_hint(older: RateHint | None, newer: RateHint) -> RateHint:
+    """The newest count of each kind (requests, tokens) of two hints, ``newer`` the later."""
+    if older is None or (newer.remaining_requests is not None and newer.remaining_tokens is not None):
+        return newer
+    requests = newer if newer.remaining_requests is not None else older
+    tokens = newer if newer.remaining_tokens is not None else older
+    return RateHint(
+        requests.remaining_requests, tokens.remaining_tokens, requests.reset_requests, tokens.reset_tokens
+    )
+
+
+class Lease:
+    """Room a store lent this process on one deployment, for calls to take without asking it.
+
+    The store counted the room already, in the bucket of ``second`` (which outlives every call
+    made under the lease). Each call takes one request and its tokens (``take``) until ``until``
+    on the store's clock; its reply's settlement and rate hint are kept here (``settle``). The
+    store closes a lease when it has expired or run out, on a failure or a cooldown, or when a
+    read shows the deployment not serving: it then gives back the room left and sends the
+    settlements with its next request. A hint saying the provider has less left than twice the
+    room held ends the lending at once. A closed lease lends and settles nothing. Thread-safe.
+    """
+
+    __slots__ = (
+        "_lock",
+        "budget",
+        "calls",
+        "charged",
+        "closed",
+        "hint",
+        "origin",
+        "refunded",
+        "requests",
+        "second",
+        "tokens",
+        "until",
+    )
+
+    def __init__(
+        self, budget: Budget, *, second: int, until: float, calls: int, tokens: int, origin: str
+    ) -> None:
+        self._lock = threading.Lock()
+        self.budget = budget
+        self.second = second
+        self.until = until
+        self.origin = origin
+        self.calls = calls  #: requests lent
+        self.requests = calls  #: requests left
+        self.tokens = tokens  #: tokens left
+        self.charged = 0  #: the settlements that charge more than was taken, summed
+        self.refunded = 0  #: and those that give some back (<= 0)
+        self.hint: RateHint | None = None
+        self.closed = False
+
+    def __repr__(self) -> str:
+        return (
+            f"Lease({self.budget.deployment!r}, requests={self.requests}/{self.calls}, "
+            f"tokens={self.tokens}, closed={self.closed})"
+        )
+
+    def take(self, tokens: int, now: float) -> bool:
+        """Take one request and ``tokens`` for a call at ``now``; False when the lease cannot."""
+        with self._lock:
+            if now < self.until and self.requests > 0 and self.tokens >= tokens:
+                self.requests -= 1
+                self.tokens -= tokens
+                return True
+            return False
+
+    def reservation(self, tokens: int) -> Reservation:
+        """What a call that took ``tokens`` from it reserved (to fail it, or settle it with the store)."""
+        return Reservation(self.budget, tokens, self.second, False, self.origin, self)
+
+    def settle(self, delta: int, hint: RateHint | None = None) -> bool:
+        """Keep a reply's settlement (tokens used minus taken) and hint; False once closed."""
+        with self._lock:
+            if self.closed:
+                return False
+            if delta > 0:
+                self.charged += delta
+            elif delta < 0:
+                self.refunded += delta
+            if hint is not None:
+                self.hint = newest_hint(self.hint, hint)
+                if self.short(hint):
+                    self.until = -math.inf
+            return True
+
+    def short(self, hint: RateHint) -> bool:
+        """Whether ``hint`` leaves the provider less than twice the room this lease holds."""
+        requests, tokens = hint.remaining_requests, hint.remaining_tokens
+        return (requests is not None and requests < 2 * self.requests) or (
+            tokens is not None and tokens < 2 * self.tokens
+        )
+
+    def collect(self) -> tuple[int, int, RateHint | None]:
+        """Take the settlements kept so far (charged, refunded) and the newest hint, for the store."""
+        with self._lock:
+            kept = self.charged, self.refunded, self.hint
+            self.charged, self.refunded, self.hint = 0, 0, None
+            return kept
+
+    def close(self) -> tuple[int, int] | None:
+        """Lend and settle nothing more: the requests and tokens left (None: closed already).
+
+        The store collects the settlements kept after it (``collect``)."""
+        with self._lock:
+            if self.closed:
+                return None
+            self.closed, self.until = True, -math.inf
+            return self.requests, self.tokens
 
 
 _DURATION = re.compile(r"(?P<value>\d+(?:\.\d+)?)(?P<unit>ms|h|m|s)")

@@ -20,11 +20,12 @@ Everything else (400, 401, 403, 404, quota) is the caller's to see at once.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import TypeVar, cast
 
-from ..domain.budget import BudgetStore, RateHint, Refusal, Remaining, Reservation
+from ..domain.budget import BudgetStore, Lease, RateHint, Refusal, Remaining, Reservation
 from ..domain.deadline import current_deadline
 from ..domain.errors import (
     AuthenticationError,
@@ -113,6 +114,9 @@ class Router:
         self._views: dict[Kind, tuple[float, dict[str, Remaining]]] = {}
         # The plan last made from a recent view, per kind (see _first_plan).
         self._plans: dict[Kind, tuple[dict[str, Remaining], Plan]] = {}
+        # Where a kind's calls go with no plan while nothing changes (see _route and _lane_after):
+        # its one deployment, for good, or the first of the last plan, for a while.
+        self._lanes: dict[Kind, _Lane] = self._alone()
 
     @property
     def deployments(self) -> tuple[Deployment, ...]:
@@ -134,9 +138,9 @@ class Router:
         def send(deployment: Deployment) -> ChatResponse:
             return cast(ChatPort, deployment.adapter).complete(_for(request, deployment, "chat"))
 
-        reservation, deployment, reply = self._route("chat", tokens, send)
-        completion = request.max_tokens or self._default_max_tokens
-        self._settled(reservation, deployment, charged(tokens, completion, reply.usage), reply.rate_limits)
+        reserved, deployment, reply = self._route("chat", tokens, send)
+        used = charged(tokens, request.max_tokens or self._default_max_tokens, reply.usage)
+        self._settled(reserved, deployment, tokens, used, reply.rate_limits)
         return reply if reply.deployment == deployment.name else served_by(reply, deployment.name)
 
     def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
@@ -146,9 +150,9 @@ class Router:
         def send(deployment: Deployment) -> EmbeddingResponse:
             return cast(EmbeddingPort, deployment.adapter).embed(_for(request, deployment, "embeddings"))
 
-        reservation, deployment, reply = self._route("embeddings", tokens, send)
+        reserved, deployment, reply = self._route("embeddings", tokens, send)
         used = reply.usage.total_tokens or reply.usage.prompt_tokens or tokens
-        self._settled(reservation, deployment, used, reply.rate_limits)
+        self._settled(reserved, deployment, tokens, used, reply.rate_limits)
         return reply if reply.deployment == deployment.name else served_by(reply, deployment.name)
 
     def stream(self, request: ChatRequest) -> Iterator[ChatChunk]:
@@ -162,7 +166,7 @@ class Router:
             chunks = cast(ChatPort, deployment.adapter).stream(_for(request, deployment, "chat"))
             return next(chunks, None), chunks
 
-        reservation, deployment, (first, chunks) = self._route("chat", tokens, send)
+        reserved, deployment, (first, chunks) = self._route("chat", tokens, send)
         used, settled = tokens, False
         hint = None if first is None else first.rate_limits
         completion = request.max_tokens or self._default_max_tokens
@@ -176,7 +180,7 @@ class Router:
         except LLMPortError as error:
             # Rule: after the first chunk nothing moves; the failure still counts against the deployment.
             settled = True
-            self._store.fail(reservation)
+            self._store.fail(reserved if isinstance(reserved, Reservation) else reserved.reservation(tokens))
             error.deployment = deployment.name
             raise
         finally:
@@ -184,7 +188,7 @@ class Router:
             if close is not None:
                 close()
             if not settled:
-                self._settled(reservation, deployment, used, hint)
+                self._settled(reserved, deployment, tokens, used, hint)
 
     def close(self) -> None:
         """Close every deployment's adapter that holds connections, then run ``on_close``."""
@@ -195,29 +199,98 @@ class Router:
             self._on_close()
 
     def after_fork(self) -> None:
-        """In a forked child: each adapter and the store drop what is the parent's."""
+        """In a forked child: each adapter and the store drop what is the parent's (the lanes' leases too)."""
+        self._lanes = self._alone()
         for part in (*(deployment.adapter for deployment in self._deployments), self._store, *self._parts):
             if isinstance(part, ForkAware):
                 part.after_fork()
 
+    def _alone(self) -> dict[Kind, _Lane]:
+        """The lanes that never end: to the one deployment of a kind that has one."""
+        return {
+            kind: _Lane(serving[0], _FOREVER) for kind, serving in self._serving.items() if len(serving) == 1
+        }
+
     def _settled(
-        self, reservation: Reservation, deployment: Deployment, used: int, hint: RateHint | None
+        self,
+        reserved: Reservation | Lease,
+        deployment: Deployment,
+        tokens: int,
+        used: int,
+        hint: RateHint | None,
     ) -> None:
-        self._store.reconcile(reservation, used, hint)
-        if reservation.probe:  # its reply came: the store has closed the deployment's circuit
+        """Settle a call that took ``tokens`` and used ``used`` (on its lease while it is open)."""
+        if type(reserved) is Lease:
+            if reserved.settle(used - tokens, hint):
+                return
+            reserved = reserved.reservation(tokens)
+        assert isinstance(reserved, Reservation)
+        self._store.reconcile(reserved, used, hint)
+        if reserved.probe:  # its reply came: the store has closed the deployment's circuit
             self._views.clear()  # they saw the probe out: read the deployment restored afresh
+            self._lanes = self._alone()  # and plan again with it
             log_event("restored", deployment, logging.WARNING)
 
     def _route(
         self, kind: Kind, tokens: int, send: Callable[[Deployment], T]
+    ) -> tuple[Reservation | Lease, Deployment, T]:
+        lane = self._lanes.get(kind)
+        now = self._clock()
+        if lane is None or now >= lane.until:
+            return self._planned(kind, tokens, send, tried=set(), waits=[])
+        # The steady state: the deployment the last plan put first, on room its store lent, or
+        # reserved on without a read.
+        deployment, lease = lane.deployment, lane.lease
+        reserved: Reservation | Lease
+        if lease is not None and lease.take(tokens, now):
+            if lane.spilled:
+                log_event("spilled", deployment, from_priority=self._best_priority[kind])
+            if LOGGER.isEnabledFor(logging.DEBUG):
+                log_event("chosen", deployment, logging.DEBUG, tokens=tokens, probe=False)
+            reserved = lease
+            try:
+                return reserved, deployment, send(deployment)
+            except BaseException as error:  # settled and raised again, or moved
+                outcome = self._failed_send(kind, deployment, lease.reservation(tokens), send, error=error)
+        else:
+            answer, _ = self._store.reserve_and_read(deployment.limits, tokens, ())
+            if isinstance(answer, Refusal):
+                log_event("skipped", deployment, reason=answer.reason, wait=answer.wait)
+                self._left(kind, lane)
+                return self._planned(kind, tokens, send, tried={deployment.name}, waits=[answer.wait])
+            lane.lease = None if answer.probe else answer.lease
+            reserved = answer
+            outcome = self._attempt(kind, deployment, answer, send)
+        if not isinstance(outcome, _Moved):
+            return reserved, deployment, outcome
+        self._left(kind, lane)
+        return self._planned(
+            kind, tokens, send, tried={deployment.name}, waits=outcome.waits, last_error=outcome.error
+        )
+
+    def _left(self, kind: Kind, lane: _Lane) -> None:
+        """End a lane its deployment refused or failed (one deployment's lane never ends)."""
+        if lane.until != _FOREVER and self._lanes.get(kind) is lane:
+            self._lanes.pop(kind, None)
+        lane.lease = None
+
+    def _planned(
+        self,
+        kind: Kind,
+        tokens: int,
+        send: Callable[[Deployment], T],
+        *,
+        tried: set[str],
+        waits: list[float],
+        last_error: LLMPortError | None = None,
     ) -> tuple[Reservation, Deployment, T]:
+        """Route a call by a plan, past the deployments ``tried`` already (their waits, last error)."""
         serving, limits = self._serving[kind], self._limits[kind]
-        if len(serving) < 2:
-            return self._route_one(kind, serving, tokens, send)
-        order, view, elapsed, stale = self._first_plan(kind)
-        tried: set[str] = set()
-        waits: list[float] = []
-        last_error: LLMPortError | None = None
+        if not serving:
+            raise ConfigurationError(f"no deployment of this router serves {kind} calls")
+        if len(tried) == len(serving):  # the lane's one deployment could not
+            raise _unrouted(waits, last_error) from None
+        order, view, elapsed, stale = self._first_plan(kind, tried)
         while True:
             replan = False
             for deployment in order.order:
@@ -237,6 +310,7 @@ class Router:
                     continue
                 outcome = self._attempt(kind, deployment, answer, send)
                 if not isinstance(outcome, _Moved):
+                    self._lane_after(kind, order, answer, deployment, elapsed=elapsed, waits=waits)
                     return answer, deployment, outcome
                 last_error = outcome.error
                 waits += outcome.waits
@@ -249,30 +323,38 @@ class Router:
                 break
             order = plan([d for d in serving if d.name not in tried], view, elapsed)
         waits += order.waits
-        if last_error is not None and not waits:
-            raise last_error from None
-        raise _no_room(waits, last_error)
+        raise _unrouted(waits, last_error) from None
 
-    def _route_one(
-        self, kind: Kind, serving: tuple[Deployment, ...], tokens: int, send: Callable[[Deployment], T]
-    ) -> tuple[Reservation, Deployment, T]:
-        """``_route`` with one deployment (or none) to choose from: nothing to plan."""
-        if not serving:
-            raise ConfigurationError(f"no deployment of this router serves {kind} calls")
-        deployment = serving[0]
-        answer, _ = self._store.reserve_and_read(deployment.limits, tokens, ())  # no plan: nothing to read
-        if isinstance(answer, Refusal):
-            log_event("skipped", deployment, reason=answer.reason, wait=answer.wait)
-            raise _no_room([answer.wait], None)
-        outcome = self._attempt(kind, deployment, answer, send)
-        if not isinstance(outcome, _Moved):
-            return answer, deployment, outcome
-        if not outcome.waits:
-            raise outcome.error from None
-        raise _no_room(outcome.waits, outcome.error)
+    def _lane_after(
+        self,
+        kind: Kind,
+        order: Plan,
+        answer: Reservation,
+        served: Deployment,
+        *,
+        elapsed: float,
+        waits: list[float],
+    ) -> None:
+        """Open a lane to ``served`` when the plan put it first, alone in its priority group.
 
-    def _first_plan(self, kind: Kind) -> tuple[Plan, dict[str, Remaining], float, bool]:
-        """The call's plan, from the store's last answer while it is recent, else from a read.
+        Its next calls then go straight to it (``_route``) while it grants them, until the plan
+        would be made again: when the view planned from is ``VIEW_LIFETIME`` old, or a deployment
+        skipped for a while (a better one cooling, full or ejected) may serve again. Within a
+        group of several, the budget left picks each call's deployment: no lane.
+        """
+        if not order.order or order.order[0] is not served:
+            return
+        if len(order.order) > 1 and order.order[1].priority == served.priority:
+            return
+        lasts = min((VIEW_LIFETIME - elapsed, *waits, *order.waits))
+        if lasts > 0:
+            lane = self._lanes[kind] = _Lane(served, self._clock() + lasts)
+            lane.lease = None if answer.probe else answer.lease
+            lane.spilled = served.priority > self._best_priority[kind]
+
+    def _first_plan(self, kind: Kind, tried: set[str]) -> tuple[Plan, dict[str, Remaining], float, bool]:
+        """The call's plan, from the store's last answer while it is recent, else from a read;
+        past the deployments ``tried`` already (a lane's), always from a read.
 
         The order comes from the store's answer to the previous call, so that a call costs one
         round trip: reserve on the first choice and read everyone's budget left in one go. A
@@ -289,9 +371,10 @@ class Router:
         """
         last = self._views.get(kind)
         elapsed = -1.0 if last is None else self._clock() - last[0]
-        if last is None or not 0 <= elapsed <= VIEW_LIFETIME:
+        if tried or last is None or not 0 <= elapsed <= VIEW_LIFETIME:
             view = self._store.remaining(self._limits[kind])
-            return plan(self._serving[kind], view), view, 0.0, False
+            self._views[kind] = (self._clock(), view)
+            return plan([d for d in self._serving[kind] if d.name not in tried], view), view, 0.0, False
         view = last[1]
         cached = self._plans.get(kind)
         if cached is not None and cached[0] is view:
@@ -310,22 +393,35 @@ class Router:
         if LOGGER.isEnabledFor(logging.DEBUG):
             log_event("chosen", deployment, logging.DEBUG, tokens=answer.tokens, probe=answer.probe)
         try:
+            return send(deployment)
+        except BaseException as error:  # settled and raised again, or moved
+            return self._failed_send(kind, deployment, answer, send, error=error)
+
+    def _failed_send(
+        self,
+        kind: Kind,
+        deployment: Deployment,
+        answer: Reservation,
+        send: Callable[[Deployment], T],
+        *,
+        error: BaseException,
+    ) -> T | _Moved:
+        """A send on ``deployment`` raised ``error``: the reply of a resend with a new token, or
+        what moves the call on, with the failure settled; raises what must not move."""
+        if isinstance(error, AuthenticationError) and self._renewed(deployment, error):
             try:
-                return send(deployment)
-            except AuthenticationError as error:
-                if not self._renewed(deployment, error):
-                    raise
-            return send(deployment)  # once more, with the deployment's new token
-        except LLMPortError as error:
-            error.deployment = deployment.name
-            self._views.pop(kind, None)  # the failure changed what the store holds
-            if not self._failed(answer, deployment, error):
-                raise
-            hinted = isinstance(error, RateLimitedError) and error.retry_after is not None
-            return _Moved(error, [error.retry_after] if hinted and error.retry_after is not None else [])
-        except BaseException:
+                return send(deployment)  # once more, with the deployment's new token
+            except BaseException as again:  # handled below, as the first would be
+                error = again
+        if not isinstance(error, LLMPortError):
             self._store.fail(answer, counts=False)
-            raise
+            raise error
+        error.deployment = deployment.name
+        self._views.pop(kind, None)  # the failure changed what the store holds
+        if not self._failed(answer, deployment, error):
+            raise error
+        hinted = isinstance(error, RateLimitedError) and error.retry_after is not None
+        return _Moved(error, [error.retry_after] if hinted and error.retry_after is not None else [])
 
     def _renewed(self, deployment: Deployment, error: AuthenticationError) -> bool:
         """Whether a send that got ``error`` goes once more: a 401, and the deployment got a new token."""
@@ -371,12 +467,34 @@ class Router:
             log_event("ejected", deployment, logging.WARNING)
 
 
+#: A lane's end when it is its kind's one deployment.
+_FOREVER = math.inf
+
+
+@dataclass(slots=True)
+class _Lane:
+    """Calls of a kind go straight to ``deployment`` until ``until`` (the store's clock), taking
+    from ``lease`` while it lends (the store's last answer lent it), else reserving one by one."""
+
+    deployment: Deployment
+    until: float
+    lease: Lease | None = None
+    spilled: bool = False  # logged on every call: its priority is not the best
+
+
 @dataclass(frozen=True, slots=True)
 class _Moved:
     """A send that failed in a way that moves the call on; ``waits`` holds its retry hint."""
 
     error: LLMPortError
     waits: list[float]
+
+
+def _unrouted(waits: list[float], last_error: LLMPortError | None) -> LLMPortError:
+    """What a call no deployment served raises: the last one's error, or when one will have room."""
+    if last_error is not None and not waits:
+        return last_error
+    return _no_room(waits, last_error)
 
 
 def _no_room(waits: list[float], last_error: LLMPortError | None) -> RateLimitedError:
