@@ -1,6 +1,16 @@
 """The in-process budget store: one lock, one state per deployment; the default (nothing to run).
 
 ``adapters/budget_redis.py`` runs the same rules in Lua; the contract suite holds both to them.
+
+Leases: a caller that reads nothing with its reservation (a router's lane, its steady state) may
+be lent room for its next calls, as the Redis store lends it (``adapters/_leasing.py``): counted
+in the window at once, in the bucket of the second the lease ends in, granted only to a healthy
+deployment with no failure counted whose every limit (and the provider's hint while it holds)
+stays at most half used with the call and the lease counted. The calls taken from it touch no
+state of this store; what it left and their settlements come back when it ends (the next
+reservation on the deployment, any read of it, a failure or a cooldown). Reservations with a
+read (a router's plan) never take from a lease: they are exact, as the spread over a priority
+group needs.
 """
 
 from __future__ import annotations
@@ -15,6 +25,7 @@ from ..domain.budget import (
     BUCKET_LIFETIME,
     Budget,
     Health,
+    Lease,
     RateHint,
     Refusal,
     RefusalReason,
@@ -22,6 +33,8 @@ from ..domain.budget import (
     Reservation,
     check_tokens,
 )
+from ..domain.errors import ConfigurationError
+from ._leasing import LeaseBook
 
 __all__ = ["MemoryBudgetStore"]
 
@@ -67,16 +80,46 @@ class _State:
             self.totals[1] -= tokens
         self.expires = math.inf
 
-    def charge(self, second: int, tokens: int) -> None:
-        """Count one request and ``tokens`` in the bucket of ``second``."""
+    def charge(self, second: int, tokens: int, requests: int = 1) -> None:
+        """Count ``requests`` and ``tokens`` in the bucket of ``second``."""
         bucket = self.buckets.get(second)
         if bucket is None:
             bucket = self.buckets[second] = [0, 0]
             self.expires = min(self.expires, second + BUCKET_LIFETIME)
-        bucket[0] += 1
+        bucket[0] += requests
         bucket[1] += tokens
-        self.totals[0] += 1
+        self.totals[0] += requests
         self.totals[1] += tokens
+
+    def release(self, second: int, requests: int, tokens: int) -> None:
+        """Give back ``requests`` and ``tokens`` counted in the bucket of ``second`` (a lease's room left)."""
+        bucket = self.buckets.get(second)
+        if bucket is not None:  # a bucket gone from the window needs no correction
+            for index, amount in ((0, requests), (1, tokens)):
+                after = max(0, bucket[index] - amount)
+                self.totals[index] += after - bucket[index]
+                bucket[index] = after
+
+    def plenty(self, budget: Budget, tokens: int, lease: int, now: float) -> bool:
+        """Whether a call of ``tokens`` just counted leaves every limit, and every live hint, at
+        most half used with a lease of ``lease`` more such calls counted too."""
+        rpm, tpm, (requests, used) = budget.rpm, budget.tpm, self.totals
+        if (rpm is not None and 2 * (requests + lease) > rpm) or (
+            tpm is not None and 2 * (used + lease * tokens) > tpm
+        ):
+            return False
+        # A hint is read as it was before the call spent it.
+        requests_short = (
+            self.hint_requests is not None
+            and now < self.hint_requests_until
+            and self.hint_requests + 1 < 2 * (1 + lease)
+        )
+        tokens_short = (
+            self.hint_tokens is not None
+            and now < self.hint_tokens_until
+            and self.hint_tokens + tokens < 2 * tokens * (1 + lease)
+        )
+        return not (requests_short or tokens_short)
 
     def health(self, now: float) -> Health:
         if not self.ejected:
@@ -173,13 +216,22 @@ class MemoryBudgetStore:
 
     Args:
         clock: seconds on the epoch every user of the store shares (default ``time.time``).
+        lease_seconds: how long a lease lasts (see the module's docstring); 0 for no leases.
+
+    Raises:
+        ConfigurationError: ``lease_seconds`` is not a number of seconds >= 0.
     """
 
     origin = "memory"
 
-    def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, *, clock: Callable[[], float] = time.time, lease_seconds: float = 0.25) -> None:
+        if not (
+            isinstance(lease_seconds, (int, float)) and math.isfinite(lease_seconds) and lease_seconds >= 0
+        ):
+            raise ConfigurationError("lease_seconds must be seconds >= 0")
         self.clock = clock
         self._lock = threading.Lock()
+        self._book = LeaseBook(float(lease_seconds))
         self._states: dict[str, _State] = {}
         self._swept = 0.0
         # Views read by reserve_and_read: by the id of the budgets' sequence, with it and when.
@@ -199,12 +251,61 @@ class MemoryBudgetStore:
             state = self._states[deployment] = _State()
         state.prune(now)
         state.touched = now
+        lease = self._book.open.get(deployment)
+        if lease is not None:  # what the calls taken from it settled counts from now on
+            if lease.until <= now:
+                self._give_back(state, self._book.open.pop(deployment), now)
+            elif lease.charged or lease.refunded or lease.hint is not None:
+                self._collect(state, lease, now)
         return state
+
+    def _give_back(self, state: _State, lease: Lease, now: float) -> None:
+        """Close ``lease``: its room left goes back to the window, its calls' settlements count."""
+        left = lease.close()
+        if left is not None:
+            state.release(lease.second, *left)
+        self._collect(state, lease, now)
+
+    def _collect(self, state: _State, lease: Lease, now: float) -> None:
+        charged, refunded, hint = lease.collect()
+        state.adjust_tokens(lease.second, charged)  # a charge, then a refund: neither is cut to 0
+        state.adjust_tokens(lease.second, refunded)
+        state.take_hint(hint, now)
+
+    def _drop(self, deployment: str, state: _State, now: float) -> None:
+        """End the deployment's lease (a failure, a cooldown): calls on it are reserved exactly again."""
+        lease = self._book.take(deployment)
+        if lease is not None:
+            self._give_back(state, lease, now)
 
     def reserve(self, budget: Budget, tokens: int) -> Reservation | Refusal:
         check_tokens(tokens)
         with self._lock:
             return self._reserve(budget, tokens, self.clock())
+
+    def _lending(self, budget: Budget, tokens: int, now: float) -> Reservation | Refusal:
+        """Reserve exactly, ending the deployment's lease first; lend a new one when there is plenty."""
+        name = budget.deployment
+        old, want, second = self._book.ending(budget, tokens, now)
+        if old is not None:
+            self._give_back(self._state(name, now), old, now)
+        answer = self._reserve(budget, tokens, now)
+        if not want or not isinstance(answer, Reservation) or answer.probe:
+            return answer
+        state = self._states[name]
+        if state.failures or not state.plenty(budget, tokens, want, now):
+            return answer
+        state.charge(second, want * tokens, want)
+        if state.hint_requests is not None:
+            state.hint_requests -= want
+        if state.hint_tokens is not None:
+            state.hint_tokens -= want * tokens
+        until = now + self._book.seconds
+        lease = Lease(
+            budget, second=second, until=until, calls=want, tokens=want * tokens, origin=self.origin
+        )
+        self._book.install(lease)  # the lock held since ending(): no other to replace
+        return Reservation(budget, tokens, answer.second, False, self.origin, lease)
 
     def _reserve(self, budget: Budget, tokens: int, now: float) -> Reservation | Refusal:
         state = self._state(budget.deployment, now)
@@ -232,6 +333,9 @@ class MemoryBudgetStore:
             state.adjust_tokens(reservation.second, used_tokens - reservation.tokens)
             if hint is not None:
                 state.take_hint(hint, now)
+                lease = self._book.open.get(reservation.deployment)
+                if lease is not None and lease.short(hint):
+                    self._drop(reservation.deployment, state, now)  # room is short: go exact
             if state.failures or state.ejected or state.probe_until:
                 self._views.clear()  # its health changes
             state.failures = 0
@@ -251,6 +355,7 @@ class MemoryBudgetStore:
             now = self.clock()
             state = self._state(budget.deployment, now)
             self._views.clear()
+            self._drop(budget.deployment, state, now)  # a failure ends the lease: calls go exact again
             state.adjust_tokens(reservation.second, -reservation.tokens)
             state.take_hint(hint, now)
             if cool_until is not None:
@@ -266,8 +371,10 @@ class MemoryBudgetStore:
 
     def cool_down(self, deployment: str, until: float) -> None:
         with self._lock:
-            state = self._state(deployment, self.clock())
+            now = self.clock()
+            state = self._state(deployment, now)
             self._views.clear()
+            self._drop(deployment, state, now)
             state.cooling_until = max(state.cooling_until, until)
 
     def remaining(self, budgets: Sequence[Budget]) -> dict[str, Remaining]:
@@ -280,6 +387,10 @@ class MemoryBudgetStore:
         refused = state.assess(budget, 0, now)
         requests = None if budget.rpm is None else budget.rpm - state.used(0)
         tokens = None if budget.tpm is None else budget.tpm - state.used(1)
+        lease = self._book.open.get(budget.deployment)
+        if lease is not None and lease.until > now:  # room lent to this process is room it has
+            requests = None if requests is None else requests + lease.requests
+            tokens = None if tokens is None else tokens + lease.tokens
         if state.hint_requests is not None and now < state.hint_requests_until:
             requests = state.hint_requests if requests is None else min(requests, state.hint_requests)
         if state.hint_tokens is not None and now < state.hint_tokens_until:
@@ -299,9 +410,9 @@ class MemoryBudgetStore:
             check_tokens(tokens)
         with self._lock:  # one pass under the lock: what is read counts the reservation
             now = self.clock()
+            if not budgets:  # a caller that reads nothing (a router's lane) may be lent room
+                return self._lending(budget, tokens, now), {}
             answer = self._reserve(budget, tokens, now)
-            if not budgets:
-                return answer, {}
             kept = self._views.get(id(budgets))
             name = budget.deployment
             if kept is not None and kept[0] is budgets and 0 <= now - kept[1] <= VIEW_SECONDS:
@@ -316,8 +427,20 @@ class MemoryBudgetStore:
             return answer, view
 
     def after_fork(self) -> None:
-        """In a forked child: a new lock (a parent thread may have held it); the counts stay."""
+        """In a forked child: a new lock (a parent thread may have held it); the counts stay.
+
+        The leases are the parent's: their room left goes back to this copy of the counts (read
+        without their locks, which a parent thread may have held; the child has one thread now).
+        """
         self._lock = threading.Lock()
+        for lease in self._book.clear():
+            state = self._states.get(lease.budget.deployment)
+            if state is not None:
+                state.release(lease.second, lease.requests, lease.tokens)
 
     def close(self) -> None:
-        """Nothing to release; here so that either store can be closed alike."""
+        """Give back what the leases left (there is nothing else to release)."""
+        with self._lock:
+            now = self.clock()
+            for lease in self._book.clear():
+                self._give_back(self._state(lease.budget.deployment, now), lease, now)

@@ -51,21 +51,13 @@ from ..domain.budget import (
 )
 from ..domain.errors import ConfigurationError
 from . import _budget_lua as lua
+from ._leasing import LEASE_MAX_CALLS, LEASE_SHARE, LeaseBook
 from .budget_memory import HINT_SECONDS, MemoryBudgetStore
 
 __all__ = ["LEASE_MAX_CALLS", "LEASE_SHARE", "RedisBudgetStore"]
 
 logger = logging.getLogger("llmport.budget")
 T = TypeVar("T")
-
-#: A lease takes at most 1/LEASE_SHARE of each limit (the script grants it only below half of each).
-LEASE_SHARE = 32
-#: A lease holds room for at most this many calls ...
-LEASE_MAX_CALLS = 128
-#: ... and at least this many (a smaller one is not asked for) ...
-LEASE_MIN_CALLS = 2
-#: ... and for this many when a deployment has had none yet; then twice what the last one served.
-LEASE_FIRST_CALLS = 8
 
 
 class RedisBudgetStore:
@@ -147,8 +139,8 @@ class RedisBudgetStore:
         ):
             raise ConfigurationError("lease_seconds must be seconds >= 0")
         self._lease_seconds = float(lease_seconds)
-        self._leases: dict[str, Lease] = {}  # by deployment
-        self._want: dict[str, int] = {}  # calls the next lease of a deployment asks for
+        self._book = LeaseBook(self._lease_seconds)
+        self._leases = self._book.open  # by deployment; read on every call without the lock
         # What the last round trips read while this store held a lease: the budgets read, when,
         # and the view; by the id of the budgets' sequence (a router's, for chat or embeddings).
         self._lease_views: dict[int, tuple[Sequence[Budget], float, dict[str, Remaining]]] = {}
@@ -178,9 +170,8 @@ class RedisBudgetStore:
             with self._lock:
                 # Leases cannot be given back now: their room stays counted (the safe side),
                 # and nobody holding one may take from it any more.
-                for lease in self._leases.values():
+                for lease in self._book.clear():
                     lease.close()
-                self._leases.clear()
                 self._lease_views.clear()
                 if self._down_until is None:
                     logger.warning(
@@ -272,7 +263,10 @@ class RedisBudgetStore:
 
         def remote(now: str) -> tuple[Reservation | Refusal, dict[str, Remaining]]:
             at = float(now)
-            want, second = self._lease_wanted(budget, tokens, at)
+            with self._lock:
+                old, want, second = self._book.ending(budget, tokens, at)
+                if old is not None:
+                    self._release(budget.deployment, old)
             answers = self._pipeline([_reserving(budget, tokens, want, second), *map(_reading, budgets)], now)
             granted = int(answers[0][3]) if int(answers[0][0]) == 1 else 0
             lease = None
@@ -285,12 +279,14 @@ class RedisBudgetStore:
             read = _remaining(budgets, answers[1:])
             with self._lock:
                 if lease is not None:
-                    self._install(budget.deployment, lease)
+                    replaced = self._book.install(lease)
+                    if replaced is not None:  # another thread's round trip got one too: keep the newer
+                        self._release(budget.deployment, replaced)
                 return answer, self._read(read, at, budgets)
 
         return self._call(remote, lambda: self.fallback.reserve_and_read(budget, tokens, budgets))
 
-    # -- leases (every method below but _lease_wanted runs under self._lock) -----------------------
+    # -- leases (every method below runs under self._lock) ---------------------------------------
 
     def _lease_view(self, budgets: Sequence[Budget], now: float) -> dict[str, Remaining] | None:
         """What the last round trip read of ``budgets`` while this store held a lease, if lately."""
@@ -301,39 +297,6 @@ class RedisBudgetStore:
         if kept is None or not 0 <= now - kept[1] <= self._lease_seconds:
             return None  # these budgets were not read lately: read them all
         return kept[2]
-
-    def _lease_wanted(self, budget: Budget, tokens: int, now: float) -> tuple[int, int]:
-        """End the deployment's lease (what it left goes back with this round trip); the calls
-        the next one asks for (0: none) and the bucket it is charged to."""
-        name = budget.deployment
-        with self._lock:
-            old = self._leases.pop(name, None)
-            if old is not None:
-                if old.until == -math.inf:  # cut by the provider's hint (Lease.settle): as before
-                    pass
-                elif old.until > now or old.requests == 0:  # used up before its end: ask for more
-                    self._want[name] = min(2 * old.calls, LEASE_MAX_CALLS)
-                else:
-                    self._want[name] = max(2 * (old.calls - old.requests), LEASE_MIN_CALLS)
-                self._release(name, old)
-            want = self._want.get(name, LEASE_FIRST_CALLS)
-        if budget.rpm is None and budget.tpm is None:
-            return 0, 0  # nothing to count ahead: every call asks Redis (cooldowns, ejection)
-        want = min(want, LEASE_MAX_CALLS)
-        if budget.rpm is not None:
-            want = min(want, budget.rpm // LEASE_SHARE)
-        if budget.tpm is not None and tokens > 0:
-            want = min(want, budget.tpm // LEASE_SHARE // tokens)
-        if want < LEASE_MIN_CALLS:
-            return 0, 0
-        return want, math.floor(now + self._lease_seconds)
-
-    def _install(self, name: str, lease: Lease) -> None:
-        replaced = self._leases.get(name)
-        if replaced is not None:  # another thread's round trip got one too: keep the newer
-            self._release(name, replaced)
-        self._leases[name] = lease
-        self._want[name] = lease.calls
 
     def _release(self, name: str, lease: Lease) -> None:
         """Close ``lease``: what it left unused, and its calls' settlements, go with the next request."""
@@ -361,7 +324,7 @@ class RedisBudgetStore:
             self._hints[name] = newest_hint(self._hints.get(name), hint)
 
     def _drop(self, name: str) -> None:
-        lease = self._leases.pop(name, None)
+        lease = self._book.take(name)
         if lease is not None:
             self._release(name, lease)
             self._lease_views.clear()  # they show its room: the next call reads afresh
@@ -509,7 +472,8 @@ class RedisBudgetStore:
         self._pending = []
         self._settling = {}
         self._hints = {}
-        self._leases = {}
+        self._book = LeaseBook(self._lease_seconds)
+        self._leases = self._book.open
         self._lease_views = {}
         self.fallback.after_fork()
         self._redis.connection_pool.reset()

@@ -310,7 +310,8 @@ class Router:
                     continue
                 outcome = self._attempt(kind, deployment, answer, send)
                 if not isinstance(outcome, _Moved):
-                    self._lane_after(kind, order, answer, deployment, elapsed=elapsed, waits=waits)
+                    lane_waits = None if last_error is not None else waits
+                    self._lane_after(kind, order, answer, deployment, elapsed=elapsed, waits=lane_waits)
                     return answer, deployment, outcome
                 last_error = outcome.error
                 waits += outcome.waits
@@ -333,16 +334,17 @@ class Router:
         served: Deployment,
         *,
         elapsed: float,
-        waits: list[float],
+        waits: list[float] | None,
     ) -> None:
         """Open a lane to ``served`` when the plan put it first, alone in its priority group.
 
         Its next calls then go straight to it (``_route``) while it grants them, until the plan
         would be made again: when the view planned from is ``VIEW_LIFETIME`` old, or a deployment
         skipped for a while (a better one cooling, full or ejected) may serve again. Within a
-        group of several, the budget left picks each call's deployment: no lane.
+        group of several, the budget left picks each call's deployment: no lane. Nor after a
+        deployment failed on this call (``waits`` None): the next call tries it again.
         """
-        if not order.order or order.order[0] is not served:
+        if waits is None or not order.order or order.order[0] is not served:
             return
         if len(order.order) > 1 and order.order[1].priority == served.priority:
             return

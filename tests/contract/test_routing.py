@@ -262,3 +262,48 @@ def test_a_call_is_never_moved_past_its_deadline_and_429s_everywhere_say_when_to
     with pytest.raises(RateLimitedError):
         router.complete(HI)  # both cooling: nothing is sent
     assert [len(chat.requests) for chat in chats] == [1, 1]
+
+
+class CountingStore(MemoryBudgetStore):
+    """A memory store that counts the reservations it is asked for."""
+
+    asked = 0
+
+    def reserve_and_read(self, budget: Budget, tokens: int, budgets: Any) -> Any:
+        self.asked += 1
+        return super().reserve_and_read(budget, tokens, budgets)
+
+
+def test_a_lane_takes_its_calls_from_the_room_its_store_lent(clock: Clock) -> None:
+    with QuotaServer("ptu", clock=clock) as ptu, QuotaServer("paygo", clock=clock) as paygo:
+        store = CountingStore(clock=clock)
+        router = Router([deployment(ptu, 0, rpm=10_000), deployment(paygo, 1, rpm=10_000)], store=store)
+        served = [router.complete(HI).deployment for _ in range(20)]
+        router.close()
+        store.close()
+    assert served == ["ptu"] * 20 and ptu.stats.accepted == 20
+    # The first call planned and reserved exactly; the next asked for a lease of 8, then of 16.
+    assert store.asked == 3
+    assert store.remaining([Budget("ptu", rpm=10_000)])["ptu"].requests == 10_000 - 20
+
+
+def test_a_deployment_failing_in_its_lane_moves_the_call_and_its_lease_ends(
+    clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    with QuotaServer("east", clock=clock) as east, QuotaServer("west", clock=clock) as west:
+        store = MemoryBudgetStore(clock=clock)
+        router = Router([deployment(east, 0, rpm=1000), deployment(west, 1, rpm=1000)], store=store)
+        assert [router.complete(HI).deployment for _ in range(3)] == ["east"] * 3  # a lane, a lease
+        east.go_down()
+        assert [router.complete(HI).deployment for _ in range(5)] == ["west"] * 5  # none raises
+        seen = routing_events(caplog)
+        assert seen.count(("failed_over", "east")) == 3 and ("ejected", "east") in seen  # eject_after=3
+        east.come_back()
+        clock.now += 31  # past eject_for: the probe restores east, and a lane goes to it again
+        assert [router.complete(HI).deployment for _ in range(3)] == ["east"] * 3
+        router.close()
+        store.close()
+    assert east.stats.accepted == 6 and west.stats.accepted == 5
+    # What the store counts is what was sent and not failed: east's failures gave their tokens back.
+    assert store.remaining([Budget("east", rpm=1000)])["east"].requests == 1000 - 9
+    assert store.remaining([Budget("west", rpm=1000)])["west"].requests == 1000 - 5
