@@ -401,6 +401,41 @@ def test_a_routed_client_survives_a_fork(two_regions: tuple[QuotaServer, QuotaSe
         assert client.chat("parent again").deployment is not None
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_never_takes_from_its_parents_lease(clock: Clock) -> None:
+    """The parent's lane holds room its Redis store lent; a child calling from a copy of it would
+    send calls that no process counted. The child reserves in Redis and gets a lease of its own."""
+    if BINARY is None:
+        pytest.skip(SKIP_REASON)
+    from llmport.adapters.budget_redis import RedisBudgetStore
+    from llmport.domain.budget import Budget
+
+    with QuotaServer(MODEL, clock=clock) as server, RedisServer() as redis:
+        values = {
+            "chat_model": MODEL,
+            "budget_store": redis.url,
+            "deployments": [openai_entry(server, "ptu", rpm=10_000), openai_entry(server, "paygo", priority=1)],
+        }
+        observer = RedisBudgetStore(redis.url, clock=clock, lease_seconds=0)
+        with build(values, clock) as client:
+            for _ in range(3):
+                client.chat("parent")  # a lane to ptu: one call reserved, then a lease of 8
+            pid = os.fork()
+            if pid == 0:  # pragma: no cover - the child reports through its exit status
+                try:
+                    reply = client.chat("child")
+                    os._exit(0 if reply.deployment == "ptu" else 1)
+                except BaseException:
+                    os._exit(2)
+            _, status = os.waitpid(pid, 0)
+            assert os.waitstatus_to_exitcode(status) == 0
+            used = 10_000 - observer.remaining([Budget("ptu", rpm=10_000)])["ptu"].requests
+        observer.close()
+    # The parent's call and lease (1 + 8), the child's call and its own lease (1 + 8), or the
+    # child's lease given back when it closed: never the parent's 9 alone.
+    assert used in (18, 10)
+
+
 class _RevokedOnce:
     """A ChatPort that answers 401 until a new token was asked for, then replies."""
 
