@@ -414,7 +414,10 @@ def test_a_forked_child_never_takes_from_its_parents_lease(clock: Clock) -> None
         values = {
             "chat_model": MODEL,
             "budget_store": redis.url,
-            "deployments": [openai_entry(server, "ptu", rpm=10_000), openai_entry(server, "paygo", priority=1)],
+            "deployments": [
+                openai_entry(server, "ptu", rpm=10_000),
+                openai_entry(server, "paygo", priority=1),
+            ],
         }
         observer = RedisBudgetStore(redis.url, clock=clock, lease_seconds=0)
         with build(values, clock) as client:
