@@ -2,10 +2,15 @@
 
 One call, one attempt of the Retrier (``services/retry.py``, the one retry owner)::
 
+    a lane open? take from the lease its store lent (no store call), else reserve without a read
+              send -> reply? settle, done | refused or moved? end the lane, plan the others
     order the deployments by the store's last answer (services/routing_plan.py)
     for each: reserve + read all (one round trip) -> refused? re-plan from what was read
               send -> reply? reconcile, done | failure? fail, move or raise
     none could take it -> RateLimitedError(retry_after = the shortest wait): the Retrier waits
+
+A lane opens when a call went to the first deployment of its plan, alone in its priority group,
+with no deployment failing on it; it lasts until the plan could change (``_lane_after``).
 
 The Router never sends the same call to the same deployment twice and never starts a send after
 the deadline; waiting for room is the Retrier's job, bounded by the same policy and deadline.
@@ -220,11 +225,10 @@ class Router:
         hint: RateHint | None,
     ) -> None:
         """Settle a call that took ``tokens`` and used ``used`` (on its lease while it is open)."""
-        if type(reserved) is Lease:
+        if isinstance(reserved, Lease):
             if reserved.settle(used - tokens, hint):
                 return
-            reserved = reserved.reservation(tokens)
-        assert isinstance(reserved, Reservation)
+            reserved = reserved.reservation(tokens)  # it has closed: the store settles it
         self._store.reconcile(reserved, used, hint)
         if reserved.probe:  # its reply came: the store has closed the deployment's circuit
             self._views.clear()  # they saw the probe out: read the deployment restored afresh
