@@ -213,7 +213,9 @@ class Router:
     def _alone(self) -> dict[Kind, _Lane]:
         """The lanes that never end: to the one deployment of a kind that has one."""
         return {
-            kind: _Lane(serving[0], _FOREVER) for kind, serving in self._serving.items() if len(serving) == 1
+            kind: _Lane(serving[0], -_FOREVER, _FOREVER)
+            for kind, serving in self._serving.items()
+            if len(serving) == 1
         }
 
     def _settled(
@@ -240,7 +242,7 @@ class Router:
     ) -> tuple[Reservation | Lease, Deployment, T]:
         lane = self._lanes.get(kind)
         now = self._clock()
-        if lane is None or now >= lane.until:
+        if lane is None or not lane.since <= now < lane.until:  # (a clock stepped back ends it too)
             return self._planned(kind, tokens, send, tried=set(), waits=[])
         # The steady state: the deployment the last plan put first, on room its store lent, or
         # reserved on without a read.
@@ -354,7 +356,8 @@ class Router:
             return
         lasts = min((VIEW_LIFETIME - elapsed, *waits, *order.waits))
         if lasts > 0:
-            lane = self._lanes[kind] = _Lane(served, self._clock() + lasts)
+            now = self._clock()
+            lane = self._lanes[kind] = _Lane(served, now, now + lasts)
             lane.lease = None if answer.probe else answer.lease
             lane.spilled = served.priority > self._best_priority[kind]
 
@@ -479,10 +482,12 @@ _FOREVER = math.inf
 
 @dataclass(slots=True)
 class _Lane:
-    """Calls of a kind go straight to ``deployment`` until ``until`` (the store's clock), taking
-    from ``lease`` while it lends (the store's last answer lent it), else reserving one by one."""
+    """Calls of a kind go straight to ``deployment`` from ``since`` until ``until`` (the store's
+    clock), taking from ``lease`` while it lends (the store's last answer lent it), else
+    reserving one by one."""
 
     deployment: Deployment
+    since: float
     until: float
     lease: Lease | None = None
     spilled: bool = False  # logged on every call: its priority is not the best

@@ -307,3 +307,22 @@ def test_a_deployment_failing_in_its_lane_moves_the_call_and_its_lease_ends(
     # What the store counts is what was sent and not failed: east's failures gave their tokens back.
     assert store.remaining([Budget("east", rpm=1000)])["east"].requests == 1000 - 9
     assert store.remaining([Budget("west", rpm=1000)])["west"].requests == 1000 - 5
+
+
+def test_a_lane_ends_when_its_time_is_up_or_the_clock_steps_back(
+    clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    # tpm=1: hot answers 429 with Retry-After: 60 and is cooled; the calls spill to cold on a lane.
+    with QuotaServer("hot", tpm=1, clock=clock) as hot, QuotaServer("cold", clock=clock) as cold:
+        router = Router([deployment(hot, 0), deployment(cold, 1)], store=MemoryBudgetStore(clock=clock))
+        for _ in range(3):
+            router.complete(HI)
+        assert routing_events(caplog).count(("skipped", "hot")) == 1  # one plan, then the lane
+        clock.now -= 100  # the wall clock stepped back: the lane is not trusted, the call plans
+        router.complete(HI)
+        assert routing_events(caplog).count(("skipped", "hot")) == 2
+        clock.now += 100 + 1.0  # its VIEW_LIFETIME is up: planned again, from a fresh read
+        router.complete(HI)
+        assert routing_events(caplog).count(("skipped", "hot")) == 3
+        router.close()
+    assert hot.stats.requests == 1 and cold.stats.accepted == 5
