@@ -43,7 +43,7 @@ class LeaseBook:
         name = budget.deployment
         old = self.open.pop(name, None)
         if old is not None:
-            if old.until == -math.inf:  # cut by the provider's hint (Lease.settle): as before
+            if old.cut:  # the provider's hint said room is short (Lease.settle): ask as before
                 pass
             elif old.until > now or old.requests == 0:  # used up before its end: ask for more
                 self._want[name] = min(2 * old.calls, LEASE_MAX_CALLS)

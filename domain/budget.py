@@ -20,6 +20,9 @@ The lifecycle of one call, as a router drives it::
     store.reconcile(answer, used_tokens, hint)              # a reply came: charge the difference
     store.fail(answer, cool_until=..., hint=...)            # or it failed: tokens refunded, maybe ejected
 
+A steady caller may be lent room for its next calls (``Lease``): taken and settled without the
+store, which gets back what was left, and the settlements, when the lease ends.
+
 Ejection: ``eject_after`` consecutive failures open a deployment's circuit for ``eject_for``
 seconds; after that it is half-open and ``reserve`` grants exactly one caller the probe
 (``Reservation.probe``); the probe's success closes the circuit, its failure opens it again. A
@@ -50,6 +53,7 @@ __all__ = [
     "Remaining",
     "Reservation",
     "check_tokens",
+    "newest_hint",
     "parse_reset",
 ]
 
@@ -207,6 +211,7 @@ class Lease:
         "calls",
         "charged",
         "closed",
+        "cut",
         "hint",
         "origin",
         "refunded",
@@ -230,6 +235,7 @@ class Lease:
         self.charged = 0  #: the settlements that charge more than was taken, summed
         self.refunded = 0  #: and those that give some back (<= 0)
         self.hint: RateHint | None = None
+        self.cut = False  #: a hint said room is short: it lends no more
         self.closed = False
 
     def __repr__(self) -> str:
@@ -263,7 +269,7 @@ class Lease:
             if hint is not None:
                 self.hint = newest_hint(self.hint, hint)
                 if self.short(hint):
-                    self.until = -math.inf
+                    self.cut, self.until = True, -math.inf
             return True
 
     def short(self, hint: RateHint) -> bool:
@@ -376,7 +382,11 @@ class BudgetStore(Protocol):
         The reservation is exact. The budgets read may be up to a quarter second old while only
         calls' own reservations and settlements happened since; a store may then answer with the
         very same mapping again (so that a router plans from it once). A refusal, a failure, a
-        cooldown or a change of health makes the next answer a fresh read."""
+        cooldown or a change of health makes the next answer a fresh read.
+
+        While a deployment has plenty of room, a store may lend room for the next calls with the
+        reservation (``Reservation.lease``, see ``Lease``): the caller takes them from it and
+        settles them on it without asking the store."""
         ...
 
     def close(self) -> None:
