@@ -258,6 +258,9 @@ class Router:
                 return reserved, deployment, send(deployment)
             except BaseException as error:  # settled and raised again, or moved
                 outcome = self._failed_send(kind, deployment, lease.reservation(tokens), send, error=error)
+        elif lane.leased_only:  # its room lent is used up: the group's budget left picks again
+            self._left(kind, lane)
+            return self._planned(kind, tokens, send, tried=set(), waits=[])
         else:
             answer, _ = self._store.reserve_and_read(deployment.limits, tokens, ())
             if isinstance(answer, Refusal):
@@ -297,6 +300,7 @@ class Router:
         if len(tried) == len(serving):  # the lane's one deployment could not
             raise _unrouted(waits, last_error) from None
         order, view, elapsed, stale = self._first_plan(kind, tried)
+        planned_from = view
         while True:
             replan = False
             for deployment in order.order:
@@ -317,7 +321,10 @@ class Router:
                 outcome = self._attempt(kind, deployment, answer, send)
                 if not isinstance(outcome, _Moved):
                     lane_waits = None if last_error is not None else waits
-                    self._lane_after(kind, order, answer, deployment, elapsed=elapsed, waits=lane_waits)
+                    self._lane_after(
+                        kind, order, answer, deployment, elapsed=elapsed, waits=lane_waits,
+                        planned_from_read=read is planned_from,
+                    )  # fmt: skip
                     return answer, deployment, outcome
                 last_error = outcome.error
                 waits += outcome.waits
@@ -329,6 +336,7 @@ class Router:
             if not replan:
                 break
             order = plan([d for d in serving if d.name not in tried], view, elapsed)
+            planned_from = view
         waits += order.waits
         raise _unrouted(waits, last_error) from None
 
@@ -341,24 +349,31 @@ class Router:
         *,
         elapsed: float,
         waits: list[float] | None,
+        planned_from_read: bool,
     ) -> None:
-        """Open a lane to ``served`` when the plan put it first, alone in its priority group.
+        """Open a lane to ``served`` when the plan put it first.
 
         Its next calls then go straight to it (``_route``) while it grants them, until the plan
         would be made again: when the view planned from is ``VIEW_LIFETIME`` old, or a deployment
-        skipped for a while (a better one cooling, full or ejected) may serve again. Within a
-        group of several, the budget left picks each call's deployment: no lane. Nor after a
+        skipped for a while (a better one cooling, full or ejected) may serve again. Not after a
         deployment failed on this call (``waits`` None): the next call tries it again.
+
+        Within a group of several, the budget left picks the deployment: a lane there lasts only
+        as long as the room its store lent with this call, and opens only when the plan was
+        made from what this call's reservation read (``planned_from_read``). A store that lends
+        with a read, as Redis does, answers every call of that room with that same view, so a
+        plan would choose the same; with no room lent, each call is planned.
         """
-        if waits is None or not order.order or order.order[0] is not served:
+        if waits is None or not order.order or order.order[0] is not served or answer.probe:
             return
-        if len(order.order) > 1 and order.order[1].priority == served.priority:
+        shared = len(order.order) > 1 and order.order[1].priority == served.priority
+        if shared and (answer.lease is None or not planned_from_read):
             return
         lasts = min((VIEW_LIFETIME - elapsed, *waits, *order.waits))
         if lasts > 0:
             now = self._clock()
             lane = self._lanes[kind] = _Lane(served, now, now + lasts)
-            lane.lease = None if answer.probe else answer.lease
+            lane.lease, lane.leased_only = answer.lease, shared
             lane.spilled = served.priority > self._best_priority[kind]
 
     def _first_plan(self, kind: Kind, tried: set[str]) -> tuple[Plan, dict[str, Remaining], float, bool]:
@@ -490,6 +505,7 @@ class _Lane:
     since: float
     until: float
     lease: Lease | None = None
+    leased_only: bool = False  # within a group of several: it ends with its lease
     spilled: bool = False  # logged on every call: its priority is not the best
 
 
