@@ -5,8 +5,9 @@ loopback server (benchmarks/server.py, the fastest we have, so that the overhead
 behind a slow server), with budgets high enough never to refuse. Clients: a plain llmport client
 of one endpoint; a routed client of one deployment and of two (priority 0 and 1, the same server)
 with the Redis budget store (a real redis-server on a free port); and the same two on the
-memory store. Each round runs every client in turn, the order rotating per round; the figure is
-the median per-call time, and the ratio to the plain client is the median of the rounds' ratios.
+memory store; and two regions of one priority (the calls spread over both) on either store.
+Each round runs every client in turn, the order rotating per round; the figure is the median
+per-call time, and the ratio to the plain client is the median of the rounds' ratios.
 
 A second table times the router's own share of a call from inside real calls, which the drift
 between rounds does not blur: fresh routed clients whose router and deployment adapters are
@@ -59,6 +60,14 @@ def configs(url: str, redis_url: str) -> dict[str, dict[str, Any]]:
         "router, 2 deployments, memory store": {
             "chat_model": MODEL, "budget_store": "memory",
             "deployments": [deployment("ptu", 0), deployment("paygo", 1)],
+        },
+        "router, 2 regions of one priority, Redis store": {
+            "chat_model": MODEL, "budget_store": redis_url,
+            "deployments": [deployment("east", 0), deployment("west", 0)],
+        },
+        "router, 2 regions of one priority, memory store": {
+            "chat_model": MODEL, "budget_store": "memory",
+            "deployments": [deployment("east", 0), deployment("west", 0)],
         },
     }  # fmt: skip
 

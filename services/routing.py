@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TypeVar, cast
 
 from ..domain.budget import BudgetStore, Lease, RateHint, Refusal, Remaining, Reservation
@@ -213,7 +213,7 @@ class Router:
     def _alone(self) -> dict[Kind, _Lane]:
         """The lanes that never end: to the one deployment of a kind that has one."""
         return {
-            kind: _Lane(serving[0], -_FOREVER, _FOREVER)
+            kind: _Lane((serving[0],), -_FOREVER, _FOREVER)
             for kind, serving in self._serving.items()
             if len(serving) == 1
         }
@@ -244,9 +244,13 @@ class Router:
         now = self._clock()
         if lane is None or not lane.since <= now < lane.until:  # (a clock stepped back ends it too)
             return self._planned(kind, tokens, send, tried=set(), waits=[])
-        # The steady state: the deployment the last plan put first, on room its store lent, or
-        # reserved on without a read.
-        deployment, lease = lane.deployment, lane.lease
+        # The steady state: the deployments the last plan put first (its group's, taking turns),
+        # on room their store lent, or reserved on without a read.
+        index = 0
+        if len(lane.members) > 1:
+            index = lane.turn % len(lane.members)
+            lane.turn = index + 1
+        deployment, lease = lane.members[index], lane.leases[index]
         reserved: Reservation | Lease
         if lease is not None and lease.take(tokens, now):
             if lane.spilled:
@@ -258,16 +262,13 @@ class Router:
                 return reserved, deployment, send(deployment)
             except BaseException as error:  # settled and raised again, or moved
                 outcome = self._failed_send(kind, deployment, lease.reservation(tokens), send, error=error)
-        elif lane.leased_only:  # its room lent is used up: the group's budget left picks again
-            self._left(kind, lane)
-            return self._planned(kind, tokens, send, tried=set(), waits=[])
         else:
             answer, _ = self._store.reserve_and_read(deployment.limits, tokens, ())
             if isinstance(answer, Refusal):
                 log_event("skipped", deployment, reason=answer.reason, wait=answer.wait)
                 self._left(kind, lane)
                 return self._planned(kind, tokens, send, tried={deployment.name}, waits=[answer.wait])
-            lane.lease = None if answer.probe else answer.lease
+            lane.leases[index] = None if answer.probe else answer.lease
             reserved = answer
             outcome = self._attempt(kind, deployment, answer, send)
         if not isinstance(outcome, _Moved):
@@ -278,10 +279,10 @@ class Router:
         )
 
     def _left(self, kind: Kind, lane: _Lane) -> None:
-        """End a lane its deployment refused or failed (one deployment's lane never ends)."""
+        """End a lane one of its deployments refused or failed (one deployment's lane never ends)."""
         if lane.until != _FOREVER and self._lanes.get(kind) is lane:
             self._lanes.pop(kind, None)
-        lane.lease = None
+        lane.leases = [None] * len(lane.members)
 
     def _planned(
         self,
@@ -300,7 +301,6 @@ class Router:
         if len(tried) == len(serving):  # the lane's one deployment could not
             raise _unrouted(waits, last_error) from None
         order, view, elapsed, stale = self._first_plan(kind, tried)
-        planned_from = view
         while True:
             replan = False
             for deployment in order.order:
@@ -321,10 +321,7 @@ class Router:
                 outcome = self._attempt(kind, deployment, answer, send)
                 if not isinstance(outcome, _Moved):
                     lane_waits = None if last_error is not None else waits
-                    self._lane_after(
-                        kind, order, answer, deployment, elapsed=elapsed, waits=lane_waits,
-                        planned_from_read=read is planned_from,
-                    )  # fmt: skip
+                    self._lane_after(kind, order, answer, deployment, elapsed=elapsed, waits=lane_waits)
                     return answer, deployment, outcome
                 last_error = outcome.error
                 waits += outcome.waits
@@ -336,7 +333,6 @@ class Router:
             if not replan:
                 break
             order = plan([d for d in serving if d.name not in tried], view, elapsed)
-            planned_from = view
         waits += order.waits
         raise _unrouted(waits, last_error) from None
 
@@ -349,31 +345,28 @@ class Router:
         *,
         elapsed: float,
         waits: list[float] | None,
-        planned_from_read: bool,
     ) -> None:
-        """Open a lane to ``served`` when the plan put it first.
+        """Open a lane to ``served`` and its priority group when the plan put it first.
 
-        Its next calls then go straight to it (``_route``) while it grants them, until the plan
-        would be made again: when the view planned from is ``VIEW_LIFETIME`` old, or a deployment
-        skipped for a while (a better one cooling, full or ejected) may serve again. Not after a
-        deployment failed on this call (``waits`` None): the next call tries it again.
-
-        Within a group of several, the budget left picks the deployment: a lane there lasts only
-        as long as the room its store lent with this call, and opens only when the plan was
-        made from what this call's reservation read (``planned_from_read``). A store that lends
-        with a read, as Redis does, answers every call of that room with that same view, so a
-        plan would choose the same; with no room lent, each call is planned.
+        The next calls then go straight to the group's deployments that the plan found ready,
+        taking turns in the plan's order from the one after ``served`` (``_route``), while they
+        grant them, until the plan would be made again: when the view planned from is
+        ``VIEW_LIFETIME`` old, or a deployment skipped for a while (a better one cooling, full or
+        ejected) may serve again. So within a group the budget left (and the weight) picks the
+        first, and the group shares the calls that follow evenly, as it would pick them call by
+        call while their budgets stay alike; a refusal ends the lane, and the next plan picks by
+        the budget left again. No lane after a deployment failed on this call (``waits`` None):
+        the next call tries it again.
         """
         if waits is None or not order.order or order.order[0] is not served or answer.probe:
             return
-        shared = len(order.order) > 1 and order.order[1].priority == served.priority
-        if shared and (answer.lease is None or not planned_from_read):
-            return
         lasts = min((VIEW_LIFETIME - elapsed, *waits, *order.waits))
         if lasts > 0:
+            members = tuple(d for d in order.order if d.priority == served.priority)
             now = self._clock()
-            lane = self._lanes[kind] = _Lane(served, now, now + lasts)
-            lane.lease, lane.leased_only = answer.lease, shared
+            lane = self._lanes[kind] = _Lane(members, now, now + lasts)
+            lane.leases[0] = answer.lease
+            lane.turn = 1
             lane.spilled = served.priority > self._best_priority[kind]
 
     def _first_plan(self, kind: Kind, tried: set[str]) -> tuple[Plan, dict[str, Remaining], float, bool]:
@@ -497,16 +490,19 @@ _FOREVER = math.inf
 
 @dataclass(slots=True)
 class _Lane:
-    """Calls of a kind go straight to ``deployment`` from ``since`` until ``until`` (the store's
-    clock), taking from ``lease`` while it lends (the store's last answer lent it), else
-    reserving one by one."""
+    """Calls of a kind go straight to ``members`` (taking turns: the next is ``turn``) from
+    ``since`` until ``until`` (the store's clock), each taking from the lease its store last
+    lent for that member (``leases``), else reserving one by one."""
 
-    deployment: Deployment
+    members: tuple[Deployment, ...]
     since: float
     until: float
-    lease: Lease | None = None
-    leased_only: bool = False  # within a group of several: it ends with its lease
+    leases: list[Lease | None] = field(init=False)
+    turn: int = 0
     spilled: bool = False  # logged on every call: its priority is not the best
+
+    def __post_init__(self) -> None:
+        self.leases = [None] * len(self.members)
 
 
 @dataclass(frozen=True, slots=True)

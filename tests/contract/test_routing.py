@@ -326,3 +326,33 @@ def test_a_lane_ends_when_its_time_is_up_or_the_clock_steps_back(
         assert routing_events(caplog).count(("skipped", "hot")) == 3
         router.close()
     assert hot.stats.requests == 1 and cold.stats.accepted == 5
+
+
+def test_a_group_of_regions_takes_turns_on_the_room_their_store_lent(clock: Clock) -> None:
+    with QuotaServer("east", clock=clock) as east, QuotaServer("west", clock=clock) as west:
+        store = CountingStore(clock=clock)
+        router = Router([deployment(east, 0, rpm=10_000), deployment(west, 0, rpm=10_000)], store=store)
+        served = [router.complete(HI).deployment for _ in range(20)]
+        router.close()
+        store.close()
+    assert served == ["east", "west"] * 10  # the budget left picked east first; then they take turns
+    # One planned call, then each region's first reservation lent a lease (8 calls) for the next.
+    assert store.asked == 4
+    for name in ("east", "west"):
+        assert store.remaining([Budget(name, rpm=10_000)])[name].requests == 10_000 - 10
+
+
+def test_a_region_of_a_group_that_is_full_ends_the_turns_and_the_other_takes_the_calls(
+    clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    with QuotaServer("east", clock=clock) as east, QuotaServer("west", clock=clock) as west:
+        router = Router(
+            [deployment(east, 0, rpm=3), deployment(west, 0, rpm=100)], store=MemoryBudgetStore(clock=clock)
+        )
+        served = [router.complete(HI).deployment for _ in range(8)]
+        router.close()
+    # East has 3 requests a minute: after its third, the turn that meets it full plans again.
+    assert served.count("east") == 3 and served.count("west") == 5
+    assert served[:4] == ["east", "west", "east", "west"]
+    assert east.stats.throttled == 0 and west.stats.throttled == 0
+    assert ("skipped", "east") in routing_events(caplog)
