@@ -246,10 +246,7 @@ class Router:
             return self._planned(kind, tokens, send, tried=set(), waits=[])
         # The steady state: the deployments the last plan put first (its group's, taking turns),
         # on room their store lent, or reserved on without a read.
-        index = 0
-        if len(lane.members) > 1:
-            index = lane.turn % len(lane.members)
-            lane.turn = index + 1
+        index = 0 if len(lane.members) == 1 else lane.next_turn(tokens)
         deployment, lease = lane.members[index], lane.leases[index]
         reserved: Reservation | Lease
         if lease is not None and lease.take(tokens, now):
@@ -321,7 +318,9 @@ class Router:
                 outcome = self._attempt(kind, deployment, answer, send)
                 if not isinstance(outcome, _Moved):
                     lane_waits = None if last_error is not None else waits
-                    self._lane_after(kind, order, answer, deployment, elapsed=elapsed, waits=lane_waits)
+                    self._lane_after(
+                        kind, order, answer, deployment, view=view, elapsed=elapsed, waits=lane_waits
+                    )
                     return answer, deployment, outcome
                 last_error = outcome.error
                 waits += outcome.waits
@@ -343,20 +342,20 @@ class Router:
         answer: Reservation,
         served: Deployment,
         *,
+        view: dict[str, Remaining],
         elapsed: float,
         waits: list[float] | None,
     ) -> None:
         """Open a lane to ``served`` and its priority group when the plan put it first.
 
         The next calls then go straight to the group's deployments that the plan found ready,
-        taking turns in the plan's order from the one after ``served`` (``_route``), while they
-        grant them, until the plan would be made again: when the view planned from is
+        while they grant them, until the plan would be made again: when the view planned from is
         ``VIEW_LIFETIME`` old, or a deployment skipped for a while (a better one cooling, full or
-        ejected) may serve again. So within a group the budget left (and the weight) picks the
-        first, and the group shares the calls that follow evenly, as it would pick them call by
-        call while their budgets stay alike; a refusal ends the lane, and the next plan picks by
-        the budget left again. No lane after a deployment failed on this call (``waits`` None):
-        the next call tries it again.
+        ejected) may serve again. Within a group, each call goes to the one with the most budget
+        left as the lane counts it (``_Lane.next_turn``): what the view said, less the calls the
+        lane has sent since, as a plan for each call would choose while only this router spends
+        them; a refusal ends the lane, and the next plan reads them again. No lane after a
+        deployment failed on this call (``waits`` None): the next call tries it again.
         """
         if waits is None or not order.order or order.order[0] is not served or answer.probe:
             return
@@ -366,8 +365,9 @@ class Router:
             now = self._clock()
             lane = self._lanes[kind] = _Lane(members, now, now + lasts)
             lane.leases[0] = answer.lease
-            lane.turn = 1
             lane.spilled = served.priority > self._best_priority[kind]
+            if len(members) > 1:  # what each has left, the call just served counted (by the read)
+                lane.left = [_counts(member, view.get(member.name)) for member in members]
 
     def _first_plan(self, kind: Kind, tried: set[str]) -> tuple[Plan, dict[str, Remaining], float, bool]:
         """The call's plan, from the store's last answer while it is recent, else from a read;
@@ -490,19 +490,50 @@ _FOREVER = math.inf
 
 @dataclass(slots=True)
 class _Lane:
-    """Calls of a kind go straight to ``members`` (taking turns: the next is ``turn``) from
-    ``since`` until ``until`` (the store's clock), each taking from the lease its store last
-    lent for that member (``leases``), else reserving one by one."""
+    """Calls of a kind go straight to ``members`` from ``since`` until ``until`` (the store's
+    clock), each taking from the lease its store last lent for that member (``leases``), else
+    reserving one by one; within a group, by the budget ``left`` as the lane counts it."""
 
     members: tuple[Deployment, ...]
     since: float
     until: float
     leases: list[Lease | None] = field(init=False)
-    turn: int = 0
+    left: list[list[int | None]] = field(default_factory=list)  # per member: requests, tokens, rpm, tpm
     spilled: bool = False  # logged on every call: its priority is not the best
 
     def __post_init__(self) -> None:
         self.leases = [None] * len(self.members)
+
+    def next_turn(self, tokens: int) -> int:
+        """The member with the most budget left (the first on a tie), which this call then spends.
+
+        As ``routing_plan.fraction_left`` counts it, inline: it runs before every call. Threads
+        may race on the counts: they stay near, and the store still grants every call.
+        """
+        best, most = 0, -1.0
+        for index, counts in enumerate(self.left):
+            requests, left_tokens, rpm, tpm = counts
+            room = 1.0
+            if requests is not None and rpm is not None:
+                room = requests / rpm
+            if left_tokens is not None and tpm is not None and left_tokens / tpm < room:
+                room = left_tokens / tpm
+            if room > most:
+                best, most = index, room
+        counts = self.left[best]
+        if counts[0] is not None:
+            counts[0] -= 1
+        if counts[1] is not None:
+            counts[1] -= tokens
+        return best
+
+
+def _counts(deployment: Deployment, left: Remaining | None) -> list[int | None]:
+    """A lane's count of what a deployment has left: requests, tokens, and its limits."""
+    budget = deployment.limits
+    if left is None:
+        return [None, None, budget.rpm, budget.tpm]
+    return [left.requests, left.tokens, budget.rpm, budget.tpm]
 
 
 @dataclass(frozen=True, slots=True)

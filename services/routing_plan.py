@@ -20,6 +20,7 @@ __all__ = [
     "charged",
     "estimate_chat",
     "estimate_embedding",
+    "fraction_left",
     "log_event",
     "plan",
 ]
@@ -147,12 +148,18 @@ def _room(budget: Budget, left: Remaining | None) -> float:
     """The fraction left of the tightest limit (1.0 with no limits)."""
     if left is None:
         return 1.0
-    fractions = [
-        count / limit
-        for count, limit in ((left.requests, budget.rpm), (left.tokens, budget.tpm))
-        if count is not None and limit is not None
-    ]
-    return min(fractions, default=1.0)
+    return fraction_left(budget, left.requests, left.tokens)
+
+
+def fraction_left(budget: Budget, requests: int | None, tokens: int | None) -> float:
+    """The fraction of ``budget``'s tightest limit that ``requests`` and ``tokens`` left are
+    (1.0 with no limits, or none known): what "the most budget left" compares."""
+    fraction = 1.0
+    if requests is not None and budget.rpm is not None:
+        fraction = requests / budget.rpm
+    if tokens is not None and budget.tpm is not None:
+        fraction = min(fraction, tokens / budget.tpm)
+    return fraction
 
 
 def estimate_chat(request: ChatRequest, default_max_tokens: int) -> int:

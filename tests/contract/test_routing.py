@@ -18,7 +18,7 @@ from routing_helpers import Clock, routing_events, watch_routing
 from llmport.adapters.budget_memory import MemoryBudgetStore
 from llmport.adapters.fakes import FakeChat, FakeStreamBreak
 from llmport.adapters.openai import OpenAIAdapter
-from llmport.domain.budget import Budget, BudgetStore
+from llmport.domain.budget import Budget, BudgetStore, Reservation
 from llmport.domain.deadline import Deadline, deadline_scope
 from llmport.domain.errors import (
     BadRequestError,
@@ -342,17 +342,31 @@ def test_a_group_of_regions_takes_turns_on_the_room_their_store_lent(clock: Cloc
         assert store.remaining([Budget(name, rpm=10_000)])[name].requests == 10_000 - 10
 
 
-def test_a_region_of_a_group_that_is_full_ends_the_turns_and_the_other_takes_the_calls(
-    clock: Clock, caplog: pytest.LogCaptureFixture
+def test_a_group_spreads_its_calls_by_the_budget_left_so_regions_of_different_sizes_fill_evenly(
+    clock: Clock,
 ) -> None:
     with QuotaServer("east", clock=clock) as east, QuotaServer("west", clock=clock) as west:
         router = Router(
-            [deployment(east, 0, rpm=3), deployment(west, 0, rpm=100)], store=MemoryBudgetStore(clock=clock)
+            [deployment(east, 0, rpm=2), deployment(west, 0, rpm=6)], store=MemoryBudgetStore(clock=clock)
         )
         served = [router.complete(HI).deployment for _ in range(8)]
         router.close()
-    # East has 3 requests a minute: after its third, the turn that meets it full plans again.
-    assert served.count("east") == 3 and served.count("west") == 5
-    assert served[:4] == ["east", "west", "east", "west"]
+    # Each call goes where the largest fraction of a limit is left (east first on a tie).
+    assert served == ["east", "west", "west", "west", "east", "west", "west", "west"]
     assert east.stats.throttled == 0 and west.stats.throttled == 0
-    assert ("skipped", "east") in routing_events(caplog)
+
+
+def test_a_region_another_router_filled_refuses_the_lane_and_the_call_goes_to_the_other(
+    clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    with QuotaServer("east", clock=clock) as east, QuotaServer("west", clock=clock) as west:
+        store = MemoryBudgetStore(clock=clock)
+        deployments = [deployment(east, 0, rpm=10), deployment(west, 0, rpm=10)]
+        mine = Router(deployments, store=store)
+        assert [mine.complete(HI).deployment for _ in range(2)] == ["east", "west"]  # a lane over both
+        while isinstance(store.reserve(Budget("east", rpm=10), 1), Reservation):
+            pass  # another router's calls take what east has left
+        assert [mine.complete(HI).deployment for _ in range(3)] == ["west"] * 3  # no error, no 429
+        assert ("skipped", "east") in routing_events(caplog)
+        mine.close()
+    assert east.stats.throttled == 0 and west.stats.throttled == 0
