@@ -9,8 +9,8 @@ One call, one attempt of the Retrier (``services/retry.py``, the one retry owner
               send -> reply? reconcile, done | failure? fail, move or raise
     none could take it -> RateLimitedError(retry_after = the shortest wait): the Retrier waits
 
-A lane opens when a call went to the first deployment of its plan, alone in its priority group,
-with no deployment failing on it; it lasts until the plan could change (``_lane_after``).
+A lane opens when a call went to the first deployment of its plan with no deployment failing on
+it; it spans that deployment's priority group and lasts until the plan could change (``_lane_after``).
 
 The Router never sends the same call to the same deployment twice and never starts a send after
 the deadline; waiting for room is the Retrier's job, bounded by the same policy and deadline.
