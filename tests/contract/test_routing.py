@@ -5,6 +5,7 @@ One fake clock drives the quota servers, the budget stores and the Retrier, so a
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -369,4 +370,45 @@ def test_a_region_another_router_filled_refuses_the_lane_and_the_call_goes_to_th
         assert [mine.complete(HI).deployment for _ in range(3)] == ["west"] * 3  # no error, no 429
         assert ("skipped", "east") in routing_events(caplog)
         mine.close()
+    assert east.stats.throttled == 0 and west.stats.throttled == 0
+
+
+@pytest.mark.parametrize("store_kind", ["memory", "redis"])
+def test_threads_over_a_group_on_lent_room_use_each_regions_budget_exactly_and_meet_no_429(
+    store_kind: str, clock: Clock
+) -> None:
+    """8 threads, 2 routers (2 processes' worth, one store), two regions of one priority whose
+    budgets allow leases: every request of both budgets is used, none more, none refused by a server."""
+    if store_kind == "redis" and BINARY is None:
+        pytest.skip(SKIP_REASON)
+    with contextlib.ExitStack() as stack:
+        east = stack.enter_context(QuotaServer("east", rpm=200, clock=clock))
+        west = stack.enter_context(QuotaServer("west", rpm=200, clock=clock))
+        store: BudgetStore
+        if store_kind == "redis":
+            from llmport.adapters.budget_redis import RedisBudgetStore
+
+            redis = stack.enter_context(RedisServer())
+            store = RedisBudgetStore(redis.url, prefix=f"test:{uuid.uuid4().hex}", clock=clock)
+        else:
+            store = MemoryBudgetStore(clock=clock)
+        routers = [
+            Router([deployment(east, 0, rpm=200), deployment(west, 0, rpm=200)], store=store)
+            for _ in range(2)
+        ]
+
+        def call(number: int) -> str:
+            try:
+                return str(routers[number % 2].complete(HI).deployment)
+            except RateLimitedError as error:
+                assert error.code == "no_budget"
+                return "refused"
+
+        with ThreadPoolExecutor(8) as pool:
+            served = list(pool.map(call, range(500)))
+        for router in routers:
+            router.close()
+        store.close()
+    assert (served.count("east"), served.count("west"), served.count("refused")) == (200, 200, 100)
+    assert (east.stats.accepted, west.stats.accepted) == (200, 200)
     assert east.stats.throttled == 0 and west.stats.throttled == 0
