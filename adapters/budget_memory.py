@@ -42,10 +42,6 @@ __all__ = ["MemoryBudgetStore"]
 HINT_SECONDS = 1.0
 #: Idle state is forgotten this long after the window (as the Redis keys expire).
 MARGIN_SECONDS = 10
-#: How old the other deployments' part of a view ``reserve_and_read`` answers with may be, while
-#: only calls' own reservations and settlements happened since: in this process a deployment's
-#: count changes by its own reservations, and the one reserved is read afresh each time.
-VIEW_SECONDS = 0.25
 
 
 @dataclass
@@ -234,8 +230,6 @@ class MemoryBudgetStore:
         self._book = LeaseBook(float(lease_seconds))
         self._states: dict[str, _State] = {}
         self._swept = 0.0
-        # Views read by reserve_and_read: by the id of the budgets' sequence, with it and when.
-        self._views: dict[int, tuple[Sequence[Budget], float, dict[str, Remaining]]] = {}
 
     def __repr__(self) -> str:
         return f"MemoryBudgetStore(deployments={len(self._states)})"
@@ -245,7 +239,6 @@ class MemoryBudgetStore:
             self._swept = now
             for name in [name for name, state in self._states.items() if state.idle(now)]:
                 del self._states[name]
-                self._views.clear()
         state = self._states.get(deployment)
         if state is None:
             state = self._states[deployment] = _State()
@@ -311,7 +304,6 @@ class MemoryBudgetStore:
         state = self._state(budget.deployment, now)
         refused = state.assess(budget, tokens, now)
         if refused is not None:
-            self._views.clear()  # they said there was room
             return Refusal(budget.deployment, refused[0], max(refused[1], 0.0))
         second = math.floor(now)
         state.charge(second, tokens)
@@ -336,8 +328,6 @@ class MemoryBudgetStore:
                 lease = self._book.open.get(reservation.deployment)
                 if lease is not None and lease.short(hint):
                     self._drop(reservation.deployment, state, now)  # room is short: go exact
-            if state.failures or state.ejected or state.probe_until:
-                self._views.clear()  # its health changes
             state.failures = 0
             state.ejected = False
             state.probe_until = 0.0
@@ -354,7 +344,6 @@ class MemoryBudgetStore:
         with self._lock:
             now = self.clock()
             state = self._state(budget.deployment, now)
-            self._views.clear()
             self._drop(budget.deployment, state, now)  # a failure ends the lease: calls go exact again
             state.adjust_tokens(reservation.second, -reservation.tokens)
             state.take_hint(hint, now)
@@ -373,7 +362,6 @@ class MemoryBudgetStore:
         with self._lock:
             now = self.clock()
             state = self._state(deployment, now)
-            self._views.clear()
             self._drop(deployment, state, now)
             state.cooling_until = max(state.cooling_until, until)
 
@@ -413,18 +401,7 @@ class MemoryBudgetStore:
             if not budgets:  # a caller that reads nothing (a router's lane) may be lent room
                 return self._lending(budget, tokens, now), {}
             answer = self._reserve(budget, tokens, now)
-            kept = self._views.get(id(budgets))
-            name = budget.deployment
-            if kept is not None and kept[0] is budgets and 0 <= now - kept[1] <= VIEW_SECONDS:
-                view = dict(kept[2])
-                if name in view:
-                    view[name] = self._remaining(budget, now)
-                return answer, view
-            view = {b.deployment: self._remaining(b, now) for b in budgets}
-            if len(self._views) >= 8:  # callers that pass a new sequence each time
-                self._views.clear()
-            self._views[id(budgets)] = (budgets, now, view)
-            return answer, view
+            return answer, {b.deployment: self._remaining(b, now) for b in budgets}
 
     def after_fork(self) -> None:
         """In a forked child: a new lock (a parent thread may have held it); the counts stay.

@@ -16,7 +16,7 @@ to the bucket of the second the lease ends in, so that it counts at least as lon
 made under it. Until it ends (``lease_seconds``, 0.25 s) the next calls on that deployment take
 from it without asking Redis, and get the budgets that round trip read (at most
 ``lease_seconds`` old, the leases' room then added) as the very same mapping, so that a router
-plans from it once. The round trip after it ends gives back what it left unused. Near
+knows it for the old read it is. The round trip after it ends gives back what it left unused. Near
 the limits there are no leases: every call is reserved exactly, as without them. All processes
 together never get more than the limits: a lease is room already counted in Redis. A cooldown,
 an ejection or a failure seen by any round trip (this store's ``fail``/``cool_down``, or a read

@@ -381,7 +381,7 @@ class BudgetStore(Protocol):
 
         The reservation is exact. The budgets read may be up to a quarter second old while only
         calls' own reservations and settlements happened since; a store may then answer with the
-        very same mapping again (so that a router plans from it once). A refusal, a failure, a
+        very same mapping again (so that a router knows it for the old read it is). A refusal, a failure, a
         cooldown or a change of health makes the next answer a fresh read.
 
         While a deployment has plenty of room, a store may lend room for the next calls with the

@@ -117,8 +117,6 @@ class Router:
         }
         # What the store said after the last call, per kind: the next call's plan (see _route).
         self._views: dict[Kind, tuple[float, dict[str, Remaining]]] = {}
-        # The plan last made from a recent view, per kind (see _first_plan).
-        self._plans: dict[Kind, tuple[dict[str, Remaining], Plan]] = {}
         # Where a kind's calls go with no plan while nothing changes (see _route and _lane_after):
         # its one deployment, for good, or the first of the last plan, for a while.
         self._lanes: dict[Kind, _Lane] = self._alone()
@@ -378,11 +376,6 @@ class Router:
         stale view never over-grants (each reservation is checked atomically); after a refusal,
         or when it offers nobody, the call is planned again from a fresh view.
 
-        The plan last made from the very same view is used again when it skipped nobody: a
-        store may answer with one view for many calls (a Redis store's lease), and such a plan
-        holds while its view does, since the view's waits only shrink as it ages (a probe out
-        then is the store's to refuse).
-
         Returns:
             the plan, the view, its age in seconds, and whether it is the last answer (not a read).
         """
@@ -393,13 +386,7 @@ class Router:
             self._views[kind] = (self._clock(), view)
             return plan([d for d in self._serving[kind] if d.name not in tried], view), view, 0.0, False
         view = last[1]
-        cached = self._plans.get(kind)
-        if cached is not None and cached[0] is view:
-            return cached[1], view, elapsed, True
-        made = plan(self._serving[kind], view, elapsed, probing_unknown=True)
-        if not made.waits:
-            self._plans[kind] = (view, made)
-        return made, view, elapsed, True
+        return plan(self._serving[kind], view, elapsed, probing_unknown=True), view, elapsed, True
 
     def _attempt(
         self, kind: Kind, deployment: Deployment, answer: Reservation, send: Callable[[Deployment], T]
