@@ -68,7 +68,7 @@ class LeaseBook:
         self._want[name] = lease.calls
         return replaced
 
-    def take(self, name: str) -> Lease | None:
+    def pop(self, name: str) -> Lease | None:
         """Forget the deployment's lease (to give back), if it has one."""
         return self.open.pop(name, None)
 

@@ -267,7 +267,7 @@ class MemoryBudgetStore:
 
     def _drop(self, deployment: str, state: _State, now: float) -> None:
         """End the deployment's lease (a failure, a cooldown): calls on it are reserved exactly again."""
-        lease = self._book.take(deployment)
+        lease = self._book.pop(deployment)
         if lease is not None:
             self._give_back(state, lease, now)
 

@@ -324,7 +324,7 @@ class RedisBudgetStore:
             self._hints[name] = newest_hint(self._hints.get(name), hint)
 
     def _drop(self, name: str) -> None:
-        lease = self._book.take(name)
+        lease = self._book.pop(name)
         if lease is not None:
             self._release(name, lease)
             self._lease_views.clear()  # they show its room: the next call reads afresh

@@ -494,7 +494,7 @@ class _Lane:
     def next_turn(self, tokens: int) -> int:
         """The member with the most budget left (the first on a tie), which this call then spends.
 
-        As ``routing_plan.fraction_left`` counts it, inline: it runs before every call. Threads
+        As ``routing_plan._room`` counts it, inline: it runs before every call. Threads
         may race on the counts: they stay near, and the store still grants every call.
         """
         best, most = 0, -1.0

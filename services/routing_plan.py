@@ -20,7 +20,6 @@ __all__ = [
     "charged",
     "estimate_chat",
     "estimate_embedding",
-    "fraction_left",
     "log_event",
     "plan",
 ]
@@ -145,21 +144,15 @@ def _why_waiting(left: Remaining) -> str:
 
 
 def _room(budget: Budget, left: Remaining | None) -> float:
-    """The fraction left of the tightest limit (1.0 with no limits)."""
+    """The fraction left of the tightest limit (1.0 with no limits, or none read)."""
     if left is None:
         return 1.0
-    return fraction_left(budget, left.requests, left.tokens)
-
-
-def fraction_left(budget: Budget, requests: int | None, tokens: int | None) -> float:
-    """The fraction of ``budget``'s tightest limit that ``requests`` and ``tokens`` left are
-    (1.0 with no limits, or none known): what "the most budget left" compares."""
-    fraction = 1.0
-    if requests is not None and budget.rpm is not None:
-        fraction = requests / budget.rpm
-    if tokens is not None and budget.tpm is not None:
-        fraction = min(fraction, tokens / budget.tpm)
-    return fraction
+    room = 1.0
+    if left.requests is not None and budget.rpm is not None:
+        room = left.requests / budget.rpm
+    if left.tokens is not None and budget.tpm is not None:
+        room = min(room, left.tokens / budget.tpm)
+    return room
 
 
 def estimate_chat(request: ChatRequest, default_max_tokens: int) -> int:
