@@ -1,6 +1,6 @@
 """A real redis-server on 127.0.0.1 for the tests: a free port, no persistence, stopped afterwards.
 
-``.ci/run`` installs Debian's ``redis-server``; where it is missing, tests that need it skip with
+``bash .ci/servers`` (run by ``.ci/run``) installs Debian's ``redis-server``; where it is missing, tests that need it skip with
 :data:`SKIP_REASON`. ``stop()`` and ``start()`` again on the same port play an outage.
 """
 
@@ -14,7 +14,7 @@ import time
 __all__ = ["BINARY", "SKIP_REASON", "RedisServer"]
 
 BINARY = shutil.which("redis-server")
-SKIP_REASON = "redis-server is not installed (CI installs it: apt-get install redis-server)"
+SKIP_REASON = "needs redis-server: run `bash .ci/servers` (Debian's redis-server), or put one on PATH"
 
 
 def free_port() -> int:

@@ -52,11 +52,14 @@ def running_aimock(
     """Serve ``fixtures`` (aimock's ``{"match": ..., "response": ...}``), accepting only ``keys``.
 
     Yields ``http://127.0.0.1:PORT``; skips the calling test when llmock is not installed
-    (``npm install --prefix .ci/node @copilotkit/aimock``).
+    (``bash .ci/servers`` installs it into .ci/node).
     """
     binary = _binary()
     if binary is None:
-        pytest.skip("llmock is not installed: npm install --prefix .ci/node @copilotkit/aimock")
+        pytest.skip(
+            "needs @copilotkit/aimock's llmock (Node.js 20): run `bash .ci/servers` from the repository root, "
+            "or set LLMPORT_AIMOCK_BIN"
+        )
     fixture_file = directory / "fixtures.json"
     fixture_file.write_text(json.dumps({"fixtures": list(fixtures)}))
     port = _free_port()

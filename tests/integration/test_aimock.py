@@ -3,7 +3,7 @@
 aimock's ``llmock`` serves OpenAI (``/v1``), Azure classic (``/openai/deployments/...``) and
 Azure v1 (``/openai/v1``) on 127.0.0.1 from a fixture file, and checks inbound keys when
 AIMOCK_API_KEYS is set. CI installs it with
-``npm install --prefix .ci/node @copilotkit/aimock``; without the binary these tests skip.
+``bash .ci/servers`` (pinned); without the binary these tests skip and say so.
 """
 
 from __future__ import annotations

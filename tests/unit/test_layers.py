@@ -93,6 +93,9 @@ def imports_of(module: str, path: Path, *, runtime_only: bool = False) -> Iterat
 
 
 MODULES = dict(package_modules())
+# The standard library of the newest Python we support: settings read TOML with tomllib, imported
+# behind a version check (Python 3.10 has tomli instead), and 3.10's list does not name it.
+STDLIB = sys.stdlib_module_names | {"tomllib"}
 
 
 def _upward(modules: dict[str, Path]) -> list[str]:
@@ -109,7 +112,7 @@ def _upward(modules: dict[str, Path]) -> list[str]:
                     problems.append(f"{where}: adapters and services stand side by side")
             else:
                 top = imported.split(".")[0]
-                if top and top not in sys.stdlib_module_names and top not in _allowed(mine):
+                if top and top not in STDLIB and top not in _allowed(mine):
                     problems.append(f"{where}: {mine} may not import the vendor package {top}")
     return problems
 
