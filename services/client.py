@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..domain.call_options import CallOptions
 from ..domain.conversations import MessagesLike
-from ..domain.errors import ClientClosedError
+from ..domain.errors import ClientClosedError, LLMPortError
 from ..domain.models import (
     Api,
     ChatChunk,
@@ -22,6 +22,7 @@ from ..domain.models import (
     ResponseFormat,
     Tool,
 )
+from ..domain.redaction import bare, entry
 from ..domain.usage import UsageReport
 from .chat import ChatService
 from .chat_request import chat_request
@@ -83,6 +84,7 @@ class Client:
         """Start the totals again from zero, and return them as they were (in one step: no call is lost)."""
         return self._root._accounting.ledger.report(reset=True)
 
+    @entry
     def with_options(
         self,
         *,
@@ -112,6 +114,7 @@ class Client:
         view._options = CallOptions(max_retries, deadline, timeout, _as_given(headers)).over(self._options)
         return view
 
+    @entry
     def chat(
         self,
         prompt: MessagesLike,
@@ -205,6 +208,7 @@ class Client:
         response = root._chat.complete(request, options)
         return root._accounting.reply(request.model or root._chat_model, response)
 
+    @entry
     def stream(
         self,
         prompt: MessagesLike,
@@ -274,8 +278,9 @@ class Client:
             store=store,
         )
         chunks = root._chat.stream(request, options)
-        return root._accounting.stream(request.model or root._chat_model, chunks)
+        return _bare_failures(root._accounting.stream(request.model or root._chat_model, chunks))
 
+    @entry
     def embed(
         self,
         texts: str | Sequence[str],
@@ -382,6 +387,19 @@ class Client:
         view = "" if self._options is None else f" {self._options!r}"
         closed = " closed" if self._root._closed else ""
         return f"<llmport.Client provider={provider} pid={os.getpid()}{view}{closed}>"
+
+
+def _bare_failures(chunks: Iterator[ChatChunk]) -> Iterator[ChatChunk]:
+    """The chunks; a failure while reading them leaves as from an entry (see ``domain.redaction.entry``).
+
+    The stream's generators below hold the request (the prompt) as locals, as ``chat`` does.
+    """
+    try:
+        yield from chunks
+        return
+    except LLMPortError as caught:
+        error = caught
+    raise bare(error)
 
 
 def _per_call(
