@@ -51,7 +51,7 @@ def check_choice(
         return
     shown = repr(value)
     if secret_like and not (isinstance(value, str) and _CHOICE_LIKE.fullmatch(value)):
-        shown = "the value (not shown: it may be a secret)"
+        shown = "the value (not shown: it may be a secret, which goes in api_key, token or client_secret)"
     raise ConfigurationError(f"{name}: {shown} is not one of {', '.join(allowed)}{where}")
 
 

@@ -249,6 +249,12 @@ def redis_bad_database(place: Place) -> object:
     return llmport.from_dict({**_routed(), "budget_store": f"redis://:{REDIS_PASSWORD}@127.0.0.1/zero"})
 
 
+def redis_bad_query_value(place: Place) -> object:
+    # Passes the settings' checks; redis-py refuses it when the store is built.
+    url = "redis://:{}@127.0.0.1:6390/0?socket_timeout=soon"
+    return llmport.from_dict({**_routed(), "budget_store": url.format(REDIS_PASSWORD)})
+
+
 def redis_password_and_bad_number(place: Place) -> object:
     return llmport.from_dict({**_routed(), "move_after_timeout": "maybe"})
 
@@ -288,6 +294,7 @@ BUILD_CASES: dict[str, Callable[[Place], object]] = {
         redis_bad_port,
         redis_port_out_of_range,
         redis_bad_database,
+        redis_bad_query_value,
         redis_password_and_bad_number,
         flask_config,
     )
@@ -342,6 +349,8 @@ class Finding:
     in_events: dict[str, int]
     in_error: dict[str, int]
     frames_holding: list[str]
+    #: Frames whose locals sentry recorded (the case's own, at least): the scan is not vacuous.
+    frames_with_vars: int
 
     @property
     def total(self) -> int:
@@ -391,6 +400,7 @@ def _finding(
         occurrences(CANARIES, envelopes),
         occurrences(CANARIES, [] if error is None else error_texts(error)),
         holding,
+        sum(1 for event in events for frame in frames(event) if frame.get("vars")),
     )
 
 
