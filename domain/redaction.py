@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import ParamSpec, TypeVar
 
 from .errors import LLMPortError
 
-__all__ = ["Redactor", "bare", "entry", "redact", "unchained"]
+__all__ = ["Redactor", "bare", "bare_failures", "entry", "redact", "unchained"]
 
 E = TypeVar("E", bound=BaseException)
+T = TypeVar("T")
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -119,3 +120,17 @@ def entry(function: Callable[P, R]) -> Callable[P, R]:
         raise bare(error)  # llmport's frames below held your settings or prompt: cut (docs/design.md)
 
     return entry_point
+
+
+def bare_failures(items: Iterator[T]) -> Iterator[T]:
+    """``items``, passed through; an LLMPortError while reading them leaves bare, as from an :func:`entry`.
+
+    For what an entry returns to be read later (a stream): the generators below it hold the
+    request, the prompt with it, as locals.
+    """
+    try:
+        yield from items
+        return
+    except LLMPortError as caught:
+        error = caught
+    raise bare(error)  # llmport's frames below held your prompt: cut (docs/design.md)

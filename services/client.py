@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..domain.call_options import CallOptions
 from ..domain.conversations import MessagesLike
-from ..domain.errors import ClientClosedError, LLMPortError
+from ..domain.errors import ClientClosedError
 from ..domain.models import (
     Api,
     ChatChunk,
@@ -22,7 +22,7 @@ from ..domain.models import (
     ResponseFormat,
     Tool,
 )
-from ..domain.redaction import bare, entry
+from ..domain.redaction import bare_failures, entry
 from ..domain.usage import UsageReport
 from .chat import ChatService
 from .chat_request import chat_request
@@ -278,7 +278,7 @@ class Client:
             store=store,
         )
         chunks = root._chat.stream(request, options)
-        return _bare_failures(root._accounting.stream(request.model or root._chat_model, chunks))
+        return bare_failures(root._accounting.stream(request.model or root._chat_model, chunks))
 
     @entry
     def embed(
@@ -387,19 +387,6 @@ class Client:
         view = "" if self._options is None else f" {self._options!r}"
         closed = " closed" if self._root._closed else ""
         return f"<llmport.Client provider={provider} pid={os.getpid()}{view}{closed}>"
-
-
-def _bare_failures(chunks: Iterator[ChatChunk]) -> Iterator[ChatChunk]:
-    """The chunks; a failure while reading them leaves as from an entry (see ``domain.redaction.entry``).
-
-    The stream's generators below hold the request (the prompt) as locals, as ``chat`` does.
-    """
-    try:
-        yield from chunks
-        return
-    except LLMPortError as caught:
-        error = caught
-    raise bare(error)
 
 
 def _per_call(
