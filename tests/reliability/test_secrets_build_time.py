@@ -31,7 +31,7 @@ from secrets_census import (
     build_finding,
     call_finding,
 )
-from sentry_keeping import frames, keeping_sentry
+from sentry_keeping import frame_locals_recorded, frames, keeping_sentry
 
 from llmport import ConfigurationError, LLMPortError, ValidationError
 
@@ -142,3 +142,17 @@ def test_sentry_records_the_frames_it_is_checked_on() -> None:
     (event,) = transport.events()
     held = [frame for frame in frames(event) if frame.get("function") == "holds"]
     assert held and PROMPT in json.dumps(held[0]["vars"])
+
+
+@pytest.mark.parametrize(
+    ("options", "recorded"),
+    [
+        ({"include_local_variables": True}, True),  # sentry-sdk 2.x, its default
+        ({"include_local_variables": False}, False),
+        ({"data_collection": {"stack_frame_variables": True}}, True),  # 3.x, its default
+        ({"data_collection": {"stack_frame_variables": False}}, False),
+        ({"data_collection": {"stack_frame_variables": {"mode": "denylist", "terms": []}}}, False),
+    ],
+)
+def test_the_frame_locals_check_reads_either_sentry_major(options: dict[str, Any], recorded: bool) -> None:
+    assert frame_locals_recorded(options) is recorded
