@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 from urllib.parse import SplitResult, urlsplit
@@ -27,14 +28,35 @@ __all__ = [
     "check_values",
     "is_loopback",
     "resolve_auth",
+    "shown_url",
 ]
 
 
-def check_choice(name: str, value: object, allowed: tuple[str, ...], where: str, *, optional: bool) -> None:
-    """Refuse a value that is not one of ``allowed`` (None passes when ``optional``)."""
+def check_choice(
+    name: str,
+    value: object,
+    allowed: tuple[str, ...],
+    where: str,
+    *,
+    optional: bool,
+    secret_like: bool = False,
+) -> None:
+    """Refuse a value that is not one of ``allowed`` (None passes when ``optional``).
+
+    Args:
+        secret_like: the value may be a secret put in the wrong setting (a key given as the
+            credential): it is shown only when it looks like a misspelt choice.
+    """
     if (value is None and optional) or value in allowed:
         return
-    raise ConfigurationError(f"{name}: {value!r} is not one of {', '.join(allowed)}{where}")
+    shown = repr(value)
+    if secret_like and not (isinstance(value, str) and _CHOICE_LIKE.fullmatch(value)):
+        shown = "the value (not shown: it may be a secret, which goes in api_key, token or client_secret)"
+    raise ConfigurationError(f"{name}: {shown} is not one of {', '.join(allowed)}{where}")
+
+
+# A choice as someone may misspell it: letters, - and _; a key or a secret has digits or symbols.
+_CHOICE_LIKE = re.compile(r"[A-Za-z_-]{1,40}")
 
 
 def check_range(name: str, value: object, low: float, high: float, where: str) -> None:
@@ -93,25 +115,29 @@ def check_name(name: str, value: object, where: str, *, spaces: bool = False) ->
 
 
 def check_url(name: str, value: object, where: str) -> SplitResult:
-    """Refuse anything but an http(s) URL with a host, no whitespace and no user or password in it.
+    """Refuse anything but an http(s) URL with a host, no whitespace, no user or password, no query.
+
+    The messages never show the query or a user and password: a signed URL holds its signature
+    there (``?sig=...``), so the URL is shown up to the ``?``.
 
     Returns:
         The URL split into its parts.
     """
     if not isinstance(value, str):
         raise ConfigurationError(f"{name}: must be a string, got {type(value).__name__}{where}")
-    authority = value.partition("://")[2].partition("/")[0]
+    authority = value.partition("://")[2].partition("/")[0].partition("?")[0].partition("#")[0]
     if "@" in authority:
         # Not echoed: what stands before the @ is a user name and perhaps a password.
         raise ConfigurationError(
             f"{name}: the URL holds a user or password before '@'; remove it, set the key as api_key{where}"
         )
+    shown = shown_url(value)
     if any(ch.isspace() for ch in value) or not value.isprintable():
         raise ConfigurationError(
-            f"{name}: {value!r} holds whitespace, a newline or a control character: remove it{where}"
+            f"{name}: {shown} holds whitespace, a newline or a control character: remove it{where}"
         )
     if not value.isascii():
-        raise ConfigurationError(f"{name}: {value!r} holds non-ASCII characters; use the ASCII form{where}")
+        raise ConfigurationError(f"{name}: {shown} holds non-ASCII characters; use the ASCII form{where}")
     try:
         parts = urlsplit(value)
         _ = parts.port  # reading the port is what raises ValueError for a bad one
@@ -119,12 +145,23 @@ def check_url(name: str, value: object, where: str) -> SplitResult:
         parts = None
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigurationError(
-            f"{name}: {value!r} is not an http(s) URL with a host, like https://RESOURCE.openai.azure.com"
+            f"{name}: {shown} is not an http(s) URL with a host, like https://RESOURCE.openai.azure.com"
             f"{where}"
         )
     if parts.query or parts.fragment:
-        raise ConfigurationError(f"{name}: {value!r} must not hold a query or fragment (? or #){where}")
+        part = "query" if parts.query else "fragment"
+        bare = parts._replace(query="", fragment="").geturl()
+        raise ConfigurationError(
+            f"{name}: the URL must not hold a query or fragment (? or #); remove the {part}: {bare} "
+            f"(a key or signature goes in api_key or default_headers){where}"
+        )
     return parts
+
+
+def shown_url(url: str) -> str:
+    """``url`` quoted for a message, up to its query or fragment (which may hold a signature)."""
+    cut = min((at for at in (url.find("?"), url.find("#")) if at >= 0), default=len(url))
+    return repr(url[:cut]) + (" (its query or fragment not shown)" if cut < len(url) else "")
 
 
 def is_loopback(host: str) -> bool:

@@ -31,7 +31,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 
 from ._settings_sources import convert, describe, origin
 from .domain.errors import ConfigurationError
@@ -205,6 +205,27 @@ def check_budget_store(settings: Settings) -> None:
             f"budget_store: {shown!r} is neither 'memory' nor a Redis URL like "
             f"'redis://127.0.0.1:6379/0'{where}"
         )
+    problem = _redis_url_problem(urlsplit(value))
+    if problem:
+        raise ConfigurationError(
+            f"budget_store: {redacted_store(value)!r} {problem}; a Redis URL looks like "
+            f"'redis://[:PASSWORD@]HOST:PORT/DB'{where}"
+        )
+
+
+def _redis_url_problem(parts: SplitResult) -> str | None:
+    """What redis-py would refuse in the URL (a port), or read otherwise than meant (a database)."""
+    if parts.scheme == "unix":
+        return None
+    try:
+        _ = parts.port  # raises ValueError for a port that is not a number from 0 to 65535
+    except ValueError:
+        return "has a port that is not a number from 0 to 65535"
+    # redis-py reads /DB as a number and silently ignores anything else (then using database 0).
+    database = unquote(parts.path).replace("/", "")
+    if database and not database.isdigit():
+        return f"has the database {parts.path!r}, which is not a number like /0"
+    return None
 
 
 def redacted_store(url: str) -> str:

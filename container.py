@@ -18,6 +18,7 @@ from . import container_routing as routing
 from .adapters.fakes import FakeChat, FakeEmbeddings
 from .domain.errors import ConfigurationError
 from .domain.ports import ChatPort, Closeable, CredentialPort, EmbeddingPort, ForkAware, TelemetryPort
+from .domain.redaction import entry
 from .services.chat import ChatService
 from .services.client import Client
 from .services.embeddings import EmbeddingService
@@ -323,6 +324,7 @@ def _survive_fork(owner: object, parts: Iterable[object]) -> None:
     _FORK_AWARE[owner] = tuple(unique.values())
 
 
+@entry
 def build_client(
     settings: Settings, container: Container | None = None, *, http_client: HttpClientSource | None = None
 ) -> Client:
@@ -371,6 +373,7 @@ def build_client(
     return client
 
 
+@entry
 def from_env(**overrides: Any) -> Client:
     """Build a client from the environment (OPENAI_API_KEY, AZURE_OPENAI_ENDPOINT, LLMPORT_*...).
 
@@ -383,6 +386,7 @@ def from_env(**overrides: Any) -> Client:
     return build_client(Settings.from_env(**overrides))
 
 
+@entry
 def from_dict(values: Mapping[str, Any]) -> Client:
     """Build a client from a mapping whose keys are the settings' field names.
 
@@ -392,6 +396,7 @@ def from_dict(values: Mapping[str, Any]) -> Client:
     return build_client(Settings.from_dict(values))
 
 
+@entry
 def from_file(path: str | os.PathLike[str], name: str = "default") -> Client:
     """Build the client ``name`` (a ``[clients.NAME]`` table, or the top level) from a TOML file.
 
@@ -454,6 +459,7 @@ class Clients:
         self.close()
 
 
+@entry
 def clients_from_file(path: str | os.PathLike[str]) -> Clients:
     """Read every ``[clients.NAME]`` of a TOML file; each client is built when first asked for.
 

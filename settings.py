@@ -33,6 +33,7 @@ from ._settings_sources import (
 )
 from .domain.call_options import Headers
 from .domain.errors import ConfigurationError
+from .domain.redaction import entry
 from .domain.usage import FrozenMap, ModelPrice
 
 __all__ = [
@@ -156,7 +157,8 @@ class Settings:
             check_choice(key, getattr(self, key), get_args(kind), origin(self, key), optional=optional)
         if not isinstance(self.credential, OwnCredential):
             where = origin(self, "credential")
-            check_choice("credential", self.credential, get_args(CredentialKind), where, optional=False)
+            kinds = get_args(CredentialKind)
+            check_choice("credential", self.credential, kinds, where, optional=False, secret_like=True)
         check_kinds(self)
         check_budget_store(self)
         if self.deployments or not isinstance(self.deployments, tuple):  # [] too: it is a mistake
@@ -215,6 +217,7 @@ class Settings:
     # -- constructors -------------------------------------------------------------------------
 
     @classmethod
+    @entry
     def from_dict(
         cls, values: Mapping[str, Any], *, name: str = "default", source: str | Mapping[str, str] = "dict"
     ) -> Settings:
@@ -242,6 +245,7 @@ class Settings:
         return cls(**converted, name=name, sources=sources)
 
     @classmethod
+    @entry
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Build settings from environment variables (see the README's table); keywords win.
 
@@ -252,6 +256,7 @@ class Settings:
         return cls.from_dict(values, source=sources)
 
     @classmethod
+    @entry
     def from_toml(cls, path: str | os.PathLike[str], *, name: str = "default") -> Settings:
         """Read one client's settings from a TOML file.
 
@@ -265,6 +270,7 @@ class Settings:
         return cls.from_dict(values, name=name, source=source)
 
     @classmethod
+    @entry
     def all_from_toml(cls, path: str | os.PathLike[str]) -> dict[str, Settings]:
         """Read every client's settings from a TOML file, by name (see :meth:`from_toml`).
 
@@ -276,6 +282,7 @@ class Settings:
             for name, (values, source) in client_tables(path).items()
         }
 
+    @entry
     def replace(self, **changes: Any) -> Settings:
         """Return a copy with ``changes`` applied and validated; their source becomes ``keyword``."""
         converted = {key: convert(key, value, describe("keyword")) for key, value in changes.items()}
@@ -308,6 +315,11 @@ class Settings:
         return shown
 
 
+# Settings(...) itself: its generated __init__ holds every value as given (secrets in clear).
+Settings.__init__ = entry(Settings.__init__)  # type: ignore[method-assign]
+
+
+@entry
 def read_unchecked(
     path: str | os.PathLike[str] | None = None,
     *,

@@ -37,6 +37,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from ..domain.budget import (
     Budget,
@@ -50,6 +51,7 @@ from ..domain.budget import (
     newest_hint,
 )
 from ..domain.errors import ConfigurationError
+from ..domain.redaction import redact
 from . import _budget_lua as lua
 from ._leasing import LEASE_MAX_CALLS, LEASE_SHARE, LeaseBook
 from .budget_memory import HINT_SECONDS, MemoryBudgetStore
@@ -101,14 +103,20 @@ class RedisBudgetStore:
                 'The Redis budget store needs the redis package: pip install "llmport[redis]"'
             ) from None
         self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
-        # No retries inside the client: a Redis that does not answer at once means the fallback.
-        self._redis: Any = redis.Redis.from_url(
-            url,
-            decode_responses=True,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            retry=Retry(NoBackoff(), 0),
-        )
+        problem: str | None = None
+        try:
+            # No retries inside the client: a Redis that does not answer at once means the fallback.
+            self._redis: Any = redis.Redis.from_url(
+                url,
+                decode_responses=True,
+                socket_timeout=timeout,
+                socket_connect_timeout=timeout,
+                retry=Retry(NoBackoff(), 0),
+            )
+        except ValueError as exc:  # a bad port or query value; redis-py's frames hold the URL
+            problem = redact(str(exc), (urlsplit(url).password or "",))
+        if problem is not None:  # raised here, so that no __context__ links the ValueError
+            raise ConfigurationError(f"budget_store: redis cannot read the URL: {problem}")
         self._scripts = {
             name: self._redis.register_script(source)
             for name, source in (

@@ -1,16 +1,20 @@
-"""Keeping secrets out of errors: redaction, and exceptions cut loose from their chain."""
+"""Keeping secrets out of errors: redaction, exceptions cut loose from their chain, bare entries."""
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterable
-from typing import TypeVar
+from collections.abc import Callable, Iterable, Iterator
+from typing import ParamSpec, TypeVar
 
 from .errors import LLMPortError
 
-__all__ = ["Redactor", "redact", "unchained"]
+__all__ = ["Redactor", "bare", "bare_failures", "entry", "redact", "unchained"]
 
 E = TypeVar("E", bound=BaseException)
+T = TypeVar("T")
+P = ParamSpec("P")
+R = TypeVar("R")
 
 # What a provider or gateway may echo back that is, or looks like, a credential: OpenAI keys
 # (also masked, "sk-ab***yz"), a bearer token, a JWT, a header or parameter named like a secret,
@@ -83,3 +87,50 @@ def unchained(error: E) -> E:
     error.__context__ = None
     error.__suppress_context__ = True
     return error
+
+
+def bare(error: E) -> E:
+    """Return ``error`` without its traceback and its chain, to be raised again from the caller's frame."""
+    return unchained(error.with_traceback(None))
+
+
+def entry(function: Callable[P, R]) -> Callable[P, R]:
+    """Make ``function`` an entry that llmport's errors leave bare: only its own frame, emptied.
+
+    The frames below a public entry hold what the caller passed as locals: settings with their
+    keys, a Redis URL with its password, a prompt. An error tracker (Sentry at its defaults)
+    records every frame's locals along a traceback, and the chained exceptions' frames too. So
+    an LLMPortError, whose message says all a caller needs, leaves an entry with a traceback
+    that starts at the entry and with no ``__cause__`` or ``__context__``; the entry's own frame
+    drops the arguments first. Any other exception is a bug and keeps its traceback for the
+    report; its arguments are dropped all the same.
+    """
+
+    @functools.wraps(function)
+    def entry_point(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return function(*args, **kwargs)
+        except LLMPortError as caught:
+            error = caught
+        except BaseException:
+            del args, kwargs
+            raise
+        del args, kwargs
+        # Raised after the except block, so that Python links no __context__ to it.
+        raise bare(error)  # llmport's frames below held your settings or prompt: cut (docs/design.md)
+
+    return entry_point
+
+
+def bare_failures(items: Iterator[T]) -> Iterator[T]:
+    """``items``, passed through; an LLMPortError while reading them leaves bare, as from an :func:`entry`.
+
+    For what an entry returns to be read later (a stream): the generators below it hold the
+    request, the prompt with it, as locals.
+    """
+    try:
+        yield from items
+        return
+    except LLMPortError as caught:
+        error = caught
+    raise bare(error)  # llmport's frames below held your prompt: cut (docs/design.md)

@@ -8,6 +8,7 @@ import threading
 from collections.abc import Mapping
 
 from ..domain.errors import ConfigurationError
+from ..domain.redaction import entry
 from ..services.client import Client
 from ..settings import Settings
 
@@ -16,6 +17,7 @@ __all__ = ["close_at_exit", "close_registered_clients", "settings_from"]
 _log = logging.getLogger("llmport.entrypoints")
 
 
+@entry
 def settings_from(value: object, *, source: str) -> Settings:
     """Read settings from a framework's config value, or from the environment when it is absent.
 

@@ -22,6 +22,7 @@ from ..domain.models import (
     ResponseFormat,
     Tool,
 )
+from ..domain.redaction import bare_failures, entry
 from ..domain.usage import UsageReport
 from .chat import ChatService
 from .chat_request import chat_request
@@ -83,6 +84,7 @@ class Client:
         """Start the totals again from zero, and return them as they were (in one step: no call is lost)."""
         return self._root._accounting.ledger.report(reset=True)
 
+    @entry
     def with_options(
         self,
         *,
@@ -112,6 +114,7 @@ class Client:
         view._options = CallOptions(max_retries, deadline, timeout, _as_given(headers)).over(self._options)
         return view
 
+    @entry
     def chat(
         self,
         prompt: MessagesLike,
@@ -205,6 +208,7 @@ class Client:
         response = root._chat.complete(request, options)
         return root._accounting.reply(request.model or root._chat_model, response)
 
+    @entry
     def stream(
         self,
         prompt: MessagesLike,
@@ -274,8 +278,9 @@ class Client:
             store=store,
         )
         chunks = root._chat.stream(request, options)
-        return root._accounting.stream(request.model or root._chat_model, chunks)
+        return bare_failures(root._accounting.stream(request.model or root._chat_model, chunks))
 
+    @entry
     def embed(
         self,
         texts: str | Sequence[str],

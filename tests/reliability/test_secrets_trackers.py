@@ -1,10 +1,11 @@
 """No key, token or client secret reaches an error tracker, a log, a traceback or a pickle.
 
 Real sentry-sdk at its default options (frame locals on, default integrations, no value
-truncation) with a transport that keeps the envelopes instead of sending them; root and every
-vendor logger at DEBUG. For each provider shape and each auth kind (API key; an Entra token from
-azure-identity's real ManagedIdentityCredential; a static token) the loopback answers a 500, a 401,
-a connection reset, a 429 whose body echoes the key or token, and a 400 whose plain-text body
+truncation; 2.x and 3.x alike, see ``sentry_keeping.py``) with a transport that keeps the
+envelopes instead of sending them; root and every vendor logger at DEBUG. For each provider
+shape and each auth kind (API key; an Entra token from azure-identity's real
+ManagedIdentityCredential; a static token) the loopback answers a 500, a 401, a connection
+reset, a 429 whose body echoes the key or token, and a 400 whose plain-text body
 echoes the credential header; each failure is captured with ``sentry_sdk.capture_exception``.
 Then no secret may occur in the serialized events, in ``str``/``repr``/``pickle.dumps`` of the
 error and of everything on its ``__cause__``/``__context__`` chain, in
@@ -17,10 +18,8 @@ holds one whole.
 
 from __future__ import annotations
 
-import pickle
 import socket
 import time
-import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,8 +29,7 @@ import sentry_sdk
 from dependency_injector import providers
 from harness import PROVIDERS, FakeTime, debug_log_lines, shaped
 from loopback import LoopbackServer, RecordedRequest, Reply
-from sentry_sdk.envelope import Envelope
-from sentry_sdk.transport import Transport
+from sentry_keeping import KeepingTransport, chain, error_texts, frames, keeping_sentry, occurrences
 from token_endpoint import TokenEndpoint, point_managed_identity_at, refuse_off_machine
 from wire_samples import azure_error, openai_error
 
@@ -76,44 +74,11 @@ OPERATIONS: dict[str, Callable[[Client], object]] = {
 # -- capturing: sentry, logs, and no traffic off the machine ------------------------------------
 
 
-class KeepingTransport(Transport):
-    """A sentry transport that keeps every envelope in memory and sends nothing anywhere."""
-
-    def __init__(self, options: dict[str, Any] | None = None) -> None:
-        super().__init__(options)
-        self.envelopes: list[Envelope] = []
-
-    def capture_envelope(self, envelope: Envelope) -> None:
-        self.envelopes.append(envelope)
-
-    def events(self) -> list[dict[str, Any]]:
-        return [
-            item.payload.json
-            for envelope in self.envelopes
-            for item in envelope.items
-            if item.type == "event" and item.payload.json is not None
-        ]
-
-    def serialized(self) -> list[bytes]:
-        return [envelope.serialize() for envelope in self.envelopes]
-
-
 @pytest.fixture
 def sentry() -> Iterator[KeepingTransport]:
-    """sentry-sdk initialised with its defaults and a keeping transport; reset afterwards."""
-    transport = KeepingTransport()
-    sentry_sdk.get_isolation_scope().clear_breadcrumbs()
-    sentry_sdk.init(dsn="http://public@127.0.0.1:1/1", transport=transport)
-    client = sentry_sdk.get_client()
-    # The defaults this test relies on: frame locals recorded, and nothing cut short.
-    assert client.options["include_local_variables"] is True
-    assert client.options["send_default_pii"] in (None, False)
-    try:
+    """sentry-sdk initialised with its defaults (frame locals on, on 2.x and 3.x) and a keeping transport."""
+    with keeping_sentry() as transport:
         yield transport
-    finally:
-        client.close()
-        sentry_sdk.get_global_scope().set_client(None)
-        sentry_sdk.get_isolation_scope().clear_breadcrumbs()
 
 
 @pytest.fixture
@@ -138,35 +103,6 @@ def managed_identity_env(monkeypatch: pytest.MonkeyPatch) -> Callable[[TokenEndp
 
 
 # -- what is scanned ---------------------------------------------------------------------------
-
-
-def chain(error: BaseException) -> list[BaseException]:
-    """The error and every exception reachable through __cause__ and __context__."""
-    seen: dict[int, BaseException] = {}
-    pending: list[BaseException | None] = [error]
-    while pending:
-        current = pending.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen[id(current)] = current
-        pending += [current.__cause__, current.__context__]
-    return list(seen.values())
-
-
-def error_texts(error: BaseException) -> list[bytes]:
-    """What a person or a tool may get from the error: str, repr, pickle, the formatted traceback."""
-    texts = ["".join(traceback.format_exception(error)).encode()]
-    for link in chain(error):
-        texts += [str(link).encode(), repr(link).encode(), *(repr(arg).encode() for arg in link.args)]
-        try:
-            texts.append(pickle.dumps(link))
-        except Exception as exc:  # an unpicklable SDK exception would still be scanned as text
-            texts.append(repr(exc).encode())
-    return texts
-
-
-def occurrences(secrets: dict[str, str], blobs: list[bytes]) -> dict[str, int]:
-    return {name: sum(blob.count(secret.encode()) for blob in blobs) for name, secret in secrets.items()}
 
 
 @dataclass
@@ -202,7 +138,7 @@ class Scan:
 
     def report(self, events: list[dict[str, Any]]) -> str:
         linked = sum(len(chain(error)) for error in self.errors)
-        framed = sum(len(_frames(event)) for event in events)
+        framed = sum(len(frames(event)) for event in events)
         return (
             f"{len(events)} events ({framed} frames), {len(self.errors)} exceptions "
             f"({linked} along their chains)"
@@ -323,18 +259,10 @@ def test_no_secret_reaches_the_tracker_logs_tracebacks_or_pickles(
 
     # Not vacuous: one event per failure, with the frames' locals, and DEBUG lines from the SDK's transport.
     assert len(events) == len(scan.errors) == scan.calls
-    assert all(any(frame.get("vars") for frame in _frames(event)) for event in events)
+    assert all(any(frame.get("vars") for frame in frames(event)) for event in events)
     assert any(line.startswith("httpcore2") for line in log_lines)
     assert found == {where: dict.fromkeys(secrets, 0) for where in found}
     assert all(error.__cause__ is None and error.__context__ is None for error in scan.errors)
-
-
-def _frames(event: dict[str, Any]) -> list[dict[str, Any]]:
-    return [
-        frame
-        for value in event.get("exception", {}).get("values", [])
-        for frame in (value.get("stacktrace") or {}).get("frames", [])
-    ]
 
 
 # -- the client secret, with the token endpoint down -------------------------------------------
