@@ -22,13 +22,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # otel_helpers, a sibl
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "contract"))  # loopback, wire_samples
 
 from loopback import LoopbackServer, Reply  # the path is set above
-from opentelemetry.sdk.metrics import ExemplarFilter, MeterProvider
+from opentelemetry.sdk.metrics import ExemplarFilter, Histogram, MeterProvider
 from opentelemetry.sdk.metrics.export import (
+    InMemoryMetricReader,
     MetricExporter,
     MetricExportResult,
     MetricsData,
     PeriodicExportingMetricReader,
 )
+from opentelemetry.sdk.metrics.view import Aggregation
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from otel_helpers import CHAT_MODEL, EMBEDDING_MODEL, Otel, settings_for, traced_client
 from wire_samples import chat_chunks, openai_error
@@ -76,6 +78,16 @@ class BrokenExemplarFilter(ExemplarFilter):
     def should_sample(self, value: Any, time_unix_nano: int, attributes: Any, context: Any) -> bool:
         self.raised += 1
         raise self.error(f"record saw {attributes}")
+
+
+class BrokenAggregation(Aggregation):
+    """A metric reader's preferred histogram aggregation that cannot be made: the first record raises."""
+
+    def __init__(self, error: type[Exception]) -> None:
+        self.error = error
+
+    def _create_aggregation(self, instrument: Any, attributes: Any, *args: Any, **kwargs: Any) -> Any:
+        raise self.error(f"aggregation for {attributes}")
 
 
 class BrokenMetricExporter(MetricExporter):
@@ -261,6 +273,21 @@ def test_a_meter_provider_that_raises_leaves_the_spans_and_the_calls(
     otel = Otel()
     otel.meter_provider = BrokenMeterProvider()
     with traced_client(settings_for("openai", server), otel) as client:
+        chat(client)
+        stream(client)
+        embed(client)
+        assert_counted(client, 3, 3, [server])
+    assert len(otel.calls()) == 3
+    assert len(telemetry_records(telemetry_log, error)) == 1
+
+
+def test_a_metric_reader_that_raises_on_record_fails_no_call(
+    server: LoopbackServer, telemetry_log: pytest.LogCaptureFixture
+) -> None:
+    error = fresh_error("ReaderBroke")
+    reader = InMemoryMetricReader(preferred_aggregation={Histogram: BrokenAggregation(error)})
+    otel = Otel(readers=[reader])
+    with traced_client(settings_for("azure_v1", server), otel) as client:
         chat(client)
         stream(client)
         embed(client)
