@@ -8,6 +8,7 @@ refused when nothing trusts it.
 
 from __future__ import annotations
 
+import os
 import ssl
 import sys
 import tempfile
@@ -123,3 +124,30 @@ def test_a_certificate_trusted_through_a_users_http_client_is_accepted(
         assert client.chat("hi").text
     with llmport.build_client(https_settings(server)) as client, pytest.raises(ConnectionFailedError):
         client.chat("hi")
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_verifies_with_the_shared_context_over_its_own_connections(
+    https_server: tuple[LoopbackServer, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server, cafile = https_server
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    monkeypatch.setenv("SSL_CERT_FILE", cafile)
+    with llmport.build_client(https_settings(server)) as client:
+        assert client.chat("hi").text  # the parent's pool now holds a TLS connection
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: one call over a new connection, the outcome through the pipe
+            try:
+                outcome = client.chat("hi").text
+            except BaseException as error:
+                outcome = f"failed: {type(error).__name__}"
+            os.write(write_end, outcome.encode()[:200])
+            os._exit(0)
+        os.close(write_end)
+        outcome = os.read(read_end, 256).decode()
+        os.close(read_end)
+        os.waitpid(pid, 0)
+        assert outcome and not outcome.startswith("failed"), outcome
+        assert client.chat("hi").text  # the parent's own connection is still good
+    assert server.count == 3
