@@ -8,6 +8,9 @@ call (``chat {model}``, ``embeddings {model}``), current while an attempt runs, 
 ``opentelemetry-semantic-conventions`` package. Message content only when the user opts in. Never a
 key or a token: nothing here sees the credentials.
 
+What the SDK or the application's processors, views and providers raise never fails a call: it
+is logged once per process and kind (``_otel_guard.py``) and the call goes on.
+
 ``opentelemetry`` is imported when an ``OpenTelemetry`` is built, never by ``import llmport``.
 """
 
