@@ -31,7 +31,7 @@ from opentelemetry.sdk.metrics.export import (
     PeriodicExportingMetricReader,
 )
 from opentelemetry.sdk.metrics.view import Aggregation
-from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 from otel_helpers import CHAT_MODEL, EMBEDDING_MODEL, Otel, settings_for, traced_client
 from wire_samples import chat_chunks, openai_error
 
@@ -278,6 +278,26 @@ def test_a_meter_provider_that_raises_leaves_the_spans_and_the_calls(
         embed(client)
         assert_counted(client, 3, 3, [server])
     assert len(otel.calls()) == 3
+    assert len(telemetry_records(telemetry_log, error)) == 1
+
+
+def test_a_tracer_provider_that_raises_leaves_the_metrics_and_the_calls(
+    server: LoopbackServer, telemetry_log: pytest.LogCaptureFixture
+) -> None:
+    error = fresh_error("TracerBroke")
+
+    class BrokenTracerProvider(TracerProvider):
+        def get_tracer(self, *args: Any, **kwargs: Any) -> Any:
+            raise error("no tracer today")
+
+    otel = Otel()
+    otel.tracer_provider = BrokenTracerProvider()
+    with traced_client(settings_for("openai", server), otel) as client:
+        chat(client)
+        stream(client)
+        embed(client)
+        assert_counted(client, 3, 3, [server])
+    assert sum(point.count for point in otel.points(DURATION)) == 3
     assert len(telemetry_records(telemetry_log, error)) == 1
 
 
