@@ -14,11 +14,18 @@ from opentelemetry.semconv._incubating.attributes import openai_attributes as _o
 from opentelemetry.semconv.attributes import error_attributes as _error
 from opentelemetry.semconv.attributes import http_attributes as _http
 from opentelemetry.semconv.attributes import server_attributes as _server
-from opentelemetry.trace import SpanKind, Status, StatusCode, set_span_in_context
+from opentelemetry.trace import INVALID_SPAN, SpanKind, Status, StatusCode, set_span_in_context
 
 from ..domain.models import ChatRequest
 
-__all__ = ["attach", "chat_request_attributes", "detach", "error_status", "set_span_in_context"]
+__all__ = [
+    "INVALID_SPAN",
+    "attach",
+    "chat_request_attributes",
+    "detach",
+    "error_status",
+    "set_span_in_context",
+]
 
 CLIENT = SpanKind.CLIENT
 

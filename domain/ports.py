@@ -90,6 +90,7 @@ class CallSpan(Protocol):
     """What one logical call (all its attempts, retries and waits) reports to telemetry.
 
     A service opens it with ``TelemetryPort.start_call`` and ends it exactly once with ``end``.
+    No method raises: telemetry that fails is the adapter's to log, never the call's to fail.
     """
 
     @property

@@ -24,6 +24,7 @@ import openai
 
 from ...domain.deadline import current_deadline
 from ...domain.errors import ConfigurationError
+from .tls import shared_ssl_context
 
 __all__ = [
     "DEFAULT_MAX_RESPONSE_BYTES",
@@ -210,8 +211,12 @@ class _LimitedClient(openai.DefaultHttpxClient):
 
 
 def guarded_http_client(timeout: float) -> httpx2.Client:
-    """A new httpx client for one SDK client: the SDK's defaults, every request under RequestLimits."""
-    return _LimitedClient(timeout=timeout)
+    """A new httpx client for one SDK client: the SDK's defaults, every request under RequestLimits.
+
+    Its connection pool is its own; its TLS context is the process's shared one (``tls.py``), the
+    same trust store and verification httpx would have built for it.
+    """
+    return _LimitedClient(timeout=timeout, verify=shared_ssl_context())
 
 
 def guard_user_client(client: object) -> httpx2.Client:

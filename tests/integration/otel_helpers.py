@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from dependency_injector import providers
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.metrics import ExemplarFilter, MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader, MetricReader
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
@@ -27,14 +28,30 @@ EMBEDDING_MODEL = "text-embedding-3-small"
 
 
 class Otel:
-    """A tracer provider and a meter provider of the SDK, each with an in-memory reader."""
+    """A tracer provider and a meter provider of the SDK, each with an in-memory reader.
 
-    def __init__(self) -> None:
+    Args:
+        processors: more span processors, after the in-memory one (which sees every span first).
+        readers: more metric readers, besides the in-memory one.
+        exemplar_filter: the meter provider's (the SDK asks it on every ``record``).
+    """
+
+    def __init__(
+        self,
+        *,
+        processors: Sequence[SpanProcessor] = (),
+        readers: Sequence[MetricReader] = (),
+        exemplar_filter: ExemplarFilter | None = None,
+    ) -> None:
         self.spans = InMemorySpanExporter()
         self.tracer_provider = TracerProvider()
         self.tracer_provider.add_span_processor(SimpleSpanProcessor(self.spans))
+        for processor in processors:
+            self.tracer_provider.add_span_processor(processor)
         self.reader = InMemoryMetricReader()
-        self.meter_provider = MeterProvider(metric_readers=[self.reader])
+        self.meter_provider = MeterProvider(
+            metric_readers=[self.reader, *readers], exemplar_filter=exemplar_filter
+        )
 
     def finished(self) -> list[ReadableSpan]:
         return list(self.spans.get_finished_spans())
