@@ -1,7 +1,8 @@
 """A real redis-server on 127.0.0.1 for the tests: a free port, no persistence, stopped afterwards.
 
-``bash .ci/servers`` (run by ``.ci/run``) installs Debian's ``redis-server``; where it is missing, tests that need it skip with
-:data:`SKIP_REASON`. ``stop()`` and ``start()`` again on the same port play an outage.
+``bash .ci/servers`` (run by ``.ci/run``) installs Debian's ``redis-server``; where it is missing,
+tests that need it skip with :data:`SKIP_REASON`. ``stop()`` and ``start()`` again on the same port
+play an outage.
 """
 
 from __future__ import annotations

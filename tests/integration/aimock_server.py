@@ -57,8 +57,8 @@ def running_aimock(
     binary = _binary()
     if binary is None:
         pytest.skip(
-            "needs @copilotkit/aimock's llmock (Node.js 20): run `bash .ci/servers` from the repository root, "
-            "or set LLMPORT_AIMOCK_BIN"
+            "needs @copilotkit/aimock's llmock (Node.js 20): run `bash .ci/servers` from the repository "
+            "root, or set LLMPORT_AIMOCK_BIN"
         )
     fixture_file = directory / "fixtures.json"
     fixture_file.write_text(json.dumps({"fixtures": list(fixtures)}))
