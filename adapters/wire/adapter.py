@@ -216,8 +216,8 @@ class WireAdapter:
         """The request id callers quote (x-request-id, else apim-request-id), and APIM's own."""
         apim = headers.get("apim-request-id")
         return (
-            self._redactor.value(request_id_of(headers)),
-            None if apim is None else self._redactor.value(apim),
+            self._redactor.request_id(request_id_of(headers)),
+            self._redactor.request_id(apim),
         )
 
     def _parsed(self, parse: Callable[[], T], request_id: str | None) -> T:
