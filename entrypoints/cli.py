@@ -141,7 +141,7 @@ def _parser() -> argparse.ArgumentParser:
         "-v",
         "--verbose",
         action="store_true",
-        help="also show the warnings of the libraries llmport uses (e.g. what each Entra ID credential tried)",
+        help="also show the warnings of the libraries llmport uses (e.g. what each Entra ID credential did)",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
