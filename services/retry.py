@@ -225,7 +225,7 @@ class Retrier:
             wait = policy.delay(retries_taken, last_error, self._rand())
             # Rule: never sleep past the deadline; failing now beats waiting for a doomed attempt.
             if deadline is not None and self._clock() + wait >= deadline.at:
-                raise last_error
+                raise _not_waited(last_error, deadline.at - self._clock())
             if on_retry is not None:
                 on_retry(RetryEvent(attempt, last_error, wait))
             self._sleep(wait)
@@ -242,6 +242,19 @@ class Retrier:
             )
         with deadline_scope(deadline):
             return operation()
+
+
+def _not_waited(error: LLMPortError, left: float) -> LLMPortError:
+    """``error``, its message saying that the deadline is why llmport did not wait and try again."""
+    left = max(left, 0.0)
+    hinted = error.retry_after is not None and error.retry_after > 0
+    wait = f"Retry-After {error.retry_after:g} s" if hinted else "the wait before the next retry"
+    why = f"{wait} exceeds what is left of the deadline ({left:.1f} s); not waited"
+    # A scripted error may be raised again (fakes, a cache): say it once.
+    if not error.message.endswith(why):
+        error.message = f"{error.message}; {why}"
+        error.args = (error.message,)
+    return error
 
 
 def _scoped(operation: Callable[[], T], options: CallOptions) -> Callable[[], T]:
