@@ -199,7 +199,7 @@ def _routing_value(key: str, value: Any, label: str, where: str) -> Any:
     try:
         convert(key, value)
     except ConfigurationError:
-        problem = "is not a number"
+        problem = "is not a number" if key in ("weight", "eject_for") else "is not a whole number"
     else:
         problem = "is text, not a number"
     raise ConfigurationError(

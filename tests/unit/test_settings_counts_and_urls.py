@@ -67,7 +67,7 @@ def _deployments_file(tmp_path: Path, entry: str) -> Path:
     [
         (
             'priority = "high"',
-            "deployments[east].priority: 'high' is not a number; write a number without quotes, like "
+            "deployments[east].priority: 'high' is not a whole number; write a number without quotes, like "
             "priority = 0",
         ),
         (
