@@ -43,12 +43,16 @@ _SECRET_PATTERNS = re.compile(
     r"(?:[\"']?\s*=\s*[\"']?[^\s\"',;&]+"  # name=value, quoted or not
     r"|[\"']\s*:\s*[\"'][^\s\"',;&]+"  # "name": "value"
     r"|\s*:\s*(?=[^\s\"',;&]*[\d\-_.~+/=])[^\s\"',;&]+)"  # name: value, when the value is no word
-    r"|(?<![\w\-])(?=[\w+/=.~-]*\d)(?=[\w+/=.~-]*[a-z])(?P<run>[\w+/=.~-]{32,}))"
+    r"|(?<![\w\-])(?=[\w+/=.~-]*\d)(?=[\w+/=.~-]*[a-z])(?P<run>[\w+/=.~-]{31,}[\w+/=~-]))"  # no final "."
 )
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
 _HEX = re.compile(r"[0-9a-f\-]+", re.IGNORECASE)
 # req_..., resp_..., chatcmpl-..., msg_..., file-..., batch_...: how providers name their ids.
-_PREFIXED_ID = re.compile(r"[a-z]{2,16}[_\-][\w\-]+")
+_PREFIXED_ID = re.compile(r"(?P<prefix>[a-z]{2,16})[_\-][\w\-]+")
+# Prefixes of well-known tokens that look like ids otherwise (GitHub, Slack, GitLab, session keys).
+_SECRET_PREFIXES = frozenset(
+    {"rk", "pk", "ghp", "gho", "ghu", "ghs", "ghr", "xoxa", "xoxb", "xoxp", "glpat", "sess"}
+)
 _SECRET_WORDS = frozenset(
     {"key", "keys", "secret", "token", "password", "passwd", "signature", "sig", "credential",
      "credentials", "authorization", "bearer", "apikey"}
@@ -78,7 +82,10 @@ def _hide(match: re.Match[str]) -> str:
     named = _named(match.string[: match.start()])
     if named is not None:
         return "***" if named == "secret" else run
-    return run if _HEX.fullmatch(run) or _PREFIXED_ID.fullmatch(run) else "***"
+    if _HEX.fullmatch(run):
+        return run
+    prefixed = _PREFIXED_ID.fullmatch(run)
+    return run if prefixed and prefixed["prefix"] not in _SECRET_PREFIXES else "***"
 
 
 def _replace_known(message: str, secrets: Iterable[str]) -> str:

@@ -62,6 +62,7 @@ def test_redaction_keeps_request_ids_in_messages(request_id: str) -> None:
     text = f"The server had an error processing your request. Request id {request_id}. Retry."
     assert redact(text) == text
     assert redact(f"failed ({request_id})") == f"failed ({request_id})"
+    assert redact(f"failed: {request_id}.") == f"failed: {request_id}."
 
 
 @pytest.mark.parametrize(
@@ -136,3 +137,11 @@ def test_unnamed_long_runs_that_are_no_id_are_still_hidden() -> None:
     # Azure's 84-character keys, SAS signatures: mixed-case base62, no id prefix, no id word before.
     key = "7Fq2x9LmN4pR8sT1vW3yZ6bC5dE0gH2jK4mN6pQ8rS0tU2vW4xY6zA8bC0dE2fG4hJ6kL8mN0pQ2rS4tU6vW8xY0z"
     assert redact(f"echo {key} end") == "echo *** end"
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["ghp_0123456789abcdefABCDEF0123456789abcd", "xoxb-123456789012-1234567890123-AbCdEfGhIjKlMn"],
+)
+def test_well_known_tokens_shaped_like_prefixed_ids_are_still_hidden(token: str) -> None:
+    assert redact(f"upstream said {token}") == "upstream said ***"
