@@ -266,6 +266,10 @@ _WHOLE = frozenset(
 
 def check_whole(name: str, value: object, low: int, high: float, where: str) -> None:
     """Refuse a count that is not a whole number (an int; a bool is none), naming its range."""
+    if isinstance(value, float) and value.is_integer():
+        raise ConfigurationError(
+            f"{name}: {value!r} is written as a fraction; write the whole number, {int(value)}{where}"
+        )
     if isinstance(value, bool) or not isinstance(value, int):
         raise ConfigurationError(
             f"{name}: {value!r} is not a whole number; set a whole number from {low} to {int(high)}{where}"

@@ -35,6 +35,20 @@ def test_a_count_with_a_fraction_is_refused_when_the_settings_are_read(
     assert message.endswith("(from dict)")  # not the environment: the value came from a dict
 
 
+def test_a_whole_number_written_with_a_decimal_point_is_refused_with_the_number_to_write(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "llmport.toml"
+    path.write_text(
+        'provider = "openai"\napi_key = "sk-test"\nembedding_batch_size = 16.0\n', encoding="utf-8"
+    )
+    with pytest.raises(ConfigurationError) as raised:
+        Settings.from_toml(path)
+    assert raised.value.message == (
+        f"embedding_batch_size: 16.0 is written as a fraction; write the whole number, 16 (from file {path})"
+    )
+
+
 def test_a_fraction_in_a_deployment_names_the_deployment() -> None:
     with pytest.raises(ConfigurationError) as raised:
         Settings.from_dict({**OPENAI, "deployments": [{"name": "east", "embedding_batch_size": 2.5}]})
