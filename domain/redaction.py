@@ -7,7 +7,7 @@ The rule, for text from a provider, a gateway or a credential library:
   ``context_length_exceeded`` stays as it is.
 - Whatever is shaped like a credential is replaced whether known or not: ``sk-`` keys (also
   masked ones), ``Bearer`` tokens, JWTs, and the value of a field named like a secret
-  (``api-key=``, ``"access_token": "..."``, ``password: s3cr3t``; after a bare colon the value
+  (``api-key=``, ``"access_token": "..."``, ``password: s3cr3t``; after a colon an unquoted value
   must hold a digit or a symbol, so that prose such as ``no token: failed to ...`` stays).
 - A long run of key-like characters (32 or more, letters and digits) is where keys and ids look
   alike, and the words before it decide: after a word that names a secret (key, secret, token,
@@ -41,7 +41,7 @@ _SECRET_PATTERNS = re.compile(
     r"|\beyJ[\w\-]+\.[\w\-]+\.[\w\-]*"
     r"|\b(?:api[-_]?key|subscription[-_]key|access[-_]token|token|secret|password|signature)"
     r"(?:[\"']?\s*=\s*[\"']?[^\s\"',;&]+"  # name=value, quoted or not
-    r"|[\"']\s*:\s*[\"'][^\s\"',;&]+"  # "name": "value"
+    r"|[\"']?\s*:\s*[\"'][^\s\"',;&]+"  # "name": "value", name: "value"
     r"|\s*:\s*(?=[^\s\"',;&]*[\d\-_.~+/=])[^\s\"',;&]+)"  # name: value, when the value is no word
     r"|(?<![\w\-])(?=[\w+/=.~-]*\d)(?=[\w+/=.~-]*[a-z])(?P<run>[\w+/=.~-]{31,}[\w+/=~-]))"  # no final "."
 )

@@ -126,6 +126,7 @@ def test_with_api_key_x_the_providers_code_message_and_id_stay_whole(provider: s
         ("token: s3cr3t", "***"),
         ("password: hunter2", "***"),
         ('"token": "opaque"', '"***"'),
+        ('token: "opaque"', '***"'),
         ("token=opaque", "***"),
     ],
 )
