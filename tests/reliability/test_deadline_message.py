@@ -61,7 +61,27 @@ def test_a_backoff_longer_than_what_is_left_says_so_too_and_only_once() -> None:
         with pytest.raises(ServiceUnavailableError) as raised:
             retrier.call(fail)
     assert raised.value.message == (
-        "upstream busy; the wait before the next retry exceeds what is left of the deadline (2.5 s); "
+        "upstream busy; the wait before the next retry (3.6 s) exceeds what is left of the deadline (2.5 s); "
         "not waited"
     )
     assert clock.now == 101.0  # two attempts, no sleep
+
+
+def test_a_short_retry_after_is_not_blamed_when_the_backoff_was_the_longer_wait() -> None:
+    clock = _Clock()
+    retrier = Retrier(
+        RetryPolicy(max_retries=5, initial_backoff=4.0, deadline=3.0),
+        sleep=clock.sleep,
+        clock=clock,
+        rand=lambda: 0.9,
+    )
+
+    def fail() -> None:
+        raise RateLimitedError("slow down", retry_after=0.5)
+
+    with pytest.raises(RateLimitedError) as raised:
+        retrier.call(fail)
+    assert raised.value.message == (
+        "slow down; the wait before the next retry (3.6 s) exceeds what is left of the deadline (3.0 s); "
+        "not waited"
+    )
