@@ -23,9 +23,11 @@ __all__ = [
     "check_numbers",
     "check_prices",
     "check_range",
+    "check_request_path",
     "check_secret",
     "check_url",
     "check_values",
+    "check_whole",
     "is_loopback",
     "resolve_auth",
     "shown_url",
@@ -249,11 +251,69 @@ def check_kinds(settings: Settings) -> None:
             )
     for key in ("base_url", "endpoint"):
         if getattr(settings, key) not in (None, ""):
-            check_url(key, getattr(settings, key), origin(settings, key))
+            parts = check_url(key, getattr(settings, key), origin(settings, key))
+            check_request_path(key, parts, origin(settings, key))
+
+
+# The paths the SDK appends itself: a URL pasted from a request (or the portal's sample) holds one.
+_REQUEST_PATH = re.compile(
+    r"(?P<root>.*?)(?:/openai(?:/deployments/(?P<deployment>[^/]+))?)?"
+    r"(?P<op>/chat/completions|/completions|/embeddings|/responses)?/*$"
+)
+
+
+def check_request_path(name: str, parts: SplitResult, where: str) -> None:
+    """Refuse a base URL or endpoint that holds what the client appends to it (a doubled path 404s).
+
+    An Azure endpoint is the resource (``https://RESOURCE.openai.azure.com``, or a gateway's
+    prefix); ``/openai/v1`` is allowed (it selects the v1 API). A base URL is the API root
+    (``https://HOST/v1``): the SDK adds ``/chat/completions`` and ``/embeddings``.
+    """
+    path = parts.path.rstrip("/")
+    if name == "endpoint" and path.endswith("/openai/v1"):
+        return
+    match = _REQUEST_PATH.fullmatch(path)
+    if match is None:
+        return
+    extra = path[len(match["root"]) :]
+    if not extra or (name == "base_url" and not match["op"]):
+        return  # no request path; for base_url, "/openai" may be a server's own prefix
+    root = parts._replace(path=match["root"]).geturl()
+    fix = f"set {name} to {root!r}"
+    if match["deployment"]:
+        fix += f" and chat_model (or embedding_model) to the deployment {match['deployment']!r}"
+    raise ConfigurationError(
+        f"{name}: {parts.geturl()!r} holds the request path {extra!r}, which the client adds itself "
+        f"(the request would go to a doubled path and 404); {fix}{where}"
+    )
+
+
+# The settings that count something: a fraction would be used as it is (3 requests of 2.5 inputs).
+_WHOLE = frozenset(
+    {
+        "max_retries",
+        "embedding_batch_size",
+        "embedding_token_budget",
+        "embedding_max_workers",
+        "max_response_bytes",
+    }
+)
+
+
+def check_whole(name: str, value: object, low: int, high: float, where: str) -> None:
+    """Refuse a count that is not a whole number (an int; a bool is none), naming its range."""
+    if isinstance(value, float) and value.is_integer():
+        raise ConfigurationError(
+            f"{name}: {value!r} is written as a fraction; write the whole number, {int(value)}{where}"
+        )
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigurationError(
+            f"{name}: {value!r} is not a whole number; set a whole number from {low} to {int(high)}{where}"
+        )
 
 
 def check_numbers(settings: Settings) -> None:
-    """Each number within the range that makes sense for it."""
+    """Each number within the range that makes sense for it; counts are whole numbers."""
     rules = (
         ("max_retries", settings.max_retries, 0, 20),
         ("timeout", settings.timeout, 1e-9, 3600),
@@ -267,6 +327,8 @@ def check_numbers(settings: Settings) -> None:
     for name, value, low, high in rules:
         if value is None and name == "deadline":
             continue
+        if name in _WHOLE:
+            check_whole(name, value, int(low), high, origin(settings, name))
         check_range(name, value, low, high, origin(settings, name))
 
 

@@ -31,7 +31,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import SplitResult, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
 from ._settings_sources import convert, describe, origin
 from .domain.errors import ConfigurationError
@@ -46,6 +46,8 @@ ROUTING_KEYS = ("name", "priority", "weight", "rpm", "tpm", "eject_after", "ejec
 # The client's own settings that a deployment never takes from it.
 _NOT_INHERITED = frozenset({"name", "sources", "deployments", "budget_store", "move_after_timeout"})
 _STORE_SCHEMES = ("redis", "rediss", "unix")
+# The client's own settings that a deployment entry may not set: one store and one policy for all.
+_CLIENT_ONLY = frozenset({"budget_store", "move_after_timeout"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,12 +156,28 @@ def _deployment(
         raise ConfigurationError(
             f"deployments[{index}]: needs a name, a non-blank string without padding{where}"
         )
+    if not name.isprintable():
+        # The name keys its budget in Redis and stands in every log line: one line, no control characters.
+        raise ConfigurationError(
+            f"deployments[{index}].name: {name!r} holds a newline or control character; use a plain "
+            f"name like 'ptu-east'{where}"
+        )
     label = f"deployments[{name}]"
     source = f"{parent.sources.get('deployments', 'keyword')} {label}"
-    routing = {key: convert(key, entry[key]) for key in ROUTING_KEYS if key in entry and key != "name"}
+    routing = {
+        key: _routing_value(key, entry[key], label, describe(source))
+        for key in ROUTING_KEYS
+        if key in entry and key != "name"
+    }
     own = {key: value for key, value in entry.items() if key not in ROUTING_KEYS}
     if "deployments" in own:
         raise ConfigurationError(f"{label}: a deployment cannot hold deployments{where}")
+    client_only = sorted(_CLIENT_ONLY & set(own))
+    if client_only:
+        raise ConfigurationError(
+            f"{label}.{client_only[0]}: is the client's setting, shared by all its deployments; set it on "
+            f"the client, not in a deployment{describe(source)}"
+        )
     sources = {key: parent.sources.get(key, "keyword") for key in inherited}
     sources.update(dict.fromkeys(own, source))
     try:
@@ -172,6 +190,32 @@ def _deployment(
             f"{label}: names no model; set chat_model or embedding_model here or on the client{where}"
         )
     return deployment
+
+
+def _routing_value(key: str, value: Any, label: str, where: str) -> Any:
+    """A routing key's value as given: a number written as text (``priority = "1"``) is a mistake."""
+    if not isinstance(value, str):
+        return value
+    try:
+        convert(key, value)
+    except ConfigurationError:
+        problem = "is not a number" if key in ("weight", "eject_for") else "is not a whole number"
+    else:
+        problem = "is text, not a number"
+    raise ConfigurationError(
+        f"{label}.{key}: {value!r} {problem}; write a number without quotes, like {key} = "
+        f"{_EXAMPLES[key]}{where}"
+    )
+
+
+_EXAMPLES = {
+    "priority": "0",
+    "weight": "1.0",
+    "rpm": "600",
+    "tpm": "100000",
+    "eject_after": "3",
+    "eject_for": "30",
+}
 
 
 def _checked(routing: dict[str, Any], label: str, where: str) -> dict[str, Any]:
@@ -205,26 +249,28 @@ def check_budget_store(settings: Settings) -> None:
             f"budget_store: {shown!r} is neither 'memory' nor a Redis URL like "
             f"'redis://127.0.0.1:6379/0'{where}"
         )
-    problem = _redis_url_problem(urlsplit(value))
+    problem = _store_problem(value)
     if problem:
         raise ConfigurationError(
-            f"budget_store: {redacted_store(value)!r} {problem}; a Redis URL looks like "
-            f"'redis://[:PASSWORD@]HOST:PORT/DB'{where}"
+            f"budget_store: {redacted_store(value)!r} {problem}; write it like 'redis://HOST:6379/0' "
+            f"(or 'unix:///path/to/redis.sock?db=0'){where}"
         )
 
 
-def _redis_url_problem(parts: SplitResult) -> str | None:
-    """What redis-py would refuse in the URL (a port), or read otherwise than meant (a database)."""
-    if parts.scheme == "unix":
-        return None
+def _store_problem(url: str) -> str | None:
+    """What a Redis URL lacks that redis-py would only find when it connects, or None."""
+    parts = urlsplit(url)
     try:
-        _ = parts.port  # raises ValueError for a port that is not a number from 0 to 65535
+        _ = parts.port  # reading the port is what raises ValueError for a bad one
     except ValueError:
         return "has a port that is not a number from 0 to 65535"
-    # redis-py reads /DB as a number and silently ignores anything else (then using database 0).
-    database = unquote(parts.path).replace("/", "")
+    if parts.scheme == "unix":
+        return None if parts.path.strip("/") else "names no socket path"
+    if not parts.hostname:
+        return "names no host"
+    database = unquote(parts.path).strip("/")
     if database and not database.isdigit():
-        return f"has the database {parts.path!r}, which is not a number like /0"
+        return f"names the database {database!r}, which is not a number"
     return None
 
 

@@ -51,7 +51,8 @@ Provider = Literal["openai", "azure", "azure_v1", "fake"]
 Auth = Literal["api_key", "entra", "token"]
 CredentialKind = Literal["default", "managed_identity", "client_secret", "workload_identity", "azure_cli"]
 WireApi = Literal["chat", "responses"]
-#: Where chat.completions gets max_tokens; auto: max_completion_tokens on OpenAI and Azure, else max_tokens.
+#: Where chat.completions gets max_tokens; auto: max_tokens (as the SDK sends it), switched once per
+#: deployment to max_completion_tokens when the deployment refuses max_tokens.
 MaxTokensField = Literal["auto", "max_tokens", "max_completion_tokens"]
 #: What ``credential`` takes; Settings holds a kind's name or an OwnCredential after validation.
 CredentialSetting: TypeAlias = (

@@ -23,10 +23,6 @@ from .wire.sdk_setup import (
 
 __all__ = ["AzureClassicAdapter", "AzureV1Adapter"]
 
-# chat.completions learnt max_completion_tokens in api-version 2024-09-01-preview; older
-# versions reject it, newer reasoning deployments reject max_tokens.
-_MAX_COMPLETION_TOKENS_SINCE = "2024-09-01"
-
 
 def _one_credential(
     provider: str, api_key: str | None, token_provider: Callable[[], str] | None, redactor: Redactor
@@ -60,13 +56,14 @@ class AzureClassicAdapter(WireAdapter):
 
     Args:
         endpoint: ``https://RESOURCE.openai.azure.com``.
-        api_version: e.g. ``2024-10-21``; below 2024-09-01 max_tokens is sent as ``max_tokens``.
+        api_version: e.g. ``2024-10-21``.
         api_key: the resource key; exactly one of api_key and token_provider.
         token_provider: returns a current Entra ID token.
         timeout: seconds for each HTTP request.
         api: ``chat`` or ``responses``.
         max_response_bytes: the most bytes one reply (or error body, or stream) may take.
-        max_tokens_field: ``auto`` (the API's own field), ``max_tokens`` or ``max_completion_tokens``.
+        max_tokens_field: ``auto`` (``max_tokens`` as the SDK sends it, ``max_completion_tokens``
+            once the deployment refused it), ``max_tokens`` or ``max_completion_tokens``.
         default_headers: sent with every request (e.g. ``Ocp-Apim-Subscription-Key`` for API
             Management); credential headers' values are redacted from errors.
         http_client: your ``httpx2.Client`` (proxy, custom CA, mTLS), or a callable that makes one.
@@ -108,16 +105,13 @@ class AzureClassicAdapter(WireAdapter):
                 default_headers=headers,
             )
 
-        old = api_version[:10] < _MAX_COMPLETION_TOKENS_SINCE
         super().__init__(
             make_client,
             provider="azure",
             api=api,
             timeout=timeout,
             redactor=redactor,
-            max_tokens_field=checked_max_tokens_field(
-                max_tokens_field, "max_tokens" if old else "max_completion_tokens"
-            ),
+            max_tokens_field=checked_max_tokens_field(max_tokens_field),
             max_response_bytes=max_response_bytes,
             http_client=http_client,
         )
@@ -137,7 +131,8 @@ class AzureV1Adapter(WireAdapter):
         timeout: seconds for each HTTP request.
         api: ``chat`` or ``responses``.
         max_response_bytes: the most bytes one reply (or error body, or stream) may take.
-        max_tokens_field: ``auto`` (the API's own field), ``max_tokens`` or ``max_completion_tokens``.
+        max_tokens_field: ``auto`` (``max_tokens`` as the SDK sends it, ``max_completion_tokens``
+            once the deployment refused it), ``max_tokens`` or ``max_completion_tokens``.
         default_headers: sent with every request (e.g. ``Ocp-Apim-Subscription-Key`` for API
             Management); credential headers' values are redacted from errors.
         http_client: your ``httpx2.Client`` (proxy, custom CA, mTLS), or a callable that makes one.
@@ -170,7 +165,7 @@ class AzureV1Adapter(WireAdapter):
             api=api,
             timeout=timeout,
             redactor=redactor,
-            max_tokens_field=checked_max_tokens_field(max_tokens_field, "max_completion_tokens"),
+            max_tokens_field=checked_max_tokens_field(max_tokens_field),
             max_response_bytes=max_response_bytes,
             http_client=http_client,
         )

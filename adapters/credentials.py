@@ -233,5 +233,10 @@ class AzureIdentityCredential:
     def _safe(self, exc: BaseException) -> str:
         """azure-identity's first line of explanation, without the client secret or anything like a token."""
         text = str(exc).strip()
-        message = text.splitlines()[0] if text else type(exc).__name__
+        lines = text.splitlines()
+        message = lines[0] if text else type(exc).__name__
+        if len(lines) > 1:
+            # DefaultAzureCredential lists each credential it tried over a dozen lines; it also logs
+            # them as a warning, which is where a user who needs them looks.
+            message += " (why each credential failed: azure-identity's warning on the azure.identity logger)"
         return redact(message, (self._client_secret or "",))[:300]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 from ..domain.errors import ConfigurationError
 from .wire.adapter import DEFAULT_MAX_RESPONSE_BYTES, HttpClientSource, WireAdapter
@@ -19,20 +18,9 @@ from .wire.sdk_setup import (
     openai_client,
 )
 
-__all__ = ["OpenAIAdapter", "max_tokens_field_for"]
+__all__ = ["OpenAIAdapter"]
 
 _DEFAULT_BASE_URL = "https://api.openai.com/v1"
-# Hosts whose chat.completions knows max_completion_tokens (reasoning models refuse max_tokens);
-# other OpenAI-compatible servers (llama.cpp, vLLM, simulators) may know only max_tokens.
-_COMPLETION_TOKENS_HOSTS = ("api.openai.com", ".openai.azure.com", ".services.ai.azure.com")
-
-
-def max_tokens_field_for(base_url: str | None) -> MaxTokensField:
-    """The max-tokens field an endpoint reads: max_completion_tokens on OpenAI and Azure, else max_tokens."""
-    host = (urlsplit(base_url or _DEFAULT_BASE_URL).hostname or "").lower()
-    if host == _COMPLETION_TOKENS_HOSTS[0] or host.endswith(_COMPLETION_TOKENS_HOSTS[1:]):
-        return "max_completion_tokens"
-    return "max_tokens"
 
 
 class OpenAIAdapter(WireAdapter):
@@ -48,8 +36,8 @@ class OpenAIAdapter(WireAdapter):
         timeout: seconds for each HTTP request.
         api: ``chat`` (chat.completions) or ``responses`` (the Responses API).
         max_response_bytes: the most bytes one reply (or error body, or stream) may take.
-        max_tokens_field: where chat.completions gets ``max_tokens``: ``auto`` sends
-            ``max_completion_tokens`` to api.openai.com and Azure, ``max_tokens`` to other base URLs.
+        max_tokens_field: where chat.completions gets ``max_tokens``: ``auto`` sends ``max_tokens``,
+            as the SDK does, and ``max_completion_tokens`` to a model that refused it once.
         default_headers: sent with every request; credential headers' values are redacted from errors.
         http_client: your ``httpx2.Client`` (proxy, custom CA, mTLS), or a callable that makes one;
             see :class:`~llmport.adapters.wire.adapter.WireAdapter` for what llmport does with it.
@@ -85,7 +73,7 @@ class OpenAIAdapter(WireAdapter):
             api=api,
             timeout=timeout,
             redactor=redactor,
-            max_tokens_field=checked_max_tokens_field(max_tokens_field, max_tokens_field_for(base_url)),
+            max_tokens_field=checked_max_tokens_field(max_tokens_field),
             max_response_bytes=max_response_bytes,
             http_client=http_client,
         )

@@ -1,4 +1,24 @@
-"""Keeping secrets out of errors: redaction, exceptions cut loose from their chain, bare entries."""
+"""Keeping secrets out of errors: redaction, exceptions cut loose from their chain, bare entries.
+
+The rule, for text from a provider, a gateway or a credential library:
+
+- A secret this client knows (its key, the tokens it sent, credential headers) is replaced
+  wherever it stands as a whole token, never inside a longer word: with the key ``x``,
+  ``context_length_exceeded`` stays as it is.
+- Whatever is shaped like a credential is replaced whether known or not: ``sk-`` keys (also
+  masked ones), ``Bearer`` tokens, JWTs, and the value of a field named like a secret
+  (``api-key=``, ``"access_token": "..."``, ``password: s3cr3t``; after a colon an unquoted value
+  must hold a digit or a symbol, so that prose such as ``no token: failed to ...`` stays).
+- A long run of key-like characters (32 or more, letters and digits) is where keys and ids look
+  alike, and the words before it decide: after a word that names a secret (key, secret, token,
+  password, signature, credential, authorization) it is hidden; after one that names an id
+  (id, request, trace, correlation) it is kept. With neither, its shape decides: hex (Azure's
+  classic keys, but also request ids, trace ids and ``uuid4().hex``), UUIDs and prefixed ids
+  (``req_...``, ``chatcmpl-...``, ``resp_...``) are kept; any other run (Azure's 84-character
+  keys, SAS signatures, opaque tokens) is hidden. So a 32-hex Azure key this client does not
+  know is hidden when the message calls it a key, and kept when nothing does.
+- A request id is never redacted unless it is exactly a secret this client knows.
+"""
 
 from __future__ import annotations
 
@@ -16,31 +36,77 @@ T = TypeVar("T")
 P = ParamSpec("P")
 R = TypeVar("R")
 
-# What a provider or gateway may echo back that is, or looks like, a credential: OpenAI keys
-# (also masked, "sk-ab***yz"), a bearer token, a JWT, a header or parameter named like a secret,
-# and long runs of key-like characters (Azure keys are 32 or 84 characters of hex or base62).
+# What a token is made of, for "whole token": a secret next to one of these is part of a longer word.
+_WORD = r"[\w\-]"
+
 _SECRET_PATTERNS = re.compile(
-    r"(?i)(?:\bsk-[\w*.\-]+"
+    r"(?i)(?:\bsk[-_][\w*.\-]+"
     r"|\bbearer\s+[\w\-.~+/=*]+"
     r"|\beyJ[\w\-]+\.[\w\-]+\.[\w\-]*"
     r"|\b(?:api[-_]?key|subscription[-_]key|access[-_]token|token|secret|password|signature)"
-    r"[\"']?\s*[:=]\s*[\"']?[^\s\"',;&]+"
-    r"|(?<![\w\-])(?=[\w+/=.~-]*\d)(?=[\w+/=.~-]*[a-z])[\w+/=.~-]{32,})"
+    r"(?:[\"']?\s*=\s*[\"']?[^\s\"',;&]+"  # name=value, quoted or not
+    r"|[\"']?\s*:\s*[\"'][^\s\"',;&]+"  # "name": "value", name: "value"
+    r"|\s*:\s*(?=[^\s\"',;&]*[\d\-_.~+/=])[^\s\"',;&]+)"  # name: value, when the value is no word
+    r"|(?<![\w\-])(?=[\w+/=.~-]*\d)(?=[\w+/=.~-]*[a-z])(?P<run>[\w+/=.~-]{31,}[\w+/=~-]))"  # no final "."
 )
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
+_HEX = re.compile(r"[0-9a-f\-]+", re.IGNORECASE)
+# req_..., resp_..., chatcmpl-..., msg_..., file-..., batch_...: how providers name their ids.
+_PREFIXED_ID = re.compile(r"(?P<prefix>[a-z]{2,16})[_\-][\w\-]+")
+# Prefixes of well-known tokens that look like ids otherwise (GitHub, Slack, GitLab, session keys).
+_SECRET_PREFIXES = frozenset(
+    {"rk", "pk", "ghp", "gho", "ghu", "ghs", "ghr", "xoxa", "xoxb", "xoxp", "glpat", "sess"}
+)
+_SECRET_WORDS = frozenset(
+    {"key", "keys", "secret", "token", "password", "passwd", "signature", "sig", "credential",
+     "credentials", "authorization", "bearer", "apikey"}
+)  # fmt: skip
+_ID_WORDS = frozenset({"id", "ids", "request", "requestid", "trace", "traceparent", "correlation"})
+_WORDS_BEFORE = re.compile(r"[A-Za-z][A-Za-z\-_]*")
+
+
+def _named(before: str) -> str | None:
+    """What the last three words before a run call it: ``secret``, ``id``, or None."""
+    for word in reversed(_WORDS_BEFORE.findall(before[-60:])[-3:]):
+        parts = set(re.split(r"[-_]", word.lower()))
+        if parts & _SECRET_WORDS:
+            return "secret"
+        if parts & _ID_WORDS:
+            return "id"
+    return None
 
 
 def _hide(match: re.Match[str]) -> str:
-    # Request ids are UUIDs and worth keeping: they are how a support case finds the request.
-    return match.group(0) if _UUID.fullmatch(match.group(0)) else "***"
+    run = match.group("run")
+    if run is None:
+        return "***"
+    # Request ids are what a support case finds the request by: keep whatever reads as one.
+    if _UUID.fullmatch(run):
+        return run
+    named = _named(match.string[: match.start()])
+    if named is not None:
+        return "***" if named == "secret" else run
+    if _HEX.fullmatch(run):
+        return run
+    prefixed = _PREFIXED_ID.fullmatch(run)
+    return run if prefixed and prefixed["prefix"] not in _SECRET_PREFIXES else "***"
+
+
+def _replace_known(message: str, secrets: Iterable[str]) -> str:
+    for secret in secrets:
+        if secret and secret in message:
+            message = re.sub(rf"(?<!{_WORD}){re.escape(secret)}(?!{_WORD})", "***", message)
+    return message
 
 
 def redact(message: str, secrets: Iterable[str] = ()) -> str:
-    """Return ``message`` with ``secrets`` and anything shaped like a key or token replaced by ``***``."""
-    for secret in secrets:
-        if secret:
-            message = message.replace(secret, "***")
-    return _SECRET_PATTERNS.sub(_hide, message)
+    """Return ``message`` with ``secrets`` and anything shaped like a key or token replaced by ``***``.
+
+    Args:
+        message: text from a provider, gateway or credential library.
+        secrets: values this client knows to be secret; each is replaced as a whole token only.
+    """
+    return _SECRET_PATTERNS.sub(_hide, _replace_known(message, secrets))
 
 
 class Redactor:
@@ -66,15 +132,21 @@ class Redactor:
         return redact(message, self._secrets)
 
     def value(self, text: str | None) -> str | None:
-        """A short value the provider chose (an error code, a request id), redacted like a message."""
+        """A short value the provider chose (an error code), redacted like a message."""
         return None if text is None else redact(text, self._secrets)
 
+    def request_id(self, text: str | None) -> str | None:
+        """A request id, kept as it came: hidden only when it is exactly a secret this client knows."""
+        if text is None:
+            return None
+        return "***" if text in self._secrets else text
+
     def scrub(self, error: LLMPortError) -> LLMPortError:
-        """Redact what a provider put into ``error`` (message, code, request id) and return it."""
+        """Redact what a provider put into ``error`` (message, code) and return it; its request id stays."""
         error.message = redact(error.message, self._secrets)
         error.args = (error.message,)
         error.code = self.value(error.code)
-        error.request_id = self.value(error.request_id)
+        error.request_id = self.request_id(error.request_id)
         return error
 
     def __repr__(self) -> str:

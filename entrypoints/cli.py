@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import importlib.metadata
 import json
+import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, TextIO
 
 from ..container import build_client
-from ..domain.errors import ConfigurationError, LLMPortError, ValidationError
+from ..domain.errors import AuthenticationError, ConfigurationError, LLMPortError, ValidationError
 from ..domain.models import ChatChunk
 from ..services.client import Client
 from ..settings import Settings
@@ -48,6 +50,37 @@ def main(
     out = stdout or sys.stdout
     err = stderr or sys.stderr
     args = _parser().parse_args(argv)
+    with _quiet_libraries(args.verbose):
+        return _main(args, out, err)
+
+
+# Libraries whose warnings run to many lines that llmport's own one-line error already sums up:
+# DefaultAzureCredential logs each credential it tried (13 lines) before llmport says it failed.
+_QUIET = ("azure.identity",)
+
+
+@contextlib.contextmanager
+def _quiet_libraries(verbose: bool) -> Iterator[None]:
+    """Unless ``verbose``, keep the chatty libraries' warnings off the terminal while the command runs.
+
+    The CLI is the entry point of its process, so it may set levels; it puts them back afterwards
+    for callers of ``main()`` inside a larger program.
+    """
+    if verbose:
+        yield
+        return
+    loggers = [logging.getLogger(name) for name in _QUIET]
+    saved = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, saved, strict=True):
+            logger.setLevel(level)
+
+
+def _main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     settings: Settings | None = None
     try:
         if args.command == "config":
@@ -61,7 +94,10 @@ def main(
         return 2
     except LLMPortError as exc:
         url = provider_url(settings) if settings is not None else None
-        err.write(f"llmport: {describe_error(exc, url)}\n")
+        hint = ""
+        if isinstance(exc, AuthenticationError) and "azure.identity" in exc.message and not args.verbose:
+            hint = "; llmport --verbose shows it"
+        err.write(f"llmport: {describe_error(exc, url)}{hint}\n")
         return 1
     except KeyboardInterrupt:
         err.write("llmport: interrupted\n")
@@ -101,6 +137,12 @@ def _parser() -> argparse.ArgumentParser:
         "--config", metavar="FILE", help="TOML settings file (default: $LLMPORT_CONFIG, else the environment)"
     )
     parser.add_argument("--client", metavar="NAME", help="which [clients.NAME] of the --config file to use")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also show the warnings of the libraries llmport uses (e.g. what each Entra ID credential did)",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     chat = commands.add_parser(

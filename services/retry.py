@@ -225,7 +225,7 @@ class Retrier:
             wait = policy.delay(retries_taken, last_error, self._rand())
             # Rule: never sleep past the deadline; failing now beats waiting for a doomed attempt.
             if deadline is not None and self._clock() + wait >= deadline.at:
-                raise last_error
+                raise _not_waited(last_error, wait, deadline.at - self._clock())
             if on_retry is not None:
                 on_retry(RetryEvent(attempt, last_error, wait))
             self._sleep(wait)
@@ -242,6 +242,20 @@ class Retrier:
             )
         with deadline_scope(deadline):
             return operation()
+
+
+def _not_waited(error: LLMPortError, wait: float, left: float) -> LLMPortError:
+    """``error``, its message saying that the deadline is why llmport did not wait and try again."""
+    hinted = error.retry_after is not None and error.retry_after >= wait > 0
+    what = (
+        f"Retry-After {error.retry_after:g} s" if hinted else f"the wait before the next retry ({wait:.1f} s)"
+    )
+    why = f"{what} exceeds what is left of the deadline ({max(left, 0.0):.1f} s); not waited"
+    # A scripted error may be raised again (fakes, a cache): say it once.
+    if "exceeds what is left of the deadline" not in error.message:
+        error.message = f"{error.message}; {why}"
+        error.args = (error.message,)
+    return error
 
 
 def _scoped(operation: Callable[[], T], options: CallOptions) -> Callable[[], T]:

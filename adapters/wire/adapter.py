@@ -15,6 +15,7 @@ import openai
 from ...domain.budget import RateHint
 from ...domain.call_options import CallOptions, current_call_options
 from ...domain.errors import (
+    BadRequestError,
     ClientClosedError,
     ConfigurationError,
     LLMPortError,
@@ -32,6 +33,7 @@ from .chat import chat_body, parse_chat
 from .chat_stream import ChatStreamReader
 from .embeddings import embedding_body, iter_sse, parse_embeddings
 from .errors import Redactor, error_from_body, request_id_of, translated, unchained
+from .max_tokens import MaxTokensChoice
 from .responses import parse_response, responses_body
 from .responses_stream import ResponsesStreamReader
 from .sdk_setup import Api, MakeClient, MaxTokensField
@@ -84,15 +86,16 @@ class WireAdapter:
         api: Api,
         timeout: float,
         redactor: Redactor,
-        max_tokens_field: MaxTokensField = "max_completion_tokens",
+        max_tokens_field: MaxTokensField = "auto",
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         http_client: HttpClientSource | None = None,
     ) -> None:
         if api not in ("chat", "responses"):
             raise ConfigurationError(f"api must be 'chat' or 'responses', got {api!r}")
-        if max_tokens_field not in ("max_tokens", "max_completion_tokens"):
+        if max_tokens_field not in ("auto", "max_tokens", "max_completion_tokens"):
             raise ConfigurationError(
-                f"max_tokens_field must be max_tokens or max_completion_tokens, got {max_tokens_field!r}"
+                "max_tokens_field must be auto, max_tokens or max_completion_tokens, "
+                f"got {max_tokens_field!r}"
             )
         if (
             isinstance(max_response_bytes, bool)
@@ -105,7 +108,7 @@ class WireAdapter:
         self._timeout = timeout
         self._redactor = redactor
         self._api = api
-        self._max_tokens_field = max_tokens_field
+        self._max_tokens = MaxTokensChoice(max_tokens_field, provider)
         self._max_response_bytes = max_response_bytes
         self._closed = False
         self._lock = threading.Lock()
@@ -156,6 +159,20 @@ class WireAdapter:
 
     def _post(
         self, path: str, body: dict[str, Any], limits: RequestLimits, *, stream: bool = False
+    ) -> httpx2.Response:
+        resent: dict[str, Any] | None = None
+        try:
+            return self._post_once(path, body, limits, stream=stream)
+        except BadRequestError as error:
+            if path == "/chat/completions":
+                resent = self._max_tokens.switched(body, error, self.deployment_name)
+            if resent is None:
+                raise
+        # The deployment refused max_tokens and named max_completion_tokens: once more, with that.
+        return self._post_once(path, resent, limits, stream=stream)
+
+    def _post_once(
+        self, path: str, body: dict[str, Any], limits: RequestLimits, *, stream: bool
     ) -> httpx2.Response:
         client = self._sdk()
         options = current_call_options()
@@ -216,8 +233,8 @@ class WireAdapter:
         """The request id callers quote (x-request-id, else apim-request-id), and APIM's own."""
         apim = headers.get("apim-request-id")
         return (
-            self._redactor.value(request_id_of(headers)),
-            None if apim is None else self._redactor.value(apim),
+            self._redactor.request_id(request_id_of(headers)),
+            self._redactor.request_id(apim),
         )
 
     def _parsed(self, parse: Callable[[], T], request_id: str | None) -> T:
@@ -351,7 +368,7 @@ class WireAdapter:
         return (
             api,
             "/chat/completions",
-            chat_body(request, model, stream=stream, max_tokens_field=self._max_tokens_field),
+            chat_body(request, model, stream=stream, max_tokens_field=self._max_tokens.field(model)),
         )
 
 

@@ -217,7 +217,7 @@ _BY_STATUS: dict[int, type[LLMPortError]] = {
 
 def _from_status(exc: openai.APIStatusError, provider: str, redactor: Redactor) -> LLMPortError:
     headers = exc.response.headers
-    request_id = redactor.value(request_id_of(headers))
+    request_id = redactor.request_id(request_id_of(headers))
     error = error_from_body(exc.body, exc.status_code, provider, redactor, request_id)
     if error.retry_after is None and error.retryable:
         error.retry_after = retry_after_seconds(headers)

@@ -24,7 +24,8 @@ __all__ = [
 ]
 
 Api = Literal["chat", "responses"]
-#: The chat.completions field max_tokens goes in; ``auto`` lets the adapter pick by endpoint.
+#: The chat.completions field max_tokens goes in; ``auto``: ``max_tokens``, as the SDK sends it,
+#: switched once to ``max_completion_tokens`` for a deployment that refuses it (``max_tokens.py``).
 MaxTokensField = Literal["auto", "max_tokens", "max_completion_tokens"]
 _MAX_TOKENS_FIELDS = ("auto", "max_tokens", "max_completion_tokens")
 #: Builds the adapter's SDK client around the httpx client it is given.
@@ -98,8 +99,8 @@ def checked_token_provider(
     return token
 
 
-def checked_max_tokens_field(value: str, auto: MaxTokensField) -> MaxTokensField:
-    """``value``, or ``auto`` (the endpoint's field) when it is ``auto``.
+def checked_max_tokens_field(value: str) -> MaxTokensField:
+    """``value``, checked: ``auto`` (``max_tokens``, switched once if a deployment refuses it) or a field.
 
     Raises:
         ConfigurationError: ``value`` is none of auto, max_tokens, max_completion_tokens.
@@ -109,7 +110,7 @@ def checked_max_tokens_field(value: str, auto: MaxTokensField) -> MaxTokensField
             f"max_tokens_field must be auto, max_tokens or max_completion_tokens, got {value!r:.40} "
             f"(setting max_tokens_field, environment LLMPORT_MAX_TOKENS_FIELD)"
         )
-    return auto if value == "auto" else value  # type: ignore[return-value]  # checked just above
+    return value  # type: ignore[return-value]  # checked just above
 
 
 def openai_client(

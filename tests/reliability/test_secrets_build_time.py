@@ -58,7 +58,7 @@ NAMED = {
     "deployment_query_in_endpoint": ("deployments[west]", "endpoint", "remove the query"),
     "redis_bad_port": ("budget_store", "port", "redis://:**********@127.0.0.1:63x9/0"),
     "redis_port_out_of_range": ("budget_store", "port"),
-    "redis_bad_database": ("budget_store", "database", "/zero"),
+    "redis_bad_database": ("budget_store", "database", "'zero'"),
     "redis_bad_query_value": ("budget_store", "socket_timeout"),
     "redis_password_and_bad_number": ("move_after_timeout",),
     "flask_config": ("deployments[west].tpm", 'app.config["LLMPORT"]'),
