@@ -31,14 +31,17 @@ seconds, and logs when it is back. No call ever fails because of Redis.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import threading
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from ..domain.budget import (
+    BUCKET_LIFETIME,
     Budget,
     Health,
     Lease,
@@ -93,22 +96,17 @@ class RedisBudgetStore:
         lease_seconds: float = 0.25,
     ) -> None:
         try:
-            import redis
-            from redis.backoff import NoBackoff
-            from redis.retry import Retry
+            import redis  # noqa: F401 - only whether it is there
         except ImportError:
             raise ConfigurationError(
                 'The Redis budget store needs the redis package: pip install "llmport[redis]"'
             ) from None
-        self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
+        from . import _redis_link as link
+
+        self._link = link
         # No retries inside the client: a Redis that does not answer at once means the fallback.
-        self._redis: Any = redis.Redis.from_url(
-            url,
-            decode_responses=True,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            retry=Retry(NoBackoff(), 0),
-        )
+        self._redis: Any = link.connect(url, timeout)
+        self._timeout = timeout
         self._scripts = {
             name: self._redis.register_script(source)
             for name, source in (
@@ -127,6 +125,15 @@ class RedisBudgetStore:
         self.fallback = MemoryBudgetStore(clock=clock)
         self._lock = threading.Lock()
         self._down_until: float | None = None  # None: Redis is in use
+        self._trouble: str | None = None  # the kind of failure logged last, until Redis is back
+        self._marked = False  # whether this store saw Redis hold its mark (see _pipeline)
+        # This process among those sharing the store (see _beat): their number, last counted.
+        self._id = uuid.uuid4().hex
+        self._members = 1
+        self._beaten = -math.inf
+        self._shares: dict[Budget, Budget] = {}
+        # The key of each deployment's budget in Redis (Budget.key), by deployment name.
+        self._key_of: dict[str, str] = {}
         self._defer = defer_reconcile
         self._loaded = False  # whether Redis was given the scripts (once, on first use)
         self._pending: list[_Command] = []  # leases' releases waiting for the next request
@@ -155,61 +162,83 @@ class RedisBudgetStore:
         return self._down_until is not None
 
     def _keys(self, deployment: str) -> list[str]:
-        base = f"{self._prefix}:{{{deployment}}}"
+        key = self._key_of.get(deployment, deployment).replace("{", "(").replace("}", ")")
+        base = f"{self._prefix}:{{{key}}}"
         return [f"{base}:w", f"{base}:s"]
 
-    def _call(self, remote: Callable[[str], T], local: Callable[[], T]) -> T:
-        """``remote(now)`` on Redis, or ``local()`` while Redis is down; never raises a Redis error."""
+    def _know(self, budgets: Sequence[Budget]) -> None:
+        """Learn the Redis key of each budget's deployment (the provider's limit it stands for)."""
+        for budget in budgets:
+            if budget.key is not None and self._key_of.get(budget.deployment) != budget.key:
+                self._key_of[budget.deployment] = budget.key
+
+    def _call(self, remote: Callable[[str], T], local: Callable[[], T], *, writes: bool = True) -> T:
+        """``remote(now)`` on Redis, or ``local()`` while Redis is down or the call has no time
+        left for it; never raises a Redis error. Only a round trip that ``writes`` shows Redis back."""
         now = self.clock()
         with self._lock:
             if self._down_until is not None and now < self._down_until:
                 return local()
+        if self._link.seconds_for(self._timeout) < _SHORTEST_ROUND_TRIP:
+            return local()  # the call's time is nearly up: it goes on without the store
         try:
             result = remote(repr(now))
-        except self._errors as exc:
+        except self._link.Trouble as trouble:
             with self._lock:
                 # Leases cannot be given back now: their room stays counted (the safe side),
                 # and nobody holding one may take from it any more.
                 for lease in self._book.clear():
                     lease.close()
                 self._lease_views.clear()
-                if self._down_until is None:
+                if trouble.kind != self._trouble:  # each trouble once, until Redis is back
+                    self._trouble = trouble.kind
                     logger.warning(
-                        "Redis budget store unreachable (%s: %s); using this process's budgets, "
-                        "retrying every %.0f s",
-                        type(exc).__name__,
-                        exc,
+                        "Redis budget store: %s. Using this process's share of each budget "
+                        "(1/%d, as %d processes shared it) until Redis answers; retrying every %.0f s",
+                        trouble.message,
+                        self._members,
+                        self._members,
                         self._retry_every,
                     )
                 self._down_until = self.clock() + self._retry_every
             return local()
-        with self._lock:
-            if self._down_until is not None:
-                self._down_until = None
-                logger.info("Redis budget store reachable again; budgets are shared again")
+        if writes and (self._down_until is not None or self._trouble is not None):
+            with self._lock:
+                if self._trouble is not None:
+                    logger.info("Redis budget store reachable again; budgets are shared again")
+                self._down_until = self._trouble = None
+        elif self._down_until is not None:
+            self._down_until = self.clock()  # it answered a read: the next write tries it again
         return result
 
-    def _load_scripts(self) -> None:
-        """Load every script at once, so that Redis holds all of them or (after a restart) none."""
-        pipe = self._redis.pipeline(transaction=False)
-        for script in self._scripts.values():
-            pipe.script_load(script.script)
-        pipe.execute()
-        self._loaded = True
+    def _share(self, budget: Budget) -> Budget:
+        """``budget`` cut to this process's share, for the fallback: the limits over the processes
+        last seen sharing the store (at least one request and token each)."""
+        shared = self._shares.get(budget)
+        if shared is None:
+            members = self._members
 
-    def _run(self, name: str, deployment: str, now: str, *args: str | int) -> Any:
-        return self._pipeline([(name, deployment, args)], now)[-1]
+            def cut(limit: int | None) -> int | None:
+                return None if limit is None else max(1, limit // members)
+
+            shared = dataclasses.replace(budget, rpm=cut(budget.rpm), tpm=cut(budget.tpm))
+            self._shares[budget] = shared
+        return shared
+
+    def _shared(self, budgets: Sequence[Budget]) -> list[Budget]:
+        return [self._share(budget) for budget in budgets]
 
     def _pipeline(self, commands: Sequence[_Command], now: str) -> list[Any]:
         """Run the settlements waiting, then ``commands``, in one round trip; their answers.
 
-        The waiting settlements go first, so that every answer already counts them. A script
-        Redis lost (a restart, SCRIPT FLUSH) is loaded again and what it refused is run again.
+        The waiting settlements go first, so that every answer already counts them. The first
+        round trip also loads the scripts; a script Redis lost (a restart, SCRIPT FLUSH) is
+        loaded again and what it refused is run again. With the scripts goes this store's mark
+        (a key that never expires): absent after it was seen, Redis lost every budget, and
+        this store says so. About once a second, this process tells Redis it shares the store
+        and counts those that do (see ``_share``).
         """
-        import redis
-
-        if not self._loaded:
-            self._load_scripts()
+        link = self._link
         with self._lock:
             for name, lease in self._leases.items():  # what the calls from leases settled
                 self._collect(name, lease)
@@ -217,34 +246,83 @@ class RedisBudgetStore:
             pending += self._pending
             self._pending = []
         everything = [*pending, *commands]
-        pipe = self._redis.pipeline(transaction=False)
-        for name, deployment, args in everything:
-            pipe.evalsha(self._scripts[name].sha, 2, *self._keys(deployment), now, self._margin, *args)
-        answers = list(pipe.execute(raise_on_error=False))
-        lost = [i for i, answer in enumerate(answers) if isinstance(answer, redis.exceptions.NoScriptError)]
+        at = float(now)
+        beat = at - self._beaten >= _BEAT_EVERY
+        sent = [self._evalsha(command, now) for command in everything]
+        loading = [] if self._loaded else self._loading()
+        beating = self._beating(at) if beat else []
+        answers = link.round_trip(self._redis, [*loading, *sent, *beating], link.seconds_for(self._timeout))
+        if loading:
+            self._loaded_now(answers[len(loading) - 1])
+        answers = answers[len(loading) :]
+        if beating:
+            self._counted(answers[-1], at)
+            answers = answers[: -len(beating)]
+        lost = [i for i, answer in enumerate(answers) if isinstance(answer, link.NoScriptError)]
         if lost:
             # Redis lost its scripts (a restart, SCRIPT FLUSH): then it lost them all, so every
             # command was refused and running the refused ones again keeps their order.
-            self._load_scripts()
-            pipe = self._redis.pipeline(transaction=False)
-            for i in lost:
-                name, deployment, args = everything[i]
-                pipe.evalsha(self._scripts[name].sha, 2, *self._keys(deployment), now, self._margin, *args)
-            for i, answer in zip(lost, pipe.execute(raise_on_error=False), strict=True):
+            loading = self._loading()
+            again = link.round_trip(
+                self._redis, [*loading, *(sent[i] for i in lost)], link.seconds_for(self._timeout)
+            )
+            self._loaded_now(again[len(loading) - 1])
+            for i, answer in zip(lost, again[len(loading) :], strict=True):
                 answers[i] = answer
         for answer in answers:
             if isinstance(answer, Exception):
-                raise answer
+                raise link.refused(answer)
         return answers[len(pending) :]
+
+    def _run(self, name: str, deployment: str, now: str, *args: str | int) -> Any:
+        return self._pipeline([(name, deployment, args)], now)[-1]
+
+    def _evalsha(self, command: _Command, now: str) -> tuple[Any, ...]:
+        name, deployment, args = command
+        return ("EVALSHA", self._scripts[name].sha, 2, *self._keys(deployment), now, self._margin, *args)
+
+    def _loading(self) -> list[tuple[Any, ...]]:
+        """Every script at once, so that Redis holds all of them or none, and this store's mark."""
+        loads: list[tuple[Any, ...]] = [("SCRIPT", "LOAD", script.script) for script in self._scripts.values()]
+        return [*loads, ("SET", f"{self._prefix}:mark", "1", "NX")]
+
+    def _loaded_now(self, marked: Any) -> None:
+        """The scripts are loaded; ``marked`` is the answer to setting the mark (OK: it was absent)."""
+        self._loaded = True
+        if marked is not None and not isinstance(marked, Exception) and self._marked:
+            logger.warning(
+                "Redis budget store: Redis lost every budget, cooldown and ejection (restarted "
+                "empty, or flushed); they count again from zero. Make Redis keep its data across "
+                "restarts (appendonly yes) if that matters"
+            )
+        self._marked = True
+
+    def _beating(self, at: float) -> list[tuple[Any, ...]]:
+        members = f"{self._prefix}:processes"
+        lifetime = BUCKET_LIFETIME + self._margin
+        return [
+            ("ZADD", members, repr(at), self._id),
+            ("ZREMRANGEBYSCORE", members, "-inf", repr(at - BUCKET_LIFETIME)),
+            ("PEXPIRE", members, lifetime * 1000),
+            ("ZCARD", members),
+        ]
+
+    def _counted(self, members: Any, at: float) -> None:
+        if isinstance(members, int) and members >= 1:
+            self._beaten = at
+            if members != self._members:
+                with self._lock:
+                    self._members, self._shares = members, {}
 
     def reserve(self, budget: Budget, tokens: int) -> Reservation | Refusal:
         check_tokens(tokens)
+        self._know((budget,))
 
         def remote(now: str) -> Reservation | Refusal:
             answer = self._pipeline([_reserving(budget, tokens)], now)[0]
             return self._reserved(budget, tokens, answer)
 
-        return self._call(remote, lambda: self.fallback.reserve(budget, tokens))
+        return self._call(remote, lambda: self.fallback.reserve(self._share(budget), tokens))
 
     def reserve_and_read(
         self, budget: Budget, tokens: int, budgets: Sequence[Budget]
@@ -260,6 +338,9 @@ class RedisBudgetStore:
                 view = self._lease_view(budgets, now)
             if view is not None and lease.take(tokens, now):
                 return Reservation(budget, tokens, lease.second, False, self.origin, lease), view
+
+        if budget.deployment not in self._key_of:
+            self._know((budget, *budgets))
 
         def remote(now: str) -> tuple[Reservation | Refusal, dict[str, Remaining]]:
             at = float(now)
@@ -284,7 +365,10 @@ class RedisBudgetStore:
                         self._release(budget.deployment, replaced)
                 return answer, self._read(read, at, budgets)
 
-        return self._call(remote, lambda: self.fallback.reserve_and_read(budget, tokens, budgets))
+        def local() -> tuple[Reservation | Refusal, dict[str, Remaining]]:
+            return self.fallback.reserve_and_read(self._share(budget), tokens, self._shared(budgets))
+
+        return self._call(remote, local)
 
     # -- leases (every method below runs under self._lock) ---------------------------------------
 
@@ -456,12 +540,14 @@ class RedisBudgetStore:
     def remaining(self, budgets: Sequence[Budget]) -> dict[str, Remaining]:
         """What each deployment can take now; this store's own leases count as room it has."""
 
+        self._know(budgets)
+
         def remote(now: str) -> dict[str, Remaining]:
             read = _remaining(budgets, self._pipeline([_reading(b) for b in budgets], now))
             with self._lock:
                 return self._read(read, float(now), budgets)
 
-        return self._call(remote, lambda: self.fallback.remaining(budgets))
+        return self._call(remote, lambda: self.fallback.remaining(self._shared(budgets)), writes=False)
 
     def after_fork(self) -> None:
         """In a forked child: new locks, and connections of its own (never the parent's sockets).
@@ -469,6 +555,8 @@ class RedisBudgetStore:
         The settlements waiting and the leases are the parent's; the child drops its copy of them.
         """
         self._lock = threading.Lock()
+        self._id = uuid.uuid4().hex  # a process of its own among those sharing the store
+        self._beaten = -math.inf
         self._pending = []
         self._settling = {}
         self._hints = {}
@@ -485,6 +573,12 @@ class RedisBudgetStore:
                 self._drop(name)
         self.flush()
         self._redis.close()
+
+
+#: The shortest round trip worth starting: with less of the call's time left, it goes without the store.
+_SHORTEST_ROUND_TRIP = 0.002
+#: Seconds between two counts of the processes sharing the store.
+_BEAT_EVERY = 1.0
 
 
 #: One script run: its name, the deployment whose keys it takes, its arguments after ``now, margin``.

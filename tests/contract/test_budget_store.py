@@ -288,5 +288,6 @@ def test_redis_stopped_mid_run_falls_back_once_and_comes_back(
         assert not store.using_fallback
         store.close()
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert len(warnings) == 1 and "unreachable" in warnings[0], warnings
+    assert len(warnings) == 2 and "unreachable" in warnings[0], warnings
+    assert "lost every budget" in warnings[1] and "appendonly yes" in warnings[1]  # restarted empty
     assert any("reachable again" in r.getMessage() for r in caplog.records if r.levelno == logging.INFO)
