@@ -282,7 +282,8 @@ def test_redis_stopped_mid_run_calls_keep_succeeding_on_local_budgets_and_share_
     assert ptu.stats.throttled == paygo.stats.throttled == 0
     budget_logs = [r for r in caplog.records if r.name == "llmport.budget"]
     warnings = [r.getMessage() for r in budget_logs if r.levelno == logging.WARNING]
-    assert len(warnings) == 1 and "unreachable" in warnings[0], warnings
+    assert len(warnings) == 2 and "unreachable" in warnings[0], warnings
+    assert "lost every budget" in warnings[1]  # it came back empty
     back = [r.getMessage() for r in budget_logs if r.levelno == logging.INFO]
     assert len(back) == 1 and "reachable again" in back[0], back
 
