@@ -1,8 +1,8 @@
 """The Redis budget store's link: each round trip bounded by the call's time left, each failure named.
 
-A round trip (connecting, the handshake, sending, every reply) ends within ``seconds`` of its
-start: the store's own timeout, or half of what is left of the current call's deadline when that
-is less (the send keeps the other half). Whatever goes wrong comes out as one ``Trouble`` that
+Connecting (with the handshake), then sending and reading every reply, each end within the
+store's own timeout, or half of what is left of the current call's deadline when that is less
+(the send keeps the rest). Whatever goes wrong comes out as one ``Trouble`` that
 says what it is and how to fix it: a password refused, Redis out of memory, a TLS handshake with
 a plaintext server, no answer in time, no server at all.
 """
@@ -102,24 +102,28 @@ def connect(url: str, timeout: float) -> Any:
     )
 
 
-def round_trip(client: Any, commands: Sequence[Sequence[Any]], seconds: float) -> list[Any]:
-    """Send ``commands`` at once and read every answer, all within ``seconds``.
+def round_trip(client: Any, commands: Sequence[Sequence[Any]], timeout: float) -> list[Any]:
+    """Send ``commands`` at once and read every answer.
 
-    An answer Redis refused (a ``ResponseError``) comes back in its place, except a refusal
-    that names a ``Trouble`` (out of memory, no password), which is raised.
+    Connecting (when the pool has no connection ready) and then the commands each take at most
+    ``seconds_for(timeout)``: the store's timeout, or half the call's time left. An answer Redis
+    refused (a ``ResponseError``) comes back in its place; out of memory is raised as a Trouble.
 
     Raises:
         Trouble: the round trip could not be made, or was not answered in time.
     """
-    end = time.monotonic() + seconds
-    token = _END.set(end)
     pool = client.connection_pool
     tls = pool.connection_class is _CLASSES["rediss"]
+    seconds = seconds_for(timeout)
+    token = _END.set(time.monotonic() + seconds)
     try:
         try:
             conn = pool.get_connection()
         except (redis.RedisError, OSError) as exc:
             raise _trouble(exc, connecting=True, tls=tls, seconds=seconds) from None
+        seconds = seconds_for(timeout)
+        end = time.monotonic() + seconds
+        _END.set(end)
         try:
             conn.send_packed_command(conn.pack_commands(commands))
             answers: list[Any] = []

@@ -132,8 +132,11 @@ class RedisBudgetStore:
         self._members = 1
         self._beaten = -math.inf
         self._shares: dict[Budget, Budget] = {}
-        # The key of each deployment's budget in Redis (Budget.key), by deployment name.
+        # The key of each deployment's budget in Redis (Budget.key), by deployment name; the
+        # budgets seen, and what Redis last said each had left (read with every count, see _beat).
         self._key_of: dict[str, str] = {}
+        self._budgets: dict[str, Budget] = {}
+        self._last_read: dict[str, tuple[float, Remaining]] = {}
         self._defer = defer_reconcile
         self._loaded = False  # whether Redis was given the scripts (once, on first use)
         self._pending: list[_Command] = []  # leases' releases waiting for the next request
@@ -169,6 +172,7 @@ class RedisBudgetStore:
     def _know(self, budgets: Sequence[Budget]) -> None:
         """Learn the Redis key of each budget's deployment (the provider's limit it stands for)."""
         for budget in budgets:
+            self._budgets[budget.deployment] = budget
             if budget.key is not None and self._key_of.get(budget.deployment) != budget.key:
                 self._key_of[budget.deployment] = budget.key
 
@@ -190,6 +194,8 @@ class RedisBudgetStore:
                 for lease in self._book.clear():
                     lease.close()
                 self._lease_views.clear()
+                if self._down_until is None:
+                    self._seed_fallback()
                 if trouble.kind != self._trouble:  # each trouble once, until Redis is back
                     self._trouble = trouble.kind
                     logger.warning(
@@ -225,6 +231,20 @@ class RedisBudgetStore:
             self._shares[budget] = shared
         return shared
 
+    def _seed_fallback(self) -> None:
+        """Charge the fallback with this process's share of what Redis last counted in the window,
+        so that the processes falling back take together no more than what was left."""
+        members, now = self._members, self.clock()
+        for name, (at, left) in self._last_read.items():
+            budget = self._budgets.get(name)
+            if budget is None or not 0 <= now - at < BUCKET_LIFETIME:
+                continue
+            used = [
+                0 if limit is None or room is None else max(0, limit - room)
+                for limit, room in ((budget.rpm, left.requests), (budget.tpm, left.tokens))
+            ]
+            self.fallback.charge(name, -(-used[0] // members), -(-used[1] // members))
+
     def _shared(self, budgets: Sequence[Budget]) -> list[Budget]:
         return [self._share(budget) for budget in budgets]
 
@@ -250,22 +270,21 @@ class RedisBudgetStore:
         beat = at - self._beaten >= _BEAT_EVERY
         sent = [self._evalsha(command, now) for command in everything]
         loading = [] if self._loaded else self._loading()
-        beating = self._beating(at) if beat else []
-        answers = link.round_trip(self._redis, [*loading, *sent, *beating], link.seconds_for(self._timeout))
+        watched = list(self._budgets.values()) if beat else []
+        beating = [*self._beating(at), *(self._evalsha(_reading(b), now) for b in watched)] if beat else []
+        answers = link.round_trip(self._redis, [*loading, *sent, *beating], self._timeout)
         if loading:
             self._loaded_now(answers[len(loading) - 1])
         answers = answers[len(loading) :]
         if beating:
-            self._counted(answers[-1], at)
-            answers = answers[: -len(beating)]
+            self._counted(answers[len(sent) :], watched, at)
+            answers = answers[: len(sent)]
         lost = [i for i, answer in enumerate(answers) if isinstance(answer, link.NoScriptError)]
         if lost:
             # Redis lost its scripts (a restart, SCRIPT FLUSH): then it lost them all, so every
             # command was refused and running the refused ones again keeps their order.
             loading = self._loading()
-            again = link.round_trip(
-                self._redis, [*loading, *(sent[i] for i in lost)], link.seconds_for(self._timeout)
-            )
+            again = link.round_trip(self._redis, [*loading, *(sent[i] for i in lost)], self._timeout)
             self._loaded_now(again[len(loading) - 1])
             for i, answer in zip(lost, again[len(loading) :], strict=True):
                 answers[i] = answer
@@ -307,12 +326,17 @@ class RedisBudgetStore:
             ("ZCARD", members),
         ]
 
-    def _counted(self, members: Any, at: float) -> None:
-        if isinstance(members, int) and members >= 1:
-            self._beaten = at
-            if members != self._members:
-                with self._lock:
-                    self._members, self._shares = members, {}
+    def _counted(self, answers: Sequence[Any], watched: Sequence[Budget], at: float) -> None:
+        """Keep the number of processes sharing the store, and what each watched budget has left."""
+        members, reads = answers[3], answers[4:]
+        if any(isinstance(answer, Exception) for answer in answers):
+            return  # counted again next time
+        self._beaten = at
+        for budget, read in _remaining(watched, reads).items():
+            self._last_read[budget] = (at, read)
+        if isinstance(members, int) and members >= 1 and members != self._members:
+            with self._lock:
+                self._members, self._shares = members, {}
 
     def reserve(self, budget: Budget, tokens: int) -> Reservation | Refusal:
         check_tokens(tokens)
