@@ -9,6 +9,7 @@ a plaintext server, no answer in time, no server at all.
 
 from __future__ import annotations
 
+import importlib.util
 import time
 from collections.abc import Sequence
 from contextvars import ContextVar
@@ -92,6 +93,11 @@ _CLASSES: dict[str, Any] = {
 def connect(url: str, timeout: float) -> Any:
     """A Redis client for ``url`` whose connections wait at most ``timeout`` and never retry."""
     scheme = url.split(":", 1)[0].lower()
+    # No handshake round trip but AUTH (when a password is set): RESP2 needs no HELLO, and the
+    # client does not name itself (CLIENT SETINFO); a slow Redis makes each round trip count.
+    quiet: dict[str, Any] = {"lib_name": None, "lib_version": None}
+    if importlib.util.find_spec("redis.driver_info") is not None:
+        quiet = {"driver_info": None}  # the same, where redis-py deprecates lib_name
     return redis.Redis.from_url(
         url,
         decode_responses=True,
@@ -99,6 +105,8 @@ def connect(url: str, timeout: float) -> Any:
         socket_connect_timeout=timeout,
         retry=Retry(NoBackoff(), 0),
         connection_class=_CLASSES.get(scheme, _CLASSES["redis"]),
+        protocol=2,
+        **quiet,
     )
 
 
@@ -125,11 +133,13 @@ def round_trip(client: Any, commands: Sequence[Sequence[Any]], timeout: float) -
         end = time.monotonic() + seconds
         _END.set(end)
         try:
+            _arm(conn, end)
             conn.send_packed_command(conn.pack_commands(commands))
             answers: list[Any] = []
             for _ in commands:
+                _arm(conn, end)
                 try:
-                    answers.append(conn.read_response(timeout=max(_MIN_WAIT, end - time.monotonic())))
+                    answers.append(conn.read_response())
                 except redis.ResponseError as refused:
                     if isinstance(refused, redis.exceptions.OutOfMemoryError):
                         raise  # every write of the round trip is refused alike
@@ -138,10 +148,21 @@ def round_trip(client: Any, commands: Sequence[Sequence[Any]], timeout: float) -
             conn.disconnect()
             raise _trouble(exc, connecting=False, tls=tls, seconds=seconds) from None
         finally:
+            sock = getattr(conn, "_sock", None)
+            if sock is not None:
+                sock.settimeout(timeout)  # as redis-py left it, for anyone else using the client
             pool.release(conn)
         return answers
     finally:
         _END.reset(token)
+
+
+def _arm(conn: Any, end: float) -> None:
+    """Make the connection's next socket wait end by ``end`` (every redis-py since 5 reads through
+    this socket with its timeout as set)."""
+    sock = getattr(conn, "_sock", None)
+    if sock is not None:
+        sock.settimeout(max(_MIN_WAIT, end - time.monotonic()))
 
 
 def _trouble(exc: BaseException, *, connecting: bool, tls: bool, seconds: float) -> Trouble:
