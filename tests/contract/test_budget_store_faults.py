@@ -233,7 +233,7 @@ def test_a_process_that_loses_the_store_falls_back_to_its_share_of_the_budget() 
     from llmport.adapters.budget_redis import RedisBudgetStore
 
     clock = Clock()
-    budget = Budget("A", rpm=60, key="http://127.0.0.1:1/v1|gpt-4o-mini|")
+    budget = Budget("A", rpm=60)
     with RedisServer() as redis, RedisProxy(redis.port) as proxy:
         stores = [RedisBudgetStore(redis.url, clock=clock, timeout=0.2, lease_seconds=0) for _ in range(3)]
         stores.append(RedisBudgetStore(proxy.url, clock=clock, timeout=0.2, lease_seconds=0))
