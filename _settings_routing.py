@@ -222,7 +222,13 @@ def check_budget_namespace(settings: Settings) -> None:
     value = settings.budget_namespace
     if value is None:
         return
-    if not isinstance(value, str) or not value.strip() or not value.isprintable() or "{" in value or "}" in value:
+    if (
+        not isinstance(value, str)
+        or not value.strip()
+        or not value.isprintable()
+        or "{" in value
+        or "}" in value
+    ):
         raise ConfigurationError(
             f"budget_namespace: must be a non-blank name without braces, like 'billing-app', "
             f"got {value!r}{origin(settings, 'budget_namespace')}"

@@ -12,12 +12,12 @@ from typing import Any
 
 from dependency_injector import providers
 
+from ._settings_routing import budget_key
 from .domain.budget import Budget, BudgetStore
 from .domain.errors import AuthenticationError
 from .domain.ports import Closeable
 from .services.routing import Deployment, Router
 from .services.token_cache import TokenCache
-from ._settings_routing import budget_key
 from .settings import DeploymentSettings, Settings
 
 __all__ = ["budget_store", "router"]

@@ -272,7 +272,7 @@ class RedisBudgetStore:
         loading = [] if self._loaded else self._loading()
         watched = list(self._budgets.values()) if beat else []
         beating = [*self._beating(at), *(self._evalsha(_reading(b), now) for b in watched)] if beat else []
-        answers = link.round_trip(self._redis, [*loading, *sent, *beating], self._timeout)
+        answers: list[Any] = link.round_trip(self._redis, [*loading, *sent, *beating], self._timeout)
         if loading:
             self._loaded_now(answers[len(loading) - 1])
         answers = answers[len(loading) :]
@@ -302,7 +302,9 @@ class RedisBudgetStore:
 
     def _loading(self) -> list[tuple[Any, ...]]:
         """Every script at once, so that Redis holds all of them or none, and this store's mark."""
-        loads: list[tuple[Any, ...]] = [("SCRIPT", "LOAD", script.script) for script in self._scripts.values()]
+        loads: list[tuple[Any, ...]] = [
+            ("SCRIPT", "LOAD", script.script) for script in self._scripts.values()
+        ]
         return [*loads, ("SET", f"{self._prefix}:mark", "1", "NX")]
 
     def _loaded_now(self, marked: Any) -> None:

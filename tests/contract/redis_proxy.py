@@ -7,6 +7,7 @@ Both can change while clients are connected. ``close()`` ends every connection.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import socket
 import threading
@@ -51,10 +52,8 @@ class RedisProxy:
         with self._lock:
             sockets, self._sockets = self._sockets, []
         for sock in sockets:
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             sock.close()
 
     def _accept(self) -> None:
@@ -116,7 +115,5 @@ class RedisProxy:
 
 def _shut(*sockets: socket.socket) -> None:
     for sock in sockets:
-        try:
+        with contextlib.suppress(OSError):
             sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass

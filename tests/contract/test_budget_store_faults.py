@@ -12,12 +12,11 @@ import logging
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 import pytest
 from dependency_injector import providers
-from dataclasses import replace
-
 from loopback import LoopbackServer, Reply
 from redis_proxy import RedisProxy
 from redis_server import BINARY, SKIP_REASON, RedisServer
@@ -74,13 +73,15 @@ def timed_chat(client: Any) -> tuple[float, object]:
     start = time.monotonic()
     try:
         outcome: object = client.chat("hi")
-    except Exception as error:  # noqa: BLE001 - the outcome is what the test checks
+    except Exception as error:
         outcome = error
     return time.monotonic() - start, outcome
 
 
 def budget_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.name == "llmport.budget" and r.levelno >= logging.WARNING]
+    return [
+        r.getMessage() for r in caplog.records if r.name == "llmport.budget" and r.levelno >= logging.WARNING
+    ]
 
 
 def test_a_slow_redis_under_its_timeout_serves_a_fresh_clients_call_within_the_deadline(
