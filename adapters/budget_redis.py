@@ -31,17 +31,14 @@ seconds, and logs when it is back. No call ever fails because of Redis.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 import threading
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from ..domain.budget import (
-    BUCKET_LIFETIME,
     Budget,
     Health,
     Lease,
@@ -54,6 +51,7 @@ from ..domain.budget import (
 )
 from ..domain.errors import ConfigurationError
 from . import _budget_lua as lua
+from ._budget_share import Share
 from ._leasing import LEASE_MAX_CALLS, LEASE_SHARE, LeaseBook
 from .budget_memory import HINT_SECONDS, MemoryBudgetStore
 
@@ -127,16 +125,9 @@ class RedisBudgetStore:
         self._down_until: float | None = None  # None: Redis is in use
         self._trouble: str | None = None  # the kind of failure logged last, until Redis is back
         self._marked = False  # whether this store saw Redis hold its mark (see _pipeline)
-        # This process among those sharing the store (see _beat): their number, last counted.
-        self._id = uuid.uuid4().hex
-        self._members = 1
-        self._beaten = -math.inf
-        self._shares: dict[Budget, Budget] = {}
-        # The key of each deployment's budget in Redis (Budget.key), by deployment name; the
-        # budgets seen, and what Redis last said each had left (read with every count, see _beat).
+        self._share = Share(prefix, margin)  # this process among those sharing the store
+        # The key of each deployment's budget in Redis (Budget.key), by deployment name.
         self._key_of: dict[str, str] = {}
-        self._budgets: dict[str, Budget] = {}
-        self._last_read: dict[str, tuple[float, Remaining]] = {}
         self._defer = defer_reconcile
         self._loaded = False  # whether Redis was given the scripts (once, on first use)
         self._pending: list[_Command] = []  # leases' releases waiting for the next request
@@ -172,7 +163,7 @@ class RedisBudgetStore:
     def _know(self, budgets: Sequence[Budget]) -> None:
         """Learn the Redis key of each budget's deployment (the provider's limit it stands for)."""
         for budget in budgets:
-            self._budgets[budget.deployment] = budget
+            self._share.know(budget)
             if budget.key is not None and self._key_of.get(budget.deployment) != budget.key:
                 self._key_of[budget.deployment] = budget.key
 
@@ -195,15 +186,15 @@ class RedisBudgetStore:
                     lease.close()
                 self._lease_views.clear()
                 if self._down_until is None:
-                    self._seed_fallback()
+                    self._share.seed(self.fallback, self.clock())
                 if trouble.kind != self._trouble:  # each trouble once, until Redis is back
                     self._trouble = trouble.kind
                     logger.warning(
                         "Redis budget store: %s. Using this process's share of each budget "
                         "(1/%d, as %d processes shared it) until Redis answers; retrying every %.0f s",
                         trouble.message,
-                        self._members,
-                        self._members,
+                        self._share.members,
+                        self._share.members,
                         self._retry_every,
                     )
                 self._down_until = self.clock() + self._retry_every
@@ -216,37 +207,6 @@ class RedisBudgetStore:
         elif self._down_until is not None:
             self._down_until = self.clock()  # it answered a read: the next write tries it again
         return result
-
-    def _share(self, budget: Budget) -> Budget:
-        """``budget`` cut to this process's share, for the fallback: the limits over the processes
-        last seen sharing the store (at least one request and token each)."""
-        shared = self._shares.get(budget)
-        if shared is None:
-            members = self._members
-
-            def cut(limit: int | None) -> int | None:
-                return None if limit is None else max(1, limit // members)
-
-            shared = dataclasses.replace(budget, rpm=cut(budget.rpm), tpm=cut(budget.tpm))
-            self._shares[budget] = shared
-        return shared
-
-    def _seed_fallback(self) -> None:
-        """Charge the fallback with this process's share of what Redis last counted in the window,
-        so that the processes falling back take together no more than what was left."""
-        members, now = self._members, self.clock()
-        for name, (at, left) in self._last_read.items():
-            budget = self._budgets.get(name)
-            if budget is None or not 0 <= now - at < BUCKET_LIFETIME:
-                continue
-            used = [
-                0 if limit is None or room is None else max(0, limit - room)
-                for limit, room in ((budget.rpm, left.requests), (budget.tpm, left.tokens))
-            ]
-            self.fallback.charge(name, -(-used[0] // members), -(-used[1] // members))
-
-    def _shared(self, budgets: Sequence[Budget]) -> list[Budget]:
-        return [self._share(budget) for budget in budgets]
 
     def _pipeline(self, commands: Sequence[_Command], now: str) -> list[Any]:
         """Run the settlements waiting, then ``commands``, in one round trip; their answers.
@@ -267,17 +227,20 @@ class RedisBudgetStore:
             self._pending = []
         everything = [*pending, *commands]
         at = float(now)
-        beat = at - self._beaten >= _BEAT_EVERY
+        watched = self._share.due(at)
         sent = [self._evalsha(command, now) for command in everything]
         loading = [] if self._loaded else self._loading()
-        watched = list(self._budgets.values()) if beat else []
-        beating = [*self._beating(at), *(self._evalsha(_reading(b), now) for b in watched)] if beat else []
+        beating = []
+        if watched is not None:
+            beating = [*self._share.beating(at), *(self._evalsha(_reading(b), now) for b in watched)]
         answers: list[Any] = link.round_trip(self._redis, [*loading, *sent, *beating], self._timeout)
         if loading:
             self._loaded_now(answers[len(loading) - 1])
         answers = answers[len(loading) :]
-        if beating:
-            self._counted(answers[len(sent) :], watched, at)
+        if watched is not None:
+            counted = answers[len(sent) :]
+            if not any(isinstance(answer, Exception) for answer in counted):  # else: next time
+                self._share.counted(counted[3], _remaining(watched, counted[4:]), at)
             answers = answers[: len(sent)]
         lost = [i for i, answer in enumerate(answers) if isinstance(answer, link.NoScriptError)]
         if lost:
@@ -318,28 +281,6 @@ class RedisBudgetStore:
             )
         self._marked = True
 
-    def _beating(self, at: float) -> list[tuple[Any, ...]]:
-        members = f"{self._prefix}:processes"
-        lifetime = BUCKET_LIFETIME + self._margin
-        return [
-            ("ZADD", members, repr(at), self._id),
-            ("ZREMRANGEBYSCORE", members, "-inf", repr(at - BUCKET_LIFETIME)),
-            ("PEXPIRE", members, lifetime * 1000),
-            ("ZCARD", members),
-        ]
-
-    def _counted(self, answers: Sequence[Any], watched: Sequence[Budget], at: float) -> None:
-        """Keep the number of processes sharing the store, and what each watched budget has left."""
-        members, reads = answers[3], answers[4:]
-        if any(isinstance(answer, Exception) for answer in answers):
-            return  # counted again next time
-        self._beaten = at
-        for budget, read in _remaining(watched, reads).items():
-            self._last_read[budget] = (at, read)
-        if isinstance(members, int) and members >= 1 and members != self._members:
-            with self._lock:
-                self._members, self._shares = members, {}
-
     def reserve(self, budget: Budget, tokens: int) -> Reservation | Refusal:
         check_tokens(tokens)
         self._know((budget,))
@@ -348,7 +289,7 @@ class RedisBudgetStore:
             answer = self._pipeline([_reserving(budget, tokens)], now)[0]
             return self._reserved(budget, tokens, answer)
 
-        return self._call(remote, lambda: self.fallback.reserve(self._share(budget), tokens))
+        return self._call(remote, lambda: self.fallback.reserve(self._share.of(budget), tokens))
 
     def reserve_and_read(
         self, budget: Budget, tokens: int, budgets: Sequence[Budget]
@@ -392,7 +333,9 @@ class RedisBudgetStore:
                 return answer, self._read(read, at, budgets)
 
         def local() -> tuple[Reservation | Refusal, dict[str, Remaining]]:
-            return self.fallback.reserve_and_read(self._share(budget), tokens, self._shared(budgets))
+            return self.fallback.reserve_and_read(
+                self._share.of(budget), tokens, self._share.of_each(budgets)
+            )
 
         return self._call(remote, local)
 
@@ -573,7 +516,7 @@ class RedisBudgetStore:
             with self._lock:
                 return self._read(read, float(now), budgets)
 
-        return self._call(remote, lambda: self.fallback.remaining(self._shared(budgets)), writes=False)
+        return self._call(remote, lambda: self.fallback.remaining(self._share.of_each(budgets)), writes=False)
 
     def after_fork(self) -> None:
         """In a forked child: new locks, and connections of its own (never the parent's sockets).
@@ -581,8 +524,7 @@ class RedisBudgetStore:
         The settlements waiting and the leases are the parent's; the child drops its copy of them.
         """
         self._lock = threading.Lock()
-        self._id = uuid.uuid4().hex  # a process of its own among those sharing the store
-        self._beaten = -math.inf
+        self._share.after_fork()  # a process of its own among those sharing the store
         self._pending = []
         self._settling = {}
         self._hints = {}
@@ -603,8 +545,6 @@ class RedisBudgetStore:
 
 #: The shortest round trip worth starting: with less of the call's time left, it goes without the store.
 _SHORTEST_ROUND_TRIP = 0.002
-#: Seconds between two counts of the processes sharing the store.
-_BEAT_EVERY = 1.0
 
 
 #: One script run: its name, the deployment whose keys it takes, its arguments after ``now, margin``.
