@@ -9,7 +9,7 @@ turns Lua numbers into integers), -1 meaning never.
 
 from __future__ import annotations
 
-__all__ = ["COOL", "FAIL", "RECONCILE", "RELEASE", "REMAINING", "RESERVE"]
+__all__ = ["CHARGE", "COOL", "FAIL", "RECONCILE", "RELEASE", "REMAINING", "RESERVE"]
 
 _PRELUDE = """
 local W = 61  -- domain.budget.BUCKET_LIFETIME: a bucket counts until 61 s after its second began
@@ -180,6 +180,20 @@ for i, kind in ipairs({'r', 't'}) do
     if redis.call('HINCRBY', wkey, field, -amount) < 0 then redis.call('HSET', wkey, field, 0) end
   end
 end
+return 1
+"""
+)
+
+# ARGV[3..4]: requests, tokens taken elsewhere (a process's fallback while it could not reach
+# Redis): counted in this second's bucket, so that every process sees them for a window.
+CHARGE = (
+    _PRELUDE
+    + """
+local requests, tokens = tonumber(ARGV[3]), tonumber(ARGV[4])
+if requests > 0 then redis.call('HINCRBY', wkey, nows .. ':r', requests) end
+if tokens > 0 then redis.call('HINCRBY', wkey, nows .. ':t', tokens) end
+local life = W + margin
+if redis.call('PTTL', wkey) < life * 1000 then redis.call('PEXPIRE', wkey, math.ceil(life * 1000)) end
 return 1
 """
 )

@@ -5,7 +5,11 @@ store's (``<prefix>:processes``, scored by when each was last seen; a process un
 leaves it), counts the processes in it, and reads every budget it has seen. When the store falls
 back to this process's memory, the fallback gets each limit over that count, and is first
 charged this process's share of what Redis had counted: so the processes that fall back together
-take no more than what the window had left, not a whole budget each.
+take no more than what the window had left, not a whole budget each. The processes still on
+Redis leave room for those registered but not seen for ``ABSENT_AFTER`` seconds (their shares,
+which their fallbacks may be taking), and back on Redis a store charges there what its fallback
+let through in the window, for every process to count. A process that goes idle is held room for
+until it leaves the set, a window after its last call: the safe side.
 """
 
 from __future__ import annotations
@@ -20,10 +24,12 @@ from typing import Any
 from ..domain.budget import BUCKET_LIFETIME, Budget, Remaining
 from .budget_memory import MemoryBudgetStore
 
-__all__ = ["BEAT_EVERY", "Share"]
+__all__ = ["ABSENT_AFTER", "BEAT_EVERY", "Share"]
 
 #: Seconds between two counts of the processes sharing a store.
 BEAT_EVERY = 1.0
+#: Seconds after which a registered process not seen is taken to be on its fallback.
+ABSENT_AFTER = 5.0
 
 
 class Share:
@@ -31,7 +37,7 @@ class Share:
 
     def __init__(self, prefix: str, margin: int) -> None:
         self._key = f"{prefix}:processes"
-        self._margin = margin
+        self._lifetime = (BUCKET_LIFETIME + margin) * 1000  # milliseconds the set outlives its last write
         self._lock = threading.Lock()
         self.after_fork()
 
@@ -40,10 +46,13 @@ class Share:
         self._lock = threading.Lock()
         self._id = uuid.uuid4().hex
         self.members = 1
+        self.absent = 0  # registered, not seen for ABSENT_AFTER seconds
+        self._held: dict[Budget, Budget] = {}
         self._beaten = -math.inf
         self._cut: dict[Budget, Budget] = {}
         self._budgets: dict[str, Budget] = {}
         self._last_read: dict[str, tuple[float, Remaining]] = {}
+        self._seeded: dict[str, tuple[float, int, int]] = {}  # when, requests, tokens
 
     def know(self, budget: Budget) -> None:
         """Watch ``budget``: read with every count, its share kept for the fallback."""
@@ -53,23 +62,46 @@ class Share:
         """The budgets to read with a count made now, or None: counted less than a second ago."""
         return list(self._budgets.values()) if at - self._beaten >= BEAT_EVERY else None
 
-    def beating(self, at: float) -> list[tuple[Any, ...]]:
-        """The commands that register this process and count those sharing the store."""
+    def beating(self, at: float, *, absent: bool = False) -> list[tuple[Any, ...]]:
+        """The commands that register this process and count those sharing the store; ``absent``:
+        that register it as alive on its fallback (seen ``ABSENT_AFTER`` ago), and count nothing."""
+        if absent:
+            seen = repr(at - ABSENT_AFTER - 1)
+            return [("ZADD", self._key, seen, self._id), ("PEXPIRE", self._key, self._lifetime)]
         return [
             ("ZADD", self._key, repr(at), self._id),
             ("ZREMRANGEBYSCORE", self._key, "-inf", repr(at - BUCKET_LIFETIME)),
-            ("PEXPIRE", self._key, (BUCKET_LIFETIME + self._margin) * 1000),
+            ("PEXPIRE", self._key, self._lifetime),
             ("ZCARD", self._key),
+            ("ZCOUNT", self._key, "-inf", repr(at - ABSENT_AFTER)),
         ]
 
-    def counted(self, members: Any, reads: dict[str, Remaining], at: float) -> None:
-        """Keep what a count found: the processes, and what each watched budget had left."""
+    def counted(self, members: Any, absent: Any, reads: dict[str, Remaining], at: float) -> None:
+        """Keep what a count found: the processes (and how many are absent), what each watched
+        budget had left."""
         self._beaten = at
         for name, read in reads.items():
             self._last_read[name] = (at, read)
-        if isinstance(members, int) and members >= 1 and members != self.members:
+        if not isinstance(members, int) or not isinstance(absent, int) or members < 1:
+            return
+        if members != self.members or absent != self.absent:
             with self._lock:
-                self.members, self._cut = members, {}
+                self.members, self.absent, self._cut, self._held = members, absent, {}, {}
+
+    def held(self, budget: Budget) -> Budget:
+        """``budget`` as the processes on Redis may use it: less the shares of those absent."""
+        if not self.absent:
+            return budget
+        held = self._held.get(budget)
+        if held is None:
+            members, absent = self.members, self.absent
+
+            def part(limit: int | None) -> int | None:
+                return None if limit is None else max(1, limit - absent * (limit // members))
+
+            held = dataclasses.replace(budget, rpm=part(budget.rpm), tpm=part(budget.tpm))
+            self._held[budget] = held
+        return held
 
     def of(self, budget: Budget) -> Budget:
         """``budget`` cut to this process's share: each limit over the processes last counted
@@ -99,4 +131,30 @@ class Share:
                 0 if limit is None or room is None else max(0, limit - room)
                 for limit, room in ((budget.rpm, left.requests), (budget.tpm, left.tokens))
             ]
-            fallback.charge(name, -(-used[0] // members), -(-used[1] // members))
+            requests, tokens = -(-used[0] // members), -(-used[1] // members)
+            fallback.charge(name, requests, tokens)
+            before = self._seeded.get(name)
+            if before is not None and 0 <= now - before[0] < BUCKET_LIFETIME:
+                requests, tokens = requests + before[1], tokens + before[2]
+            self._seeded[name] = (now, requests, tokens)
+
+    def let_through(self, fallback: MemoryBudgetStore, now: float) -> list[tuple[str, int, int]]:
+        """What ``fallback`` admitted in the window, by deployment (its seed not counted):
+        requests and tokens to charge in Redis once it answers again."""
+        taken = []
+        for name, budget in self._budgets.items():
+            cut = self.of(budget)
+            left = fallback.remaining([cut])[name]
+            seeded = self._seeded.pop(name, None)
+            if seeded is None or not 0 <= now - seeded[0] < BUCKET_LIFETIME:
+                seeded = (now, 0, 0)
+            used = [
+                0 if limit is None or room is None else max(0, limit - room - seed)
+                for limit, room, seed in (
+                    (cut.rpm, left.requests, seeded[1]),
+                    (cut.tpm, left.tokens, seeded[2]),
+                )
+            ]
+            if used[0] or used[1]:
+                taken.append((name, used[0], used[1]))
+        return taken

@@ -114,6 +114,7 @@ class RedisBudgetStore:
                 ("cool", lua.COOL),
                 ("remaining", lua.REMAINING),
                 ("release", lua.RELEASE),
+                ("charge", lua.CHARGE),
             )
         }
         self._prefix = prefix
@@ -225,23 +226,30 @@ class RedisBudgetStore:
             pending = self._settlements()
             pending += self._pending
             self._pending = []
+            if self._down_until is not None:  # trying Redis again: what the fallback let through
+                # counts there before anything else (charged again should this try fail: the safe side)
+                let_through = self._share.let_through(self.fallback, float(now))
+                pending += [("charge", name, (requests, tokens)) for name, requests, tokens in let_through]
         everything = [*pending, *commands]
         at = float(now)
-        watched = self._share.due(at)
         sent = [self._evalsha(command, now) for command in everything]
         loading = [] if self._loaded else self._loading()
-        beating = []
-        if watched is not None:
-            beating = [*self._share.beating(at), *(self._evalsha(_reading(b), now) for b in watched)]
-        answers: list[Any] = link.round_trip(self._redis, [*loading, *sent, *beating], self._timeout)
+        watched, beating = None, []
+        if self._down_until is not None:
+            # Trying Redis again after a failure: this process may still be on its fallback
+            # (its replies may come too late), whatever Redis hears of it: it says so.
+            beating = self._share.beating(at, absent=True)
+        else:
+            watched = self._share.due(at)
+            if watched is not None:
+                beating = [*self._share.beating(at), *(self._evalsha(_reading(b), now) for b in watched)]
+        replies: list[Any] = link.round_trip(self._redis, [*loading, *sent, *beating], self._timeout)
         if loading:
-            self._loaded_now(answers[len(loading) - 1])
-        answers = answers[len(loading) :]
-        if watched is not None:
-            counted = answers[len(sent) :]
-            if not any(isinstance(answer, Exception) for answer in counted):  # else: next time
-                self._share.counted(counted[3], _remaining(watched, counted[4:]), at)
-            answers = answers[: len(sent)]
+            self._loaded_now(replies[len(loading) - 1])
+        answers = replies[len(loading) : len(loading) + len(sent)]
+        counted = replies[len(loading) + len(sent) :]
+        if watched is not None and not any(isinstance(answer, Exception) for answer in counted):
+            self._share.counted(counted[3], counted[4], _remaining(watched, counted[5:]), at)
         lost = [i for i, answer in enumerate(answers) if isinstance(answer, link.NoScriptError)]
         if lost:
             # Redis lost its scripts (a restart, SCRIPT FLUSH): then it lost them all, so every
@@ -286,7 +294,7 @@ class RedisBudgetStore:
         self._know((budget,))
 
         def remote(now: str) -> Reservation | Refusal:
-            answer = self._pipeline([_reserving(budget, tokens)], now)[0]
+            answer = self._pipeline([_reserving(self._share.held(budget), tokens)], now)[0]
             return self._reserved(budget, tokens, answer)
 
         return self._call(remote, lambda: self.fallback.reserve(self._share.of(budget), tokens))
@@ -315,7 +323,9 @@ class RedisBudgetStore:
                 old, want, second = self._book.ending(budget, tokens, at)
                 if old is not None:
                     self._release(budget.deployment, old)
-            answers = self._pipeline([_reserving(budget, tokens, want, second), *map(_reading, budgets)], now)
+            held = self._share.held
+            reserving = _reserving(held(budget), tokens, want, second)
+            answers = self._pipeline([reserving, *(_reading(held(b)) for b in budgets)], now)
             granted = int(answers[0][3]) if int(answers[0][0]) == 1 else 0
             lease = None
             if granted:
@@ -512,7 +522,8 @@ class RedisBudgetStore:
         self._know(budgets)
 
         def remote(now: str) -> dict[str, Remaining]:
-            read = _remaining(budgets, self._pipeline([_reading(b) for b in budgets], now))
+            reads = [_reading(self._share.held(b)) for b in budgets]
+            read = _remaining(budgets, self._pipeline(reads, now))
             with self._lock:
                 return self._read(read, float(now), budgets)
 
