@@ -52,7 +52,8 @@ class Share:
         self._cut: dict[Budget, Budget] = {}
         self._budgets: dict[str, Budget] = {}
         self._last_read: dict[str, tuple[float, Remaining]] = {}
-        self._seeded: dict[str, tuple[float, int, int]] = {}  # when, requests, tokens
+        # What Redis knows of the fallback's counts (its seed, what was charged back): when, requests, tokens.
+        self._seeded: dict[str, tuple[float, int, int]] = {}
 
     def know(self, budget: Budget) -> None:
         """Watch ``budget``: read with every count, its share kept for the fallback."""
@@ -133,28 +134,38 @@ class Share:
             ]
             requests, tokens = -(-used[0] // members), -(-used[1] // members)
             fallback.charge(name, requests, tokens)
-            before = self._seeded.get(name)
-            if before is not None and 0 <= now - before[0] < BUCKET_LIFETIME:
-                requests, tokens = requests + before[1], tokens + before[2]
-            self._seeded[name] = (now, requests, tokens)
+            self._known(name, requests, tokens, now)
 
     def let_through(self, fallback: MemoryBudgetStore, now: float) -> list[tuple[str, int, int]]:
-        """What ``fallback`` admitted in the window, by deployment (its seed not counted):
-        requests and tokens to charge in Redis once it answers again."""
+        """What ``fallback`` admitted in the window that Redis does not know of (neither its seed
+        nor what was charged back already), by deployment: to charge in Redis; once it answers,
+        ``charged_back`` records it."""
         taken = []
         for name, budget in self._budgets.items():
             cut = self.of(budget)
             left = fallback.remaining([cut])[name]
-            seeded = self._seeded.pop(name, None)
-            if seeded is None or not 0 <= now - seeded[0] < BUCKET_LIFETIME:
-                seeded = (now, 0, 0)
+            known = self._seeded.get(name)
+            if known is None or not 0 <= now - known[0] < BUCKET_LIFETIME:
+                known = (now, 0, 0)
             used = [
-                0 if limit is None or room is None else max(0, limit - room - seed)
-                for limit, room, seed in (
-                    (cut.rpm, left.requests, seeded[1]),
-                    (cut.tpm, left.tokens, seeded[2]),
+                0 if limit is None or room is None else max(0, limit - room - seen)
+                for limit, room, seen in (
+                    (cut.rpm, left.requests, known[1]),
+                    (cut.tpm, left.tokens, known[2]),
                 )
             ]
             if used[0] or used[1]:
                 taken.append((name, used[0], used[1]))
         return taken
+
+    def charged_back(self, taken: Sequence[tuple[str, int, int]], now: float) -> None:
+        """``taken`` (from ``let_through``) is counted in Redis now: never charge it again."""
+        for name, requests, tokens in taken:
+            self._known(name, requests, tokens, now)
+
+    def _known(self, name: str, requests: int, tokens: int, now: float) -> None:
+        """Add to what Redis knows of the fallback's counts on ``name`` (kept for a window)."""
+        known = self._seeded.get(name)
+        if known is not None and 0 <= now - known[0] < BUCKET_LIFETIME:
+            requests, tokens = requests + known[1], tokens + known[2]
+        self._seeded[name] = (now, requests, tokens)

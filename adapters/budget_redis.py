@@ -226,6 +226,7 @@ class RedisBudgetStore:
             pending = self._settlements()
             pending += self._pending
             self._pending = []
+            let_through: list[tuple[str, int, int]] = []
             if self._down_until is not None:  # trying Redis again: what the fallback let through
                 # counts there before anything else (charged again should this try fail: the safe side)
                 let_through = self._share.let_through(self.fallback, float(now))
@@ -262,6 +263,8 @@ class RedisBudgetStore:
         for answer in answers:
             if isinstance(answer, Exception):
                 raise link.refused(answer)
+        if let_through:
+            self._share.charged_back(let_through, at)
         return answers[len(pending) :]
 
     def _run(self, name: str, deployment: str, now: str, *args: str | int) -> Any:
