@@ -76,7 +76,8 @@ def main() -> None:
     parser.add_argument("--slow", type=int, nargs="+", default=[4, 8, 16])
     parser.add_argument("--rpm", type=int, default=60)
     args = parser.parse_args()
-    print(f"{args.processes} processes sharing rpm {args.rpm}; some slow from t={SLOW_FROM:.0f} to {SLOW_UNTIL:.0f} s")
+    slow = f"some slow from t={SLOW_FROM:.0f} to {SLOW_UNTIL:.0f} s"
+    print(f"{args.processes} processes sharing rpm {args.rpm}; {slow}")
     print("slow processes | most admitted in a 60 s window | over the limit | real seconds")
     for slow in args.slow:
         most, took = run(args.processes, slow, args.rpm)
