@@ -1,8 +1,10 @@
 """The Redis budget store: one view of every deployment's budget for all processes and hosts.
 
 Each call is one Lua script (EVALSHA), so a reservation is atomic and one round trip; reading
-several deployments is one pipelined round trip. Keys are ``<prefix>:{<deployment>}:w`` (the
-window's buckets) and ``:s`` (cooldown, hints, failures, ejection, probe); both expire by
+several deployments is one pipelined round trip. Keys are ``<prefix>:{<key>}:w`` (the
+window's buckets) and ``:s`` (cooldown, hints, failures, ejection, probe), ``<key>`` being what
+the provider limits (``Budget.key``: the endpoint and the deployment) or else the deployment's
+name; both expire by
 themselves, the window 61 s + ``margin`` after its last write, the state as long after its last
 deadline. Times come from the store's ``clock`` (``time.time``): hosts sharing a Redis need
 synchronised clocks, and one-second buckets tolerate the usual NTP drift.
@@ -24,9 +26,12 @@ showing the deployment not serving) ends the deployment's lease, so another proc
 stops this one's calls within one lease lifetime; a half-open probe never comes from a lease.
 ``reserve`` (no read, no steady state) never leases.
 
-If Redis cannot be reached, the store falls back to a ``MemoryBudgetStore`` (this process's
-budgets only), logs one warning on ``llmport.budget``, tries Redis again every ``retry_every``
-seconds, and logs when it is back. No call ever fails because of Redis.
+Each round trip takes at most ``timeout`` and half of what is left of the call's deadline
+(``_redis_link``). If Redis fails, the store falls back to a ``MemoryBudgetStore`` holding this
+process's share of each budget (``_budget_share``), logs what failed on ``llmport.budget`` once
+(until Redis takes a write again), tries Redis again every ``retry_every`` seconds, and logs when
+it is back; a Redis that lost its data (restarted empty) is logged too. No call ever fails
+because of Redis, nor waits on it past its deadline.
 """
 
 from __future__ import annotations
