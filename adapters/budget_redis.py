@@ -110,18 +110,7 @@ class RedisBudgetStore:
         # No retries inside the client: a Redis that does not answer at once means the fallback.
         self._redis: Any = link.connect(url, timeout)
         self._timeout = timeout
-        self._scripts = {
-            name: self._redis.register_script(source)
-            for name, source in (
-                ("reserve", lua.RESERVE),
-                ("reconcile", lua.RECONCILE),
-                ("fail", lua.FAIL),
-                ("cool", lua.COOL),
-                ("remaining", lua.REMAINING),
-                ("release", lua.RELEASE),
-                ("charge", lua.CHARGE),
-            )
-        }
+        self._scripts = lua.Scripts(prefix)
         self._prefix = prefix
         self.clock = clock
         self._retry_every = retry_every
@@ -130,12 +119,10 @@ class RedisBudgetStore:
         self._lock = threading.Lock()
         self._down_until: float | None = None  # None: Redis is in use
         self._trouble: str | None = None  # the kind of failure logged last, until Redis is back
-        self._marked = False  # whether this store saw Redis hold its mark (see _pipeline)
         self._share = Share(prefix, margin)  # this process among those sharing the store
         # The key of each deployment's budget in Redis (Budget.key), by deployment name.
         self._key_of: dict[str, str] = {}
         self._defer = defer_reconcile
-        self._loaded = False  # whether Redis was given the scripts (once, on first use)
         self._pending: list[_Command] = []  # leases' releases waiting for the next request
         # Replies' settlements waiting for the next request: one per deployment, bucket and sign
         # (the sum of their token differences), and the newest hint of each deployment.
@@ -239,7 +226,7 @@ class RedisBudgetStore:
         everything = [*pending, *commands]
         at = float(now)
         sent = [self._evalsha(command, now) for command in everything]
-        loading = [] if self._loaded else self._loading()
+        loading = [] if self._scripts.loaded else self._scripts.loading()
         watched, beating = None, []
         if self._down_until is not None:
             # Trying Redis again after a failure: this process may still be on its fallback
@@ -260,7 +247,7 @@ class RedisBudgetStore:
         if lost:
             # Redis lost its scripts (a restart, SCRIPT FLUSH): then it lost them all, so every
             # command was refused and running the refused ones again keeps their order.
-            loading = self._loading()
+            loading = self._scripts.loading()
             again = link.round_trip(self._redis, [*loading, *(sent[i] for i in lost)], self._timeout)
             self._loaded_now(again[len(loading) - 1])
             for i, answer in zip(lost, again[len(loading) :], strict=True):
@@ -277,25 +264,15 @@ class RedisBudgetStore:
 
     def _evalsha(self, command: _Command, now: str) -> tuple[Any, ...]:
         name, deployment, args = command
-        return ("EVALSHA", self._scripts[name].sha, 2, *self._keys(deployment), now, self._margin, *args)
-
-    def _loading(self) -> list[tuple[Any, ...]]:
-        """Every script at once, so that Redis holds all of them or none, and this store's mark."""
-        loads: list[tuple[Any, ...]] = [
-            ("SCRIPT", "LOAD", script.script) for script in self._scripts.values()
-        ]
-        return [*loads, ("SET", f"{self._prefix}:mark", "1", "NX")]
+        return self._scripts.run(name, self._keys(deployment), now, self._margin, *args)
 
     def _loaded_now(self, marked: Any) -> None:
-        """The scripts are loaded; ``marked`` is the answer to setting the mark (OK: it was absent)."""
-        self._loaded = True
-        if marked is not None and not isinstance(marked, Exception) and self._marked:
+        if self._scripts.loaded_now(marked):
             logger.warning(
                 "Redis budget store: Redis lost every budget, cooldown and ejection (restarted "
                 "empty, or flushed); they count again from zero. Make Redis keep its data across "
                 "restarts (appendonly yes) if that matters"
             )
-        self._marked = True
 
     def reserve(self, budget: Budget, tokens: int) -> Reservation | Refusal:
         check_tokens(tokens)
