@@ -252,3 +252,23 @@ def test_a_process_that_loses_the_store_falls_back_to_its_share_of_the_budget() 
             store.close()
     # 60 / 4 = 15, less its share of the 8 Redis counted when it last read: 13 (it was 60)
     assert granted == 15 - 2
+
+
+def test_a_redis_restarted_empty_between_two_calls_is_logged_once(caplog: pytest.LogCaptureFixture) -> None:
+    # It used to reset every budget with no log line: the pooled connection reconnects at once
+    # and the scripts, lost, are loaded again.
+    from llmport.adapters.budget_redis import RedisBudgetStore
+
+    clock = Clock()
+    budget = Budget("A", rpm=10)
+    with RedisServer() as redis:
+        store = RedisBudgetStore(redis.url, clock=clock)
+        for _ in range(3):
+            assert store.reserve(budget, 1).origin == "redis"  # type: ignore[union-attr]
+        redis.stop()
+        redis.start()  # the same port, empty
+        assert store.reserve(budget, 1).origin == "redis"  # type: ignore[union-attr]
+        assert store.remaining([budget])["A"].requests == 10 - 1  # the 3 before are gone
+        store.close()
+    warnings = budget_warnings(caplog)
+    assert len(warnings) == 1 and "lost every budget" in warnings[0], warnings
