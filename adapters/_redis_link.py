@@ -180,7 +180,7 @@ def _trouble(exc: BaseException, *, connecting: bool, tls: bool, seconds: float)
             f"Redis is out of memory and refuses every write ({said}); raise its maxmemory or set "
             "maxmemory-policy to volatile-lru (every key the store writes expires)",
         )
-    if tls and connecting:
+    if tls and connecting and (isinstance(exc, (redis.TimeoutError, TimeoutError)) or "SSL" in said):
         return Trouble(
             "tls",
             f"no TLS handshake with Redis within {seconds:.2f} s ({said}); if the server speaks "

@@ -183,10 +183,10 @@ class RedisBudgetStore:
                 if trouble.kind != self._trouble:  # each trouble once, until Redis is back
                     self._trouble = trouble.kind
                     logger.warning(
-                        "Redis budget store: %s. Using this process's share of each budget "
-                        "(1/%d, as %d processes shared it) until Redis answers; retrying every %.0f s",
+                        "Redis budget store: %s. Until it answers, this process takes its share of "
+                        "each budget (1/%d: the processes last counted sharing the store); "
+                        "retrying every %.0f s",
                         trouble.message,
-                        self._share.members,
                         self._share.members,
                         self._retry_every,
                     )
