@@ -39,12 +39,22 @@ from .domain.errors import ConfigurationError
 if TYPE_CHECKING:
     from .settings import Settings
 
-__all__ = ["ROUTING_KEYS", "DeploymentSettings", "check_budget_store", "redacted_store", "routed"]
+__all__ = [
+    "ROUTING_KEYS",
+    "DeploymentSettings",
+    "budget_key",
+    "check_budget_namespace",
+    "check_budget_store",
+    "redacted_store",
+    "routed",
+]
 
 #: The keys of a deployment entry that say how it is routed; every other key is a setting.
 ROUTING_KEYS = ("name", "priority", "weight", "rpm", "tpm", "eject_after", "eject_for")
 # The client's own settings that a deployment never takes from it.
-_NOT_INHERITED = frozenset({"name", "sources", "deployments", "budget_store", "move_after_timeout"})
+_NOT_INHERITED = frozenset(
+    {"name", "sources", "deployments", "budget_store", "budget_namespace", "move_after_timeout"}
+)
 _STORE_SCHEMES = ("redis", "rediss", "unix")
 # The client's own settings that a deployment entry may not set: one store and one policy for all.
 _CLIENT_ONLY = frozenset({"budget_store", "move_after_timeout"})
@@ -272,6 +282,33 @@ def _store_problem(url: str) -> str | None:
     if database and not database.isdigit():
         return f"names the database {database!r}, which is not a number"
     return None
+
+
+def check_budget_namespace(settings: Settings) -> None:
+    """None, or a non-blank string of printable characters without braces (it is part of keys)."""
+    value = settings.budget_namespace
+    if value is None:
+        return
+    if (
+        not isinstance(value, str)
+        or not value.strip()
+        or not value.isprintable()
+        or "{" in value
+        or "}" in value
+    ):
+        raise ConfigurationError(
+            f"budget_namespace: must be a non-blank name without braces, like 'billing-app', "
+            f"got {value!r}{origin(settings, 'budget_namespace')}"
+        )
+
+
+def budget_key(deployment: DeploymentSettings) -> str:
+    """What the provider limits for ``deployment``: its endpoint (or base URL) and its model or
+    Azure deployment names, the key of its budget, cooldown and ejection in a shared store."""
+    settings = deployment.settings
+    where = settings.endpoint or settings.base_url or f"{settings.provider}:default"
+    models = "|".join(model or "" for model in (settings.chat_model, settings.embedding_model))
+    return f"{where.rstrip('/').lower()}|{models}"
 
 
 def redacted_store(url: str) -> str:

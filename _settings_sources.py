@@ -60,6 +60,7 @@ ENV: dict[str, tuple[str, ...]] = {
     "prices": ("LLMPORT_PRICES",),
     "deployment_models": ("LLMPORT_DEPLOYMENT_MODELS",),
     "budget_store": ("LLMPORT_BUDGET_STORE",),
+    "budget_namespace": ("LLMPORT_BUDGET_NAMESPACE",),
     "move_after_timeout": ("LLMPORT_MOVE_AFTER_TIMEOUT",),
 }
 API_KEY_ENV = {

@@ -12,6 +12,7 @@ from typing import Any
 
 from dependency_injector import providers
 
+from ._settings_routing import budget_key
 from .domain.budget import Budget, BudgetStore
 from .domain.errors import AuthenticationError
 from .domain.ports import Closeable
@@ -32,7 +33,10 @@ def budget_store(settings: Settings, clock: Callable[[], float]) -> BudgetStore 
         return MemoryBudgetStore(clock=clock)
     from .adapters.budget_redis import RedisBudgetStore
 
-    return RedisBudgetStore(settings.budget_store, clock=clock)
+    prefix = "llmport:budget"
+    if settings.budget_namespace is not None:
+        prefix += f":{settings.budget_namespace}"
+    return RedisBudgetStore(settings.budget_store, prefix=prefix, clock=clock)
 
 
 def router(
@@ -97,6 +101,7 @@ def _deployment(routed: DeploymentSettings, adapter: Any, cache: TokenCache | No
             tpm=routed.tpm,
             eject_after=routed.eject_after,
             eject_for=routed.eject_for,
+            key=budget_key(routed),
         ),
         model=routed.settings.chat_model,
         embedding_model=routed.settings.embedding_model,

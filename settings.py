@@ -19,7 +19,14 @@ from ._settings_checks import (
     resolve_auth,
 )
 from ._settings_credential import OwnCredential, SupportsGetToken, TokenProvider, unpack_credential
-from ._settings_routing import ROUTING_KEYS, DeploymentSettings, check_budget_store, redacted_store, routed
+from ._settings_routing import (
+    ROUTING_KEYS,
+    DeploymentSettings,
+    check_budget_namespace,
+    check_budget_store,
+    redacted_store,
+    routed,
+)
 from ._settings_sources import (
     API_KEY_ENV,
     AZURE_V1_SUFFIX,
@@ -146,6 +153,9 @@ class Settings:
     deployments: Sequence[DeploymentSettings | Mapping[str, Any]] = ()
     #: Where the deployments' rate budgets live: ``memory`` (this process) or a Redis URL (shared).
     budget_store: str = field(default="memory", repr=False)
+    #: Set apart in a shared budget store: apps with different namespaces never share a budget
+    #: there, even for one deployment (e.g. two OpenAI organisations on one model); None: none.
+    budget_namespace: str | None = None
     #: Move a routed call whose sent request timed out to another deployment (it may be billed twice).
     move_after_timeout: bool = False
     name: str = field(default="default", compare=False)
@@ -162,6 +172,7 @@ class Settings:
             check_choice("credential", self.credential, kinds, where, optional=False, secret_like=True)
         check_kinds(self)
         check_budget_store(self)
+        check_budget_namespace(self)
         if self.deployments or not isinstance(self.deployments, tuple):  # [] too: it is a mistake
             self._route()
             return

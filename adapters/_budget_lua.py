@@ -9,7 +9,10 @@ turns Lua numbers into integers), -1 meaning never.
 
 from __future__ import annotations
 
-__all__ = ["COOL", "FAIL", "RECONCILE", "RELEASE", "REMAINING", "RESERVE"]
+import hashlib
+from typing import Any
+
+__all__ = ["CHARGE", "COOL", "FAIL", "RECONCILE", "RELEASE", "REMAINING", "RESERVE", "Scripts"]
 
 _PRELUDE = """
 local W = 61  -- domain.budget.BUCKET_LIFETIME: a bucket counts until 61 s after its second began
@@ -184,6 +187,20 @@ return 1
 """
 )
 
+# ARGV[3..4]: requests, tokens taken elsewhere (a process's fallback while it could not reach
+# Redis): counted in this second's bucket, so that every process sees them for a window.
+CHARGE = (
+    _PRELUDE
+    + """
+local requests, tokens = tonumber(ARGV[3]), tonumber(ARGV[4])
+if requests > 0 then redis.call('HINCRBY', wkey, nows .. ':r', requests) end
+if tokens > 0 then redis.call('HINCRBY', wkey, nows .. ':t', tokens) end
+local life = W + margin
+if redis.call('PTTL', wkey) < life * 1000 then redis.call('PEXPIRE', wkey, math.ceil(life * 1000)) end
+return 1
+"""
+)
+
 # ARGV[3..8]: second, delta, hint (requests, reset, tokens, reset; '' when absent).
 RECONCILE = (
     _PRELUDE
@@ -260,3 +277,47 @@ if not reason then wait = 0 end
 return {left[1], left[2], health(st), ms(wait)}
 """
 )
+
+
+class Scripts:
+    """A store's scripts, run by their SHA1 (EVALSHA), and the commands that load them all.
+
+    With them goes the store's mark, a key that never expires (``<prefix>:mark``): set when the
+    scripts are loaded the first time, found missing when they are loaded again (Redis lost them),
+    it says whether Redis lost its data too (restarted empty, flushed), or only its scripts.
+    """
+
+    def __init__(self, prefix: str) -> None:
+        self._sources = {
+            "reserve": RESERVE,
+            "reconcile": RECONCILE,
+            "fail": FAIL,
+            "cool": COOL,
+            "remaining": REMAINING,
+            "release": RELEASE,
+            "charge": CHARGE,
+        }
+        self._sha = {
+            # Redis names a script by its SHA1: an identifier, not a protection
+            name: hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()
+            for name, source in self._sources.items()
+        }
+        self._mark = f"{prefix}:mark"
+        self.loaded = False  # whether Redis was given the scripts (on first use)
+        self._marked = False  # whether Redis was seen holding the mark
+
+    def run(self, name: str, keys: list[str], *args: Any) -> tuple[Any, ...]:
+        """The command that runs script ``name`` on ``keys`` with ``args``."""
+        return ("EVALSHA", self._sha[name], len(keys), *keys, *args)
+
+    def loading(self) -> list[tuple[Any, ...]]:
+        """Every script at once, so that Redis holds all of them or none, then setting the mark."""
+        loads: list[tuple[Any, ...]] = [("SCRIPT", "LOAD", source) for source in self._sources.values()]
+        return [*loads, ("SET", self._mark, "1", "NX")]
+
+    def loaded_now(self, marked: Any) -> bool:
+        """The scripts are loaded; ``marked`` answered setting the mark. Whether Redis lost its data."""
+        self.loaded = True
+        lost = marked is not None and not isinstance(marked, Exception) and self._marked
+        self._marked = True
+        return lost

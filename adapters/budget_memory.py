@@ -276,6 +276,14 @@ class MemoryBudgetStore:
         with self._lock:
             return self._reserve(budget, tokens, self.clock())
 
+    def charge(self, deployment: str, requests: int, tokens: int) -> None:
+        """Count ``requests`` and ``tokens`` as taken now on ``deployment`` (room used elsewhere:
+        a Redis store's share of what its processes used, when it falls back to this store)."""
+        if requests > 0 or tokens > 0:
+            with self._lock:
+                now = self.clock()
+                self._state(deployment, now).charge(math.floor(now), max(tokens, 0), max(requests, 0))
+
     def _lending(self, budget: Budget, tokens: int, now: float) -> Reservation | Refusal:
         """Reserve exactly, ending the deployment's lease first; lend a new one when there is plenty."""
         name = budget.deployment

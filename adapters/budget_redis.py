@@ -1,8 +1,10 @@
 """The Redis budget store: one view of every deployment's budget for all processes and hosts.
 
 Each call is one Lua script (EVALSHA), so a reservation is atomic and one round trip; reading
-several deployments is one pipelined round trip. Keys are ``<prefix>:{<deployment>}:w`` (the
-window's buckets) and ``:s`` (cooldown, hints, failures, ejection, probe); both expire by
+several deployments is one pipelined round trip. Keys are ``<prefix>:{<key>}:w`` (the
+window's buckets) and ``:s`` (cooldown, hints, failures, ejection, probe), ``<key>`` being what
+the provider limits (``Budget.key``: the endpoint and the deployment) or else the deployment's
+name; both expire by
 themselves, the window 61 s + ``margin`` after its last write, the state as long after its last
 deadline. Times come from the store's ``clock`` (``time.time``): hosts sharing a Redis need
 synchronised clocks, and one-second buckets tolerate the usual NTP drift.
@@ -24,9 +26,12 @@ showing the deployment not serving) ends the deployment's lease, so another proc
 stops this one's calls within one lease lifetime; a half-open probe never comes from a lease.
 ``reserve`` (no read, no steady state) never leases.
 
-If Redis cannot be reached, the store falls back to a ``MemoryBudgetStore`` (this process's
-budgets only), logs one warning on ``llmport.budget``, tries Redis again every ``retry_every``
-seconds, and logs when it is back. No call ever fails because of Redis.
+Each round trip takes at most ``timeout`` and half of what is left of the call's deadline
+(``_redis_link``). If Redis fails, the store falls back to a ``MemoryBudgetStore`` holding this
+process's share of each budget (``_budget_share``), logs what failed on ``llmport.budget`` once
+(until Redis takes a write again), tries Redis again every ``retry_every`` seconds, and logs when
+it is back; a Redis that lost its data (restarted empty) is logged too. No call ever fails
+because of Redis, nor waits on it past its deadline.
 """
 
 from __future__ import annotations
@@ -53,6 +58,7 @@ from ..domain.budget import (
 from ..domain.errors import ConfigurationError
 from ..domain.redaction import redact
 from . import _budget_lua as lua
+from ._budget_share import Share
 from ._leasing import LEASE_MAX_CALLS, LEASE_SHARE, LeaseBook
 from .budget_memory import HINT_SECONDS, MemoryBudgetStore
 
@@ -95,39 +101,24 @@ class RedisBudgetStore:
         lease_seconds: float = 0.25,
     ) -> None:
         try:
-            import redis
-            from redis.backoff import NoBackoff
-            from redis.retry import Retry
+            import redis  # noqa: F401 - only whether it is there
         except ImportError:
             raise ConfigurationError(
                 'The Redis budget store needs the redis package: pip install "llmport[redis]"'
             ) from None
-        self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
+        from . import _redis_link as link
+
+        self._link = link
         problem: str | None = None
         try:
             # No retries inside the client: a Redis that does not answer at once means the fallback.
-            self._redis: Any = redis.Redis.from_url(
-                url,
-                decode_responses=True,
-                socket_timeout=timeout,
-                socket_connect_timeout=timeout,
-                retry=Retry(NoBackoff(), 0),
-            )
+            self._redis: Any = link.connect(url, timeout)
         except ValueError as exc:  # a bad port or query value; redis-py's frames hold the URL
             problem = redact(str(exc), (urlsplit(url).password or "",))
         if problem is not None:  # raised here, so that no __context__ links the ValueError
             raise ConfigurationError(f"budget_store: redis cannot read the URL: {problem}")
-        self._scripts = {
-            name: self._redis.register_script(source)
-            for name, source in (
-                ("reserve", lua.RESERVE),
-                ("reconcile", lua.RECONCILE),
-                ("fail", lua.FAIL),
-                ("cool", lua.COOL),
-                ("remaining", lua.REMAINING),
-                ("release", lua.RELEASE),
-            )
-        }
+        self._timeout = timeout
+        self._scripts = lua.Scripts(prefix)
         self._prefix = prefix
         self.clock = clock
         self._retry_every = retry_every
@@ -135,8 +126,11 @@ class RedisBudgetStore:
         self.fallback = MemoryBudgetStore(clock=clock)
         self._lock = threading.Lock()
         self._down_until: float | None = None  # None: Redis is in use
+        self._trouble: str | None = None  # the kind of failure logged last, until Redis is back
+        self._share = Share(prefix, margin)  # this process among those sharing the store
+        # The key of each deployment's budget in Redis (Budget.key), by deployment name.
+        self._key_of: dict[str, str] = {}
         self._defer = defer_reconcile
-        self._loaded = False  # whether Redis was given the scripts (once, on first use)
         self._pending: list[_Command] = []  # leases' releases waiting for the next request
         # Replies' settlements waiting for the next request: one per deployment, bucket and sign
         # (the sum of their token differences), and the newest hint of each deployment.
@@ -163,18 +157,29 @@ class RedisBudgetStore:
         return self._down_until is not None
 
     def _keys(self, deployment: str) -> list[str]:
-        base = f"{self._prefix}:{{{deployment}}}"
+        key = self._key_of.get(deployment, deployment).replace("{", "(").replace("}", ")")
+        base = f"{self._prefix}:{{{key}}}"
         return [f"{base}:w", f"{base}:s"]
 
-    def _call(self, remote: Callable[[str], T], local: Callable[[], T]) -> T:
-        """``remote(now)`` on Redis, or ``local()`` while Redis is down; never raises a Redis error."""
+    def _know(self, budgets: Sequence[Budget]) -> None:
+        """Learn the Redis key of each budget's deployment (the provider's limit it stands for)."""
+        for budget in budgets:
+            self._share.know(budget)
+            if budget.key is not None and self._key_of.get(budget.deployment) != budget.key:
+                self._key_of[budget.deployment] = budget.key
+
+    def _call(self, remote: Callable[[str], T], local: Callable[[], T], *, writes: bool = True) -> T:
+        """``remote(now)`` on Redis, or ``local()`` while Redis is down or the call has no time
+        left for it; never raises a Redis error. Only a round trip that ``writes`` shows Redis back."""
         now = self.clock()
         with self._lock:
             if self._down_until is not None and now < self._down_until:
                 return local()
+        if self._link.seconds_for(self._timeout) < _SHORTEST_ROUND_TRIP:
+            return local()  # the call's time is nearly up: it goes on without the store
         try:
             result = remote(repr(now))
-        except self._errors as exc:
+        except self._link.Trouble as trouble:
             with self._lock:
                 # Leases cannot be given back now: their room stays counted (the safe side),
                 # and nobody holding one may take from it any more.
@@ -182,77 +187,110 @@ class RedisBudgetStore:
                     lease.close()
                 self._lease_views.clear()
                 if self._down_until is None:
+                    self._share.seed(self.fallback, self.clock())
+                if trouble.kind != self._trouble:  # each trouble once, until Redis is back
+                    self._trouble = trouble.kind
                     logger.warning(
-                        "Redis budget store unreachable (%s: %s); using this process's budgets, "
+                        "Redis budget store: %s. Until it answers, this process takes its share of "
+                        "each budget (1/%d: the processes last counted sharing the store); "
                         "retrying every %.0f s",
-                        type(exc).__name__,
-                        exc,
+                        trouble.message,
+                        self._share.members,
                         self._retry_every,
                     )
                 self._down_until = self.clock() + self._retry_every
             return local()
-        with self._lock:
-            if self._down_until is not None:
-                self._down_until = None
-                logger.info("Redis budget store reachable again; budgets are shared again")
+        if writes and (self._down_until is not None or self._trouble is not None):
+            with self._lock:
+                if self._trouble is not None:
+                    logger.info("Redis budget store reachable again; budgets are shared again")
+                self._down_until = self._trouble = None
+        elif self._down_until is not None:
+            self._down_until = self.clock()  # it answered a read: the next write tries it again
         return result
-
-    def _load_scripts(self) -> None:
-        """Load every script at once, so that Redis holds all of them or (after a restart) none."""
-        pipe = self._redis.pipeline(transaction=False)
-        for script in self._scripts.values():
-            pipe.script_load(script.script)
-        pipe.execute()
-        self._loaded = True
-
-    def _run(self, name: str, deployment: str, now: str, *args: str | int) -> Any:
-        return self._pipeline([(name, deployment, args)], now)[-1]
 
     def _pipeline(self, commands: Sequence[_Command], now: str) -> list[Any]:
         """Run the settlements waiting, then ``commands``, in one round trip; their answers.
 
-        The waiting settlements go first, so that every answer already counts them. A script
-        Redis lost (a restart, SCRIPT FLUSH) is loaded again and what it refused is run again.
+        The waiting settlements go first, so that every answer already counts them. The first
+        round trip also loads the scripts; a script Redis lost (a restart, SCRIPT FLUSH) is
+        loaded again and what it refused is run again. With the scripts goes this store's mark
+        (a key that never expires): absent after it was seen, Redis lost every budget, and
+        this store says so. About once a second, this process tells Redis it shares the store
+        and counts those that do (see ``_share``).
         """
-        import redis
-
-        if not self._loaded:
-            self._load_scripts()
+        link = self._link
         with self._lock:
             for name, lease in self._leases.items():  # what the calls from leases settled
                 self._collect(name, lease)
             pending = self._settlements()
             pending += self._pending
             self._pending = []
+            let_through: list[tuple[str, int, int]] = []
+            if self._down_until is not None:  # trying Redis again: what the fallback let through
+                # counts there before anything else (charged again should this try fail: the safe side)
+                let_through = self._share.let_through(self.fallback, float(now))
+                pending += [("charge", name, (requests, tokens)) for name, requests, tokens in let_through]
         everything = [*pending, *commands]
-        pipe = self._redis.pipeline(transaction=False)
-        for name, deployment, args in everything:
-            pipe.evalsha(self._scripts[name].sha, 2, *self._keys(deployment), now, self._margin, *args)
-        answers = list(pipe.execute(raise_on_error=False))
-        lost = [i for i, answer in enumerate(answers) if isinstance(answer, redis.exceptions.NoScriptError)]
+        at = float(now)
+        sent = [self._evalsha(command, now) for command in everything]
+        loading = [] if self._scripts.loaded else self._scripts.loading()
+        watched, beating = None, []
+        if self._down_until is not None:
+            # Trying Redis again after a failure: this process may still be on its fallback
+            # (its replies may come too late), whatever Redis hears of it: it says so.
+            beating = self._share.beating(at, absent=True)
+        else:
+            watched = self._share.due(at)
+            if watched is not None:
+                beating = [*self._share.beating(at), *(self._evalsha(_reading(b), now) for b in watched)]
+        replies: list[Any] = link.round_trip(self._redis, [*loading, *sent, *beating], self._timeout)
+        if loading:
+            self._loaded_now(replies[len(loading) - 1])
+        answers = replies[len(loading) : len(loading) + len(sent)]
+        counted = replies[len(loading) + len(sent) :]
+        if watched is not None and not any(isinstance(answer, Exception) for answer in counted):
+            self._share.counted(counted[3], counted[4], _remaining(watched, counted[5:]), at)
+        lost = [i for i, answer in enumerate(answers) if isinstance(answer, link.NoScriptError)]
         if lost:
             # Redis lost its scripts (a restart, SCRIPT FLUSH): then it lost them all, so every
             # command was refused and running the refused ones again keeps their order.
-            self._load_scripts()
-            pipe = self._redis.pipeline(transaction=False)
-            for i in lost:
-                name, deployment, args = everything[i]
-                pipe.evalsha(self._scripts[name].sha, 2, *self._keys(deployment), now, self._margin, *args)
-            for i, answer in zip(lost, pipe.execute(raise_on_error=False), strict=True):
+            loading = self._scripts.loading()
+            again = link.round_trip(self._redis, [*loading, *(sent[i] for i in lost)], self._timeout)
+            self._loaded_now(again[len(loading) - 1])
+            for i, answer in zip(lost, again[len(loading) :], strict=True):
                 answers[i] = answer
         for answer in answers:
             if isinstance(answer, Exception):
-                raise answer
+                raise link.refused(answer)
+        if let_through:
+            self._share.charged_back(let_through, at)
         return answers[len(pending) :]
+
+    def _run(self, name: str, deployment: str, now: str, *args: str | int) -> Any:
+        return self._pipeline([(name, deployment, args)], now)[-1]
+
+    def _evalsha(self, command: _Command, now: str) -> tuple[Any, ...]:
+        name, deployment, args = command
+        return self._scripts.run(name, self._keys(deployment), now, self._margin, *args)
+
+    def _loaded_now(self, marked: Any) -> None:
+        if self._scripts.loaded_now(marked):
+            logger.warning(
+                "Redis budget store: Redis lost every budget, cooldown and ejection (restarted "
+                "empty, or flushed); they count again from zero. Make Redis keep its data across "
+                "restarts (appendonly yes) if that matters"
+            )
 
     def reserve(self, budget: Budget, tokens: int) -> Reservation | Refusal:
         check_tokens(tokens)
+        self._know((budget,))
 
         def remote(now: str) -> Reservation | Refusal:
-            answer = self._pipeline([_reserving(budget, tokens)], now)[0]
+            answer = self._pipeline([_reserving(self._share.held(budget), tokens)], now)[0]
             return self._reserved(budget, tokens, answer)
 
-        return self._call(remote, lambda: self.fallback.reserve(budget, tokens))
+        return self._call(remote, lambda: self.fallback.reserve(self._share.of(budget), tokens))
 
     def reserve_and_read(
         self, budget: Budget, tokens: int, budgets: Sequence[Budget]
@@ -269,13 +307,18 @@ class RedisBudgetStore:
             if view is not None and lease.take(tokens, now):
                 return Reservation(budget, tokens, lease.second, False, self.origin, lease), view
 
+        if budget.deployment not in self._key_of:
+            self._know((budget, *budgets))
+
         def remote(now: str) -> tuple[Reservation | Refusal, dict[str, Remaining]]:
             at = float(now)
             with self._lock:
                 old, want, second = self._book.ending(budget, tokens, at)
                 if old is not None:
                     self._release(budget.deployment, old)
-            answers = self._pipeline([_reserving(budget, tokens, want, second), *map(_reading, budgets)], now)
+            held = self._share.held
+            reserving = _reserving(held(budget), tokens, want, second)
+            answers = self._pipeline([reserving, *(_reading(held(b)) for b in budgets)], now)
             granted = int(answers[0][3]) if int(answers[0][0]) == 1 else 0
             lease = None
             if granted:
@@ -292,7 +335,12 @@ class RedisBudgetStore:
                         self._release(budget.deployment, replaced)
                 return answer, self._read(read, at, budgets)
 
-        return self._call(remote, lambda: self.fallback.reserve_and_read(budget, tokens, budgets))
+        def local() -> tuple[Reservation | Refusal, dict[str, Remaining]]:
+            return self.fallback.reserve_and_read(
+                self._share.of(budget), tokens, self._share.of_each(budgets)
+            )
+
+        return self._call(remote, local)
 
     # -- leases (every method below runs under self._lock) ---------------------------------------
 
@@ -464,12 +512,15 @@ class RedisBudgetStore:
     def remaining(self, budgets: Sequence[Budget]) -> dict[str, Remaining]:
         """What each deployment can take now; this store's own leases count as room it has."""
 
+        self._know(budgets)
+
         def remote(now: str) -> dict[str, Remaining]:
-            read = _remaining(budgets, self._pipeline([_reading(b) for b in budgets], now))
+            reads = [_reading(self._share.held(b)) for b in budgets]
+            read = _remaining(budgets, self._pipeline(reads, now))
             with self._lock:
                 return self._read(read, float(now), budgets)
 
-        return self._call(remote, lambda: self.fallback.remaining(budgets))
+        return self._call(remote, lambda: self.fallback.remaining(self._share.of_each(budgets)), writes=False)
 
     def after_fork(self) -> None:
         """In a forked child: new locks, and connections of its own (never the parent's sockets).
@@ -477,6 +528,7 @@ class RedisBudgetStore:
         The settlements waiting and the leases are the parent's; the child drops its copy of them.
         """
         self._lock = threading.Lock()
+        self._share.after_fork()  # a process of its own among those sharing the store
         self._pending = []
         self._settling = {}
         self._hints = {}
@@ -493,6 +545,10 @@ class RedisBudgetStore:
                 self._drop(name)
         self.flush()
         self._redis.close()
+
+
+#: The shortest round trip worth starting: with less of the call's time left, it goes without the store.
+_SHORTEST_ROUND_TRIP = 0.002
 
 
 #: One script run: its name, the deployment whose keys it takes, its arguments after ``now, margin``.

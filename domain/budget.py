@@ -80,9 +80,12 @@ class Budget:
         eject_after: consecutive failures that eject the deployment.
         eject_for: seconds an ejection lasts before the half-open probe.
         probe_timeout: seconds after which an unsettled probe is given up and another may go.
+        key: what the provider limits, where a shared store keeps this budget (its cooldown and
+            ejection too): e.g. the endpoint and the deployment, so that two apps on one real
+            deployment share it and two on different ones never do; None: ``deployment``.
 
     Raises:
-        ConfigurationError: a blank id, a limit below 1, or a non-positive duration.
+        ConfigurationError: a blank id or key, a limit below 1, or a non-positive duration.
     """
 
     deployment: str
@@ -91,10 +94,13 @@ class Budget:
     eject_after: int = 3
     eject_for: float = 30.0
     probe_timeout: float = 30.0
+    key: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.deployment, str) or not self.deployment.strip():
             raise ConfigurationError("Budget.deployment must be a non-blank string")
+        if self.key is not None and (not isinstance(self.key, str) or not self.key.strip()):
+            raise ConfigurationError(f"Budget.key of {self.deployment!r} must be a non-blank string or None")
         for name in ("rpm", "tpm", "eject_after"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):

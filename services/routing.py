@@ -183,7 +183,8 @@ class Router:
         except LLMPortError as error:
             # Rule: after the first chunk nothing moves; the failure still counts against the deployment.
             settled = True
-            self._store.fail(reserved if isinstance(reserved, Reservation) else reserved.reservation(tokens))
+            failed = reserved if isinstance(reserved, Reservation) else reserved.reservation(tokens)
+            self._store.fail(failed, counts=not _out_of_time(error))
             error.deployment = deployment.name
             raise
         finally:
@@ -380,6 +381,10 @@ class Router:
             the plan, the view, its age in seconds, and whether it is the last answer (not a read).
         """
         last = self._views.get(kind)
+        if last is None and not tried:
+            # The first call plans by priority alone and reads everyone's budget with its
+            # reservation: one round trip, not two, for a client just built.
+            return plan(self._serving[kind], {}), {}, 0.0, True
         elapsed = -1.0 if last is None else self._clock() - last[0]
         if tried or last is None or not 0 <= elapsed <= VIEW_LIFETIME:
             view = self._store.remaining(self._limits[kind])
@@ -444,6 +449,11 @@ class Router:
             self._store.fail(reservation, cool_until=self._clock() + wait, counts=False)
             log_event("cooled", deployment, logging.WARNING, seconds=wait)
             moves = True
+        elif _out_of_time(error):
+            # Rule: a send the call's deadline cut short is the deadline's doing, not the
+            # deployment's failure: counted nowhere, never ejecting it, and nothing moves.
+            self._store.fail(reservation, counts=False)
+            moves = False
         elif isinstance(error, ConnectionFailedError) and error.sent and error.status_code != 408:
             # Rule: a sent request that timed out or lost its connection may have done (and
             # billed) the work; it moves only when the user said so, and then neither does the
@@ -552,6 +562,20 @@ def _no_room(waits: list[float], last_error: LLMPortError | None) -> RateLimited
         code="no_budget",
         retry_after=wait,
     )
+
+
+def _out_of_time(error: LLMPortError) -> bool:
+    """Whether ``error`` is a send cut short because the call's deadline passed."""
+    deadline = current_deadline()
+    return (
+        isinstance(error, ConnectionFailedError)
+        and deadline is not None
+        and deadline.remaining() <= _DEADLINE_SLACK
+    )
+
+
+#: Seconds before a deadline when a timed-out send counts as cut by it (the clocks read apart).
+_DEADLINE_SLACK = 0.01
 
 
 def _not_past_deadline(last_error: LLMPortError) -> None:

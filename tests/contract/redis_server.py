@@ -27,10 +27,11 @@ def free_port() -> int:
 class RedisServer:
     """``with RedisServer() as server:`` runs ``redis-server`` until the block ends."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, *, options: tuple[str, ...] = ()) -> None:
         if BINARY is None:
             raise RuntimeError(SKIP_REASON)
         self.port = port or free_port()
+        self.options = options  # more of redis-server's flags, e.g. ("--requirepass", "s3cret")
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -40,7 +41,7 @@ class RedisServer:
     def start(self) -> RedisServer:
         assert BINARY is not None
         port, bind = ["--port", str(self.port)], ["--bind", "127.0.0.1"]
-        command = [BINARY, *port, *bind, "--save", "", "--appendonly", "no"]
+        command = [BINARY, *port, *bind, "--save", "", "--appendonly", "no", *self.options]
         self._process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         while not self.ping():
@@ -55,7 +56,7 @@ class RedisServer:
         try:
             with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as conn:
                 conn.sendall(b"*1\r\n$4\r\nPING\r\n")
-                return conn.recv(16).startswith(b"+PONG")
+                return conn.recv(16).startswith((b"+PONG", b"-NOAUTH"))  # up, with a password or not
         except OSError:
             return False
 

@@ -407,6 +407,7 @@ def test_a_forked_child_never_takes_from_its_parents_lease(clock: Clock) -> None
     send calls that no process counted. The child reserves in Redis and gets a lease of its own."""
     if BINARY is None:
         pytest.skip(SKIP_REASON)
+    from llmport._settings_routing import budget_key
     from llmport.adapters.budget_redis import RedisBudgetStore
     from llmport.domain.budget import Budget
 
@@ -432,7 +433,9 @@ def test_a_forked_child_never_takes_from_its_parents_lease(clock: Clock) -> None
                     os._exit(2)
             _, status = os.waitpid(pid, 0)
             assert os.waitstatus_to_exitcode(status) == 0
-            used = 10_000 - observer.remaining([Budget("ptu", rpm=10_000)])["ptu"].requests
+            # the store keeps it by what the provider limits: the endpoint and the model
+            ptu = Budget("ptu", rpm=10_000, key=budget_key(Settings.from_dict(values).routes[0]))
+            used = 10_000 - observer.remaining([ptu])["ptu"].requests
         observer.close()
     # The parent's call and lease (1 + 8), the child's call and its own lease (1 + 8), or the
     # child's lease given back when it closed: never the parent's 9 alone.
