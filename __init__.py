@@ -64,12 +64,20 @@ from .domain.responses_items import (
 )
 from .domain.usage import ModelPrice, UsageReport, UsageTotals
 from .services.client import Client
-from .settings import Secret, Settings
+from .settings.model import Secret, Settings
 
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from .container import Clients, Container, build_client, clients_from_file, from_dict, from_env, from_file
+    from .container.root import (
+        Clients,
+        Container,
+        build_client,
+        clients_from_file,
+        from_dict,
+        from_env,
+        from_file,
+    )
 
 __all__ = [
     "AccessToken",

@@ -9,13 +9,28 @@ from typing import Any, TypeVar, cast
 
 from dependency_injector import containers, providers
 
+from .adapters.budget.memory import MemoryBudgetStore
 from .adapters.fakes import FakeChat, FakeCredential, FakeEmbeddings
-from .container import Container, build_client
+from .container.root import Container, build_client
+from .domain.budget import Budget
 from .domain.ports import ChatPort, EmbeddingPort
 from .services.client import Client
-from .settings import Settings
+from .services.routing.router import Deployment, Router
+from .settings.model import Settings
 
-__all__ = ["FakeChat", "FakeCredential", "FakeEmbeddings", "fake_client", "override"]
+# Router, Deployment, Budget and MemoryBudgetStore: to build a router by hand over fakes, for tests of
+# an application's failover (README, "Several deployments").
+__all__ = [
+    "Budget",
+    "Deployment",
+    "FakeChat",
+    "FakeCredential",
+    "FakeEmbeddings",
+    "MemoryBudgetStore",
+    "Router",
+    "fake_client",
+    "override",
+]
 
 _Target = TypeVar("_Target", Client, Container)
 

@@ -173,7 +173,7 @@ class _Floor:
         from opentelemetry.semconv._incubating.metrics import gen_ai_metrics
         from opentelemetry.trace import SpanKind
 
-        from llmport.adapters import _otel_names as names
+        from llmport.adapters.telemetry import names
 
         self.kind = SpanKind.CLIENT
         self.chat, self.stream = chat, stream

@@ -25,7 +25,7 @@ sys.path[:0] = [str(HERE.parent / "tests" / "contract")]
 from redis_proxy import RedisProxy  # noqa: E402  # the tests' helpers, by path
 from redis_server import RedisServer  # noqa: E402
 
-from llmport.adapters.budget_redis import RedisBudgetStore  # noqa: E402
+from llmport.adapters.budget.redis_store import RedisBudgetStore  # noqa: E402
 from llmport.domain.budget import Budget, Reservation  # noqa: E402
 
 STEP = 0.05

@@ -56,12 +56,12 @@ def wired_client(config: dict[str, Any]) -> llmport.Client:
     """A client whose chat port is a Router, through the container (as the composition root would)."""
     from dependency_injector import providers
 
-    from llmport.adapters.budget_memory import MemoryBudgetStore
-    from llmport.adapters.budget_redis import RedisBudgetStore
-    from llmport.adapters.openai import OpenAIAdapter
-    from llmport.container import Container, build_client
+    from llmport.adapters.budget.memory import MemoryBudgetStore
+    from llmport.adapters.budget.redis_store import RedisBudgetStore
+    from llmport.adapters.llm.openai import OpenAIAdapter
+    from llmport.container.root import Container, build_client
     from llmport.domain.budget import Budget, BudgetStore
-    from llmport.services.routing import Deployment, Router
+    from llmport.services.routing.router import Deployment, Router
 
     store: BudgetStore
     if config["store"] == "memory":

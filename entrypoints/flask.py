@@ -6,7 +6,7 @@ import logging
 
 from flask import Flask, Response, current_app, has_app_context, jsonify
 
-from ..container import build_client
+from ..container.root import build_client
 from ..domain.errors import LLMPortError
 from ..services.client import Client
 from .http_errors import error_response

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from ..domain.errors import ConfigurationError
 from ..domain.redaction import entry
 from ..services.client import Client
-from ..settings import Settings
+from ..settings.model import Settings
 
 __all__ = ["close_at_exit", "close_registered_clients", "settings_from"]
 

@@ -30,7 +30,7 @@ from .embeddings import EmbeddingService
 from .usage import Accounting, Pricing
 
 if TYPE_CHECKING:
-    from ..settings import Settings
+    from ..settings.model import Settings
 
 __all__ = ["Client"]
 

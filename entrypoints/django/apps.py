@@ -9,7 +9,7 @@ from django.apps import AppConfig
 from django.conf import settings
 from django.core import checks
 
-from ...container import build_client
+from ...container.root import build_client
 from ...domain.errors import ConfigurationError
 from ...services.client import Client
 from ..inbound import close_at_exit, settings_from

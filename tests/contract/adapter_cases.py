@@ -25,8 +25,8 @@ class AdapterCase:
 
     def build(self, server: LoopbackServer, **options: Any) -> Any:
         """Build the adapter against ``server``; ``options`` override key/token/timeout/api."""
-        from llmport.adapters.azure import AzureClassicAdapter, AzureV1Adapter
-        from llmport.adapters.openai import OpenAIAdapter
+        from llmport.adapters.llm.azure import AzureClassicAdapter, AzureV1Adapter
+        from llmport.adapters.llm.openai import OpenAIAdapter
 
         key = options.pop("api_key", server.api_key)
         token = options.pop("token_provider", lambda: server.token)

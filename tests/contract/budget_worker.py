@@ -11,7 +11,7 @@ import json
 import sys
 import time
 
-from llmport.adapters.budget_redis import RedisBudgetStore
+from llmport.adapters.budget.redis_store import RedisBudgetStore
 from llmport.domain.budget import Budget, Reservation
 
 REQUESTS = Budget("by-requests", rpm=60)  # 1 request each

@@ -17,14 +17,14 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from llmport.adapters.azure import AzureClassicAdapter
-from llmport.adapters.budget_memory import MemoryBudgetStore
-from llmport.adapters.openai import OpenAIAdapter
+from llmport.adapters.budget.memory import MemoryBudgetStore
+from llmport.adapters.llm.azure import AzureClassicAdapter
+from llmport.adapters.llm.openai import OpenAIAdapter
 from llmport.domain.budget import Budget
 from llmport.domain.errors import LLMPortError
 from llmport.domain.messages import Message
 from llmport.domain.models import ChatRequest
-from llmport.services.routing import Deployment, Router
+from llmport.services.routing.router import Deployment, Router
 
 API_KEY = "test-key"  # QuotaServer's default
 API_VERSION = "2024-10-21"
@@ -38,7 +38,7 @@ def build_adapter(shape: str, url: str) -> Any:
 
 def build_router(config: dict[str, Any]) -> tuple[Router, Any]:
     if config["store"] == "redis":
-        from llmport.adapters.budget_redis import RedisBudgetStore
+        from llmport.adapters.budget.redis_store import RedisBudgetStore
 
         store: Any = RedisBudgetStore(config["redis_url"], prefix=config["prefix"], timeout=5)
     else:

@@ -49,7 +49,7 @@ def test_the_repr_never_shows_the_key(make_adapter: Any) -> None:
 
 
 def azure_classic(**overrides: Any) -> Any:
-    from llmport.adapters.azure import AzureClassicAdapter
+    from llmport.adapters.llm.azure import AzureClassicAdapter
 
     options: dict[str, Any] = {
         "endpoint": "https://r.openai.azure.com",
@@ -61,7 +61,7 @@ def azure_classic(**overrides: Any) -> Any:
 
 
 def azure_v1(**overrides: Any) -> Any:
-    from llmport.adapters.azure import AzureV1Adapter
+    from llmport.adapters.llm.azure import AzureV1Adapter
 
     options: dict[str, Any] = {"endpoint": "https://r.openai.azure.com", "api_key": "k", **overrides}
     return AzureV1Adapter(**options)
@@ -91,7 +91,7 @@ def test_azure_classic_needs_an_api_version() -> None:
 
 
 def test_openai_adapter_refuses_an_empty_key() -> None:
-    from llmport.adapters.openai import OpenAIAdapter
+    from llmport.adapters.llm.openai import OpenAIAdapter
 
     with pytest.raises(ConfigurationError, match="api_key"):
         OpenAIAdapter(api_key="")
@@ -107,7 +107,7 @@ def test_azure_v1_builds_the_v1_base_url_from_the_resource_endpoint() -> None:
 
 
 def test_openai_adapter_ignores_openai_base_url_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    from llmport.adapters.openai import OpenAIAdapter
+    from llmport.adapters.llm.openai import OpenAIAdapter
 
     monkeypatch.setenv("OPENAI_BASE_URL", "http://elsewhere.invalid/v1")
     adapter = OpenAIAdapter(api_key="k")
@@ -119,7 +119,8 @@ def test_openai_adapter_ignores_openai_base_url_from_the_environment(monkeypatch
 
 def test_importing_llmport_and_its_adapters_package_loads_no_vendor_sdk() -> None:
     code = (
-        "import sys, llmport, llmport.adapters, llmport.adapters.credentials, llmport.adapters.telemetry\n"
+        "import sys, llmport, llmport.adapters, llmport.adapters.identity.credentials\n"
+        "import llmport.adapters.telemetry.otel\n"
         "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('openai', 'httpx2', 'opentelemetry')"
         " or m.startswith('azure.identity'))\n"
         "print(loaded)\n"
@@ -134,8 +135,8 @@ def test_importing_llmport_and_its_adapters_package_loads_no_vendor_sdk() -> Non
 @pytest.mark.parametrize("key", ["k-123\n", " k-123", "k-\u00e9\u00e8", "   "])
 def test_an_adapter_refuses_a_key_that_cannot_travel_in_a_header(key: str) -> None:
     # A key file's trailing newline used to surface as a retried ConnectionFailedError.
-    from llmport.adapters.azure import AzureClassicAdapter, AzureV1Adapter
-    from llmport.adapters.openai import OpenAIAdapter
+    from llmport.adapters.llm.azure import AzureClassicAdapter, AzureV1Adapter
+    from llmport.adapters.llm.openai import OpenAIAdapter
 
     builds = (
         lambda: OpenAIAdapter(api_key=key),

@@ -40,7 +40,7 @@ def prefix() -> str:
 
 def counting_store(server: RedisServer, prefix: str, clock: Clock, **options: Any) -> Any:
     """A RedisBudgetStore that counts its round trips (each ``_pipeline`` is one)."""
-    from llmport.adapters.budget_redis import RedisBudgetStore
+    from llmport.adapters.budget.redis_store import RedisBudgetStore
 
     class Counting(RedisBudgetStore):
         round_trips = 0

@@ -23,7 +23,7 @@ import pytest
 from redis_server import BINARY, SKIP_REASON, RedisServer
 from routing_helpers import START, Clock
 
-from llmport.adapters.budget_memory import MemoryBudgetStore
+from llmport.adapters.budget.memory import MemoryBudgetStore
 from llmport.domain.budget import Budget, BudgetStore, RateHint, Refusal, Reservation
 
 needs_redis = pytest.mark.skipif(BINARY is None, reason=SKIP_REASON)
@@ -35,7 +35,7 @@ def clock() -> Clock:
 
 
 def redis_store(server: RedisServer, clock: Callable[[], float], **options: Any) -> Any:
-    from llmport.adapters.budget_redis import RedisBudgetStore
+    from llmport.adapters.budget.redis_store import RedisBudgetStore
 
     return RedisBudgetStore(server.url, prefix=f"test:{uuid.uuid4().hex}", clock=clock, **options)
 

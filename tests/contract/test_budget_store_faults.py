@@ -23,10 +23,10 @@ from redis_server import BINARY, SKIP_REASON, RedisServer
 from routing_helpers import Clock, routing_events, watch_routing
 from wire_samples import default_reply
 
-from llmport.container import Container, build_client
+from llmport.container.root import Container, build_client
 from llmport.domain.budget import Budget, Reservation
 from llmport.domain.errors import RateLimitedError, RequestTimeoutError
-from llmport.settings import Settings
+from llmport.settings.model import Settings
 
 pytestmark = pytest.mark.skipif(BINARY is None, reason=SKIP_REASON)
 
@@ -183,7 +183,7 @@ def test_redis_out_of_memory_is_logged_once_and_never_said_back_while_it_refuses
 def test_rediss_to_a_plaintext_server_says_so_within_the_stores_timeout(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    from llmport.adapters.budget_redis import RedisBudgetStore
+    from llmport.adapters.budget.redis_store import RedisBudgetStore
 
     with RedisServer() as redis:
         store = RedisBudgetStore(f"rediss://127.0.0.1:{redis.port}/0", timeout=0.3)
@@ -232,7 +232,7 @@ def test_two_apps_keep_budgets_apart_by_endpoint_and_share_them_on_one(
 def test_a_process_that_loses_the_store_falls_back_to_its_share_of_the_budget() -> None:
     # One slow reply used to send a process to a private, full budget: 16 processes sharing
     # rpm 60 let 660 requests through in one window. Four here: one loses Redis.
-    from llmport.adapters.budget_redis import RedisBudgetStore
+    from llmport.adapters.budget.redis_store import RedisBudgetStore
 
     clock = Clock()
     budget = Budget("A", rpm=60)
@@ -258,7 +258,7 @@ def test_a_process_that_loses_the_store_falls_back_to_its_share_of_the_budget() 
 def test_a_redis_restarted_empty_between_two_calls_is_logged_once(caplog: pytest.LogCaptureFixture) -> None:
     # It used to reset every budget with no log line: the pooled connection reconnects at once
     # and the scripts, lost, are loaded again.
-    from llmport.adapters.budget_redis import RedisBudgetStore
+    from llmport.adapters.budget.redis_store import RedisBudgetStore
 
     clock = Clock()
     budget = Budget("A", rpm=10)

@@ -252,7 +252,7 @@ def test_a_request_without_a_model_raises_configuration_error_before_sending(
 def test_azure_classic_sends_max_tokens_as_the_sdk_does_at_any_api_version(
     server: LoopbackServer, api_version: str
 ) -> None:
-    from llmport.adapters.azure import AzureClassicAdapter
+    from llmport.adapters.llm.azure import AzureClassicAdapter
 
     adapter = AzureClassicAdapter(endpoint=server.url, api_version=api_version, api_key=server.api_key)
     try:

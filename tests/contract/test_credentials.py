@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from llmport.adapters.credentials import (
+from llmport.adapters.identity.credentials import (
     DEFAULT_SCOPE,
     ApiKeyCredential,
     AzureIdentityCredential,
@@ -93,7 +93,6 @@ def test_an_azure_identity_failure_becomes_authentication_error(
     finally:
         credential.close()
 
-
     # No chain to azure-identity's exception: msal's frames hold the client secret.
     assert (caught.value.__cause__, caught.value.__context__) == (None, None)
     assert caught.value.provider == "azure"
@@ -102,7 +101,7 @@ def test_an_azure_identity_failure_becomes_authentication_error(
 def test_azure_identity_is_not_imported_until_a_token_is_asked_for() -> None:
     code = (
         "import sys\n"
-        "from llmport.adapters.credentials import AzureIdentityCredential\n"
+        "from llmport.adapters.identity.credentials import AzureIdentityCredential\n"
         "AzureIdentityCredential('managed_identity', client_id='x')\n"
         "print('azure.identity' in sys.modules)\n"
     )

@@ -293,7 +293,7 @@ def test_a_failing_token_provider_raises_authentication_error(
 
 
 def test_a_callable_openai_key_is_asked_before_every_request(server: LoopbackServer) -> None:
-    from llmport.adapters.openai import OpenAIAdapter
+    from llmport.adapters.llm.openai import OpenAIAdapter
 
     keys = iter([server.api_key, "sk-rotated-away"])
     adapter = OpenAIAdapter(api_key=lambda: next(keys), base_url=f"{server.url}/v1")

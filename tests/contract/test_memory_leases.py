@@ -14,7 +14,7 @@ import threading
 import pytest
 from routing_helpers import Clock
 
-from llmport.adapters.budget_memory import MemoryBudgetStore
+from llmport.adapters.budget.memory import MemoryBudgetStore
 from llmport.domain.budget import Budget, Lease, RateHint, Refusal, Reservation
 from llmport.domain.errors import ConfigurationError
 

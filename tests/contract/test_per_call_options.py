@@ -321,7 +321,7 @@ def test_credential_headers_are_hidden_wherever_settings_are_shown(name: str) ->
 
 
 def test_config_show_hides_credential_headers_valid_or_not(monkeypatch: pytest.MonkeyPatch) -> None:
-    from llmport.entrypoints.cli_config import config_show
+    from llmport.entrypoints.cli.config import config_show
 
     for name in list(os.environ):
         if name.startswith(("LLMPORT_", "OPENAI_", "AZURE_OPENAI_")):

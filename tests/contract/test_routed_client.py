@@ -23,9 +23,9 @@ from routing_helpers import Clock, routing_events, watch_routing
 from wire_samples import azure_error
 
 import llmport
-from llmport.adapters.budget_memory import MemoryBudgetStore
-from llmport.adapters.openai import OpenAIAdapter
-from llmport.container import Container, build_client
+from llmport.adapters.budget.memory import MemoryBudgetStore
+from llmport.adapters.llm.openai import OpenAIAdapter
+from llmport.container.root import Container, build_client
 from llmport.domain.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -35,8 +35,8 @@ from llmport.domain.errors import (
 from llmport.domain.folding import fold_stream
 from llmport.domain.messages import Message
 from llmport.domain.models import ChatChunk, ChatRequest, ChatResponse
-from llmport.services.routing import Deployment, Router
-from llmport.settings import Settings
+from llmport.services.routing.router import Deployment, Router
+from llmport.settings.model import Settings
 
 MODEL = "gpt-4o-mini"
 
@@ -407,9 +407,9 @@ def test_a_forked_child_never_takes_from_its_parents_lease(clock: Clock) -> None
     send calls that no process counted. The child reserves in Redis and gets a lease of its own."""
     if BINARY is None:
         pytest.skip(SKIP_REASON)
-    from llmport._settings_routing import budget_key
-    from llmport.adapters.budget_redis import RedisBudgetStore
+    from llmport.adapters.budget.redis_store import RedisBudgetStore
     from llmport.domain.budget import Budget
+    from llmport.settings.routing import budget_key
 
     with QuotaServer(MODEL, clock=clock) as server, RedisServer() as redis:
         values = {
@@ -485,7 +485,7 @@ def test_a_401_asks_that_deployments_credential_again_and_retries_once(new_token
 
 @pytest.mark.skipif(BINARY is None, reason=SKIP_REASON)
 def test_a_routed_call_costs_one_round_trip_to_redis_in_steady_state(clock: Clock) -> None:
-    from llmport.adapters.budget_redis import RedisBudgetStore
+    from llmport.adapters.budget.redis_store import RedisBudgetStore
 
     class Counting(RedisBudgetStore):
         """Counts requests to Redis: each pipeline is one round trip."""

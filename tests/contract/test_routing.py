@@ -16,9 +16,9 @@ from quota_server import QuotaServer, QuotaStats
 from redis_server import BINARY, SKIP_REASON, RedisServer
 from routing_helpers import Clock, routing_events, watch_routing
 
-from llmport.adapters.budget_memory import MemoryBudgetStore
+from llmport.adapters.budget.memory import MemoryBudgetStore
 from llmport.adapters.fakes import FakeChat, FakeStreamBreak
-from llmport.adapters.openai import OpenAIAdapter
+from llmport.adapters.llm.openai import OpenAIAdapter
 from llmport.domain.budget import Budget, BudgetStore, Reservation
 from llmport.domain.deadline import Deadline, deadline_scope
 from llmport.domain.errors import (
@@ -31,7 +31,7 @@ from llmport.domain.errors import (
 from llmport.domain.messages import Message
 from llmport.domain.models import ChatChunk, ChatRequest, ChatResponse, EmbeddingRequest
 from llmport.services.retry import Retrier, RetryPolicy
-from llmport.services.routing import Deployment, Router
+from llmport.services.routing.router import Deployment, Router
 
 HI = ChatRequest((Message.user("hi"),), max_tokens=10)
 
@@ -122,7 +122,7 @@ def test_a_region_down_fails_over_with_no_failed_call_then_comes_back_after_its_
 def test_budgets_shared_through_redis_by_two_routers_never_exceed_the_servers_limits(clock: Clock) -> None:
     if BINARY is None:
         pytest.skip(SKIP_REASON)
-    from llmport.adapters.budget_redis import RedisBudgetStore
+    from llmport.adapters.budget.redis_store import RedisBudgetStore
 
     prefix = f"test:{uuid.uuid4().hex}"
     with (
@@ -386,7 +386,7 @@ def test_threads_over_a_group_on_lent_room_use_each_regions_budget_exactly_and_m
         west = stack.enter_context(QuotaServer("west", rpm=200, clock=clock))
         store: BudgetStore
         if store_kind == "redis":
-            from llmport.adapters.budget_redis import RedisBudgetStore
+            from llmport.adapters.budget.redis_store import RedisBudgetStore
 
             redis = stack.enter_context(RedisServer())
             store = RedisBudgetStore(redis.url, prefix=f"test:{uuid.uuid4().hex}", clock=clock)

@@ -36,15 +36,15 @@ from redis_server import BINARY, SKIP_REASON, RedisServer
 from routing_helpers import Clock, routing_events, watch_routing
 from wire_samples import azure_error
 
-from llmport.adapters.azure import AzureClassicAdapter
-from llmport.adapters.budget_memory import MemoryBudgetStore
-from llmport.adapters.openai import OpenAIAdapter
+from llmport.adapters.budget.memory import MemoryBudgetStore
+from llmport.adapters.llm.azure import AzureClassicAdapter
+from llmport.adapters.llm.openai import OpenAIAdapter
 from llmport.domain.budget import Budget
 from llmport.domain.errors import ConnectionFailedError, RateLimitedError
 from llmport.domain.messages import Message
 from llmport.domain.models import ChatChunk, ChatRequest, ChatResponse
 from llmport.services.retry import Retrier, RetryEvent, RetryPolicy
-from llmport.services.routing import VIEW_LIFETIME, Deployment, Router
+from llmport.services.routing.router import VIEW_LIFETIME, Deployment, Router
 
 needs_redis = pytest.mark.skipif(BINARY is None, reason=SKIP_REASON)
 
@@ -69,7 +69,7 @@ def caplog(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
 def redis_store(
     server: RedisServer, prefix: str, clock: Callable[[], float] = time.time, **options: Any
 ) -> Any:
-    from llmport.adapters.budget_redis import RedisBudgetStore
+    from llmport.adapters.budget.redis_store import RedisBudgetStore
 
     return RedisBudgetStore(server.url, prefix=prefix, clock=clock, **options)
 

@@ -18,10 +18,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "contract"))
 
 from loopback import LoopbackServer  # needs the path set just above
 
-from llmport.adapters.telemetry import OpenTelemetry
-from llmport.container import Container, _server, build_client
+from llmport.adapters.telemetry.otel import OpenTelemetry
+from llmport.container.root import Container, _server, build_client
 from llmport.services.client import Client
-from llmport.settings import Settings
+from llmport.settings.model import Settings
 
 CHAT_MODEL = "gpt-4o-mini"
 EMBEDDING_MODEL = "text-embedding-3-small"

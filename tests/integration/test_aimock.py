@@ -57,31 +57,31 @@ def aimock(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def _openai(url: str, key: str, **options: Any) -> Any:
-    from llmport.adapters.openai import OpenAIAdapter
+    from llmport.adapters.llm.openai import OpenAIAdapter
 
     return OpenAIAdapter(api_key=key, base_url=f"{url}/v1", **options)
 
 
 def _azure(url: str, key: str, **options: Any) -> Any:
-    from llmport.adapters.azure import AzureClassicAdapter
+    from llmport.adapters.llm.azure import AzureClassicAdapter
 
     return AzureClassicAdapter(endpoint=url, api_version="2024-10-21", api_key=key, **options)
 
 
 def _azure_token(url: str, key: str, **options: Any) -> Any:
-    from llmport.adapters.azure import AzureClassicAdapter
+    from llmport.adapters.llm.azure import AzureClassicAdapter
 
     return AzureClassicAdapter(endpoint=url, api_version="2024-10-21", token_provider=lambda: key, **options)
 
 
 def _azure_v1(url: str, key: str, **options: Any) -> Any:
-    from llmport.adapters.azure import AzureV1Adapter
+    from llmport.adapters.llm.azure import AzureV1Adapter
 
     return AzureV1Adapter(endpoint=url, api_key=key, **options)
 
 
 def _azure_v1_token(url: str, key: str, **options: Any) -> Any:
-    from llmport.adapters.azure import AzureV1Adapter
+    from llmport.adapters.llm.azure import AzureV1Adapter
 
     return AzureV1Adapter(endpoint=url, token_provider=lambda: key, **options)
 

@@ -28,7 +28,7 @@ CLOSED_ONCE = """
 import atexit
 import llmport
 from llmport.entrypoints.inbound import close_at_exit
-from llmport.container import Container
+from llmport.container.root import Container
 
 closes = []
 atexit.register(lambda: print("closes:", len(closes)))

@@ -36,7 +36,7 @@ from otel_helpers import CHAT_MODEL, EMBEDDING_MODEL, Otel, settings_for, traced
 from wire_samples import chat_chunks, openai_error
 
 from llmport.services.client import Client
-from llmport.settings import Settings
+from llmport.settings.model import Settings
 
 PROMPT = "my private question about payroll"
 DURATION = "gen_ai.client.operation.duration"

@@ -15,7 +15,7 @@ from loopback import LoopbackServer, Reply  # the path is set above
 from otel_helpers import CHAT_MODEL, EMBEDDING_MODEL, Otel, traced_client
 
 from llmport.domain.errors import ConnectionFailedError
-from llmport.settings import Settings
+from llmport.settings.model import Settings
 
 
 @pytest.fixture

@@ -23,8 +23,8 @@ from otel_helpers import CHAT_MODEL, EMBEDDING_MODEL, Otel, settings_for, traced
 from structlog.testing import capture_logs
 from wire_samples import chat_chunks, openai_error  # the path is set above
 
-from llmport.adapters.telemetry import NoTelemetry
-from llmport.container import Container
+from llmport.adapters.telemetry.otel import NoTelemetry
+from llmport.container.root import Container
 from llmport.domain.errors import BadRequestError, StreamInterruptedError
 
 SHAPES = ["openai", "azure", "azure_v1"]
@@ -241,7 +241,7 @@ def test_content_is_recorded_when_the_user_opts_in(
         settings = settings_for("openai", server)
     else:
         settings = settings_for("openai", server, log_content=True)
-    from llmport.adapters.telemetry import capture_content_from_env
+    from llmport.adapters.telemetry.otel import capture_content_from_env
 
     opted_in = settings.log_content or capture_content_from_env()
     assert opted_in
@@ -285,7 +285,7 @@ def test_without_a_configured_tracer_provider_the_container_picks_the_no_op_port
 
 
 def settings_for_fake() -> Any:
-    from llmport.settings import Settings
+    from llmport.settings.model import Settings
 
     return Settings.from_dict({"provider": "fake", "chat_model": "m", "embedding_model": "e"})
 

@@ -26,8 +26,8 @@ from loopback import LoopbackServer  # the paths are set above
 from token_endpoint import _self_signed
 
 import llmport
-from llmport.adapters.azure import AzureClassicAdapter, AzureV1Adapter
-from llmport.adapters.openai import OpenAIAdapter
+from llmport.adapters.llm.azure import AzureClassicAdapter, AzureV1Adapter
+from llmport.adapters.llm.openai import OpenAIAdapter
 from llmport.domain.errors import ConnectionFailedError
 
 

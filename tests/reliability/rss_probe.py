@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from raw_server import RawServer, huge
 
 import llmport
-from llmport.adapters.wire.transport import DEFAULT_MAX_RESPONSE_BYTES
+from llmport.adapters.llm.wire.transport import DEFAULT_MAX_RESPONSE_BYTES
 
 REPLY_BYTES = 200 * 1024 * 1024
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from llmport import AuthenticationError
-from llmport.adapters.credentials import AzureIdentityCredential
+from llmport.adapters.identity.credentials import AzureIdentityCredential
 
 # What azure-identity reads to find a credential: none of it may leak in from the machine running the tests.
 _CREDENTIAL_VARIABLES = ("AZURE_", "IDENTITY_", "MSI_", "OPENAI_", "LLMPORT_")

@@ -26,10 +26,10 @@ from llmport import (
     build_client,
     fold_stream,
 )
-from llmport.adapters.wire.chat import chat_body
-from llmport.adapters.wire.embeddings import embedding_body
-from llmport.adapters.wire.errors import retry_after_seconds
-from llmport.adapters.wire.responses import responses_body
+from llmport.adapters.llm.wire.chat import chat_body
+from llmport.adapters.llm.wire.embeddings import embedding_body
+from llmport.adapters.llm.wire.errors import retry_after_seconds
+from llmport.adapters.llm.wire.responses import responses_body
 from llmport.domain.conversations import to_messages
 from llmport.domain.models import ROLES, ChatRequest
 from llmport.services.retry import Retrier, RetryPolicy

@@ -29,8 +29,8 @@ from token_endpoint import TokenEndpoint, point_managed_identity_at, refuse_off_
 from wire_samples import azure_error, openai_error
 
 from llmport import AuthenticationError, Client, Container, Settings, build_client
-from llmport.adapters.credentials import AzureIdentityCredential
 from llmport.adapters.fakes import FakeCredential
+from llmport.adapters.identity.credentials import AzureIdentityCredential
 from llmport.domain.models import AccessToken
 
 AZURE = ("azure", "azure_v1")

@@ -15,8 +15,12 @@ from loopback import LoopbackServer
 from structlog.testing import capture_logs
 
 from llmport import LLMPortError, Secret, Settings
-from llmport.adapters.credentials import ApiKeyCredential, AzureIdentityCredential, StaticTokenCredential
 from llmport.adapters.fakes import FakeCredential
+from llmport.adapters.identity.credentials import (
+    ApiKeyCredential,
+    AzureIdentityCredential,
+    StaticTokenCredential,
+)
 from llmport.domain.models import AccessToken
 
 API_KEY = "sk-reliabilityKEY0123456789abcdefSECRET"

@@ -34,7 +34,7 @@ from token_endpoint import TokenEndpoint, point_managed_identity_at, refuse_off_
 from wire_samples import azure_error, openai_error
 
 from llmport import AuthenticationError, Client, Container, LLMPortError, Settings, build_client
-from llmport.adapters.credentials import AzureIdentityCredential
+from llmport.adapters.identity.credentials import AzureIdentityCredential
 
 
 def _joined(*pieces: str) -> str:

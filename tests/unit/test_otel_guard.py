@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from llmport.adapters._otel_guard import ENDING_SPAN, RECORDING, telemetry_failed
+from llmport.adapters.telemetry.guard import ENDING_SPAN, RECORDING, telemetry_failed
 
 _numbers = itertools.count()
 

@@ -11,7 +11,7 @@ from llmport.domain.budget import Remaining
 from llmport.domain.messages import Message
 from llmport.domain.models import ChatChunk, ChatResponse, EmbeddingResponse
 from llmport.domain.replies import served_by
-from llmport.services.routing_plan import Deployment, plan
+from llmport.services.routing.plan import Deployment, plan
 
 
 @pytest.mark.parametrize(

@@ -13,9 +13,9 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from llmport.adapters import telemetry as telemetry_module
 from llmport.adapters.fakes import FakeChat
-from llmport.adapters.telemetry import OpenTelemetry
+from llmport.adapters.telemetry import otel as telemetry_module
+from llmport.adapters.telemetry.otel import OpenTelemetry
 from llmport.domain.errors import ServiceUnavailableError
 from llmport.domain.models import ChatChunk, ChatRequest, ChatResponse, Message
 from llmport.services.chat import ChatService

@@ -8,7 +8,7 @@ import pytest
 
 from llmport.domain.errors import ConfigurationError
 from llmport.domain.usage import ModelPrice
-from llmport.settings import Settings
+from llmport.settings.model import Settings
 
 FAKE = {"provider": "fake"}
 

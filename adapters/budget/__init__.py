@@ -1,0 +1,1 @@
+"""Budget stores for the router: in this process (memory) or shared through Redis, with leases."""

@@ -1,0 +1,1 @@
+"""Identity: azure-identity credentials, static tokens, and a user's own token provider."""

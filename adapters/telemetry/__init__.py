@@ -1,0 +1,1 @@
+"""Telemetry: OpenTelemetry GenAI spans and metrics, which never fail a call."""

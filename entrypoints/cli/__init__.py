@@ -1,0 +1,5 @@
+"""The `llmport` command."""
+
+from .main import main
+
+__all__ = ["main"]

@@ -1,0 +1,593 @@
+"""The Router: one ChatPort and EmbeddingPort over several deployments, with shared rate budgets.
+
+One call, one attempt of the Retrier (``services/retry.py``, the one retry owner)::
+
+    a lane open? take from the lease its store lent (no store call), else reserve without a read
+              send -> reply? settle, done | refused or moved? end the lane, plan the others
+    order the deployments by the store's last answer (services/routing_plan.py)
+    for each: reserve + read all (one round trip) -> refused? re-plan from what was read
+              send -> reply? reconcile, done | failure? fail, move or raise
+    none could take it -> RateLimitedError(retry_after = the shortest wait): the Retrier waits
+
+A lane opens when a call went to the first deployment of its plan with no deployment failing on
+it; it spans that deployment's priority group and lasts until the plan could change (``_lane_after``).
+
+The Router never sends the same call to the same deployment twice and never starts a send after
+the deadline; waiting for room is the Retrier's job, bounded by the same policy and deadline.
+
+Which failures move a call to the next deployment (each is a rule below):
+429 (cooled until its Retry-After), 408, 5xx, a connection that could not be made, a stream that
+broke before its first chunk. A timeout or a lost connection on a sent request does not move by
+default: the provider may have done (and billed) the work; ``move_after_timeout=True`` moves it.
+Everything else (400, 401, 403, 404, quota) is the caller's to see at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TypeVar, cast
+
+from ...domain.budget import BudgetStore, Lease, RateHint, Refusal, Remaining, Reservation
+from ...domain.deadline import current_deadline
+from ...domain.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    ConnectionFailedError,
+    LLMPortError,
+    RateLimitedError,
+    ServiceUnavailableError,
+    StreamInterruptedError,
+)
+from ...domain.models import ChatChunk, ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse
+from ...domain.ports import ChatPort, Closeable, EmbeddingPort, ForkAware
+from ...domain.replies import served_by
+from .plan import (
+    LOGGER,
+    Deployment,
+    Kind,
+    Plan,
+    charged,
+    estimate_chat,
+    estimate_embedding,
+    log_event,
+    plan,
+)
+
+__all__ = ["Deployment", "Router"]
+
+T = TypeVar("T")
+
+#: Seconds a router plans from the store's last answer; an older one is read again first. Under
+#: load every call refreshes it; a quiet client pays one more round trip, and never plans from a
+#: world (Redis back, budgets refilled) more than a second old.
+VIEW_LIFETIME = 1.0
+
+
+class Router:
+    """A ChatPort and EmbeddingPort that sends each call to the best deployment with room for it.
+
+    Args:
+        deployments: where calls may go; at least one.
+        store: the budget store (``MemoryBudgetStore``, or ``RedisBudgetStore`` shared by processes).
+        clock: the store's clock, for cooldowns; by default the store's own ``clock``.
+        default_max_tokens: a chat call's completion estimate when the request sets no max_tokens.
+        default_cooldown: seconds a 429 without a Retry-After cools its deployment.
+        move_after_timeout: move a call whose sent request timed out or lost its connection (it may
+            then be billed twice).
+        on_close: called by ``close()`` after the adapters are closed (e.g. to close the store).
+        parts: other things the deployments use (credentials, token caches) told about a fork.
+
+    Raises:
+        ConfigurationError: no deployments, or two with one name.
+    """
+
+    def __init__(
+        self,
+        deployments: Sequence[Deployment],
+        *,
+        store: BudgetStore,
+        clock: Callable[[], float] | None = None,
+        default_max_tokens: int = 256,
+        default_cooldown: float = 1.0,
+        move_after_timeout: bool = False,
+        on_close: Callable[[], None] | None = None,
+        parts: Sequence[object] = (),
+    ) -> None:
+        names = [deployment.name for deployment in deployments]
+        if not names:
+            raise ConfigurationError("a Router needs at least one deployment")
+        if len(set(names)) != len(names):
+            raise ConfigurationError(f"deployment names must differ, got {names}")
+        self._deployments = tuple(deployments)
+        self._store = store
+        self._clock = store.clock if clock is None else clock
+        self._default_max_tokens = default_max_tokens
+        self._default_cooldown = default_cooldown
+        self._move_after_timeout = move_after_timeout
+        self._on_close = on_close
+        self._parts = tuple(parts)
+        kinds: tuple[Kind, ...] = ("chat", "embeddings")
+        self._serving = {kind: tuple(d for d in self._deployments if d.serves(kind)) for kind in kinds}
+        self._limits = {kind: tuple(d.limits for d in self._serving[kind]) for kind in kinds}
+        self._best_priority = {
+            kind: min((d.priority for d in self._serving[kind]), default=0) for kind in kinds
+        }
+        # What the store said after the last call, per kind: the next call's plan (see _route).
+        self._views: dict[Kind, tuple[float, dict[str, Remaining]]] = {}
+        # Where a kind's calls go with no plan while nothing changes (see _route and _lane_after):
+        # its one deployment, for good, or the first of the last plan, for a while.
+        self._lanes: dict[Kind, _Lane] = self._alone()
+
+    @property
+    def deployments(self) -> tuple[Deployment, ...]:
+        """The deployments, as configured."""
+        return self._deployments
+
+    def __repr__(self) -> str:
+        return f"Router({[deployment.name for deployment in self._deployments]})"
+
+    def complete(self, request: ChatRequest) -> ChatResponse:
+        """Return the reply of the first deployment that takes the call.
+
+        Raises:
+            RateLimitedError: no deployment has room now; ``retry_after`` says when one will.
+            LLMPortError: the last deployment's error, or one that must not move.
+        """
+        tokens = estimate_chat(request, self._default_max_tokens)
+
+        def send(deployment: Deployment) -> ChatResponse:
+            return cast(ChatPort, deployment.adapter).complete(_for(request, deployment, "chat"))
+
+        reserved, deployment, reply = self._route("chat", tokens, send)
+        used = charged(tokens, request.max_tokens or self._default_max_tokens, reply.usage)
+        self._settled(reserved, deployment, tokens, used, reply.rate_limits)
+        return reply if reply.deployment == deployment.name else served_by(reply, deployment.name)
+
+    def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
+        """Return the vectors of the first deployment that takes the call (see ``complete``)."""
+        tokens = estimate_embedding(request)
+
+        def send(deployment: Deployment) -> EmbeddingResponse:
+            return cast(EmbeddingPort, deployment.adapter).embed(_for(request, deployment, "embeddings"))
+
+        reserved, deployment, reply = self._route("embeddings", tokens, send)
+        used = reply.usage.total_tokens or reply.usage.prompt_tokens or tokens
+        self._settled(reserved, deployment, tokens, used, reply.rate_limits)
+        return reply if reply.deployment == deployment.name else served_by(reply, deployment.name)
+
+    def stream(self, request: ChatRequest) -> Iterator[ChatChunk]:
+        """Yield the reply of the first deployment whose stream starts; nothing is sent before ``next()``.
+
+        A stream moves to another deployment only before its first chunk.
+        """
+        tokens = estimate_chat(request, self._default_max_tokens)
+
+        def send(deployment: Deployment) -> tuple[ChatChunk | None, Iterator[ChatChunk]]:
+            chunks = cast(ChatPort, deployment.adapter).stream(_for(request, deployment, "chat"))
+            return next(chunks, None), chunks
+
+        reserved, deployment, (first, chunks) = self._route("chat", tokens, send)
+        used, settled = tokens, False
+        hint = None if first is None else first.rate_limits
+        completion = request.max_tokens or self._default_max_tokens
+        try:
+            chunk = first
+            while chunk is not None:
+                if chunk.usage is not None:
+                    used = charged(tokens, completion, chunk.usage)
+                yield chunk if chunk.deployment == deployment.name else served_by(chunk, deployment.name)
+                chunk = next(chunks, None)
+        except LLMPortError as error:
+            # Rule: after the first chunk nothing moves; the failure still counts against the deployment.
+            settled = True
+            failed = reserved if isinstance(reserved, Reservation) else reserved.reservation(tokens)
+            self._store.fail(failed, counts=not _out_of_time(error))
+            error.deployment = deployment.name
+            raise
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+            if not settled:
+                self._settled(reserved, deployment, tokens, used, hint)
+
+    def close(self) -> None:
+        """Close every deployment's adapter that holds connections, then run ``on_close``."""
+        for deployment in self._deployments:
+            if isinstance(deployment.adapter, Closeable):
+                deployment.adapter.close()
+        if self._on_close is not None:
+            self._on_close()
+
+    def after_fork(self) -> None:
+        """In a forked child: each adapter and the store drop what is the parent's (the lanes' leases too)."""
+        self._lanes = self._alone()
+        for part in (*(deployment.adapter for deployment in self._deployments), self._store, *self._parts):
+            if isinstance(part, ForkAware):
+                part.after_fork()
+
+    def _alone(self) -> dict[Kind, _Lane]:
+        """The lanes that never end: to the one deployment of a kind that has one."""
+        return {
+            kind: _Lane((serving[0],), -_FOREVER, _FOREVER)
+            for kind, serving in self._serving.items()
+            if len(serving) == 1
+        }
+
+    def _settled(
+        self,
+        reserved: Reservation | Lease,
+        deployment: Deployment,
+        tokens: int,
+        used: int,
+        hint: RateHint | None,
+    ) -> None:
+        """Settle a call that took ``tokens`` and used ``used`` (on its lease while it is open)."""
+        if isinstance(reserved, Lease):
+            if reserved.settle(used - tokens, hint):
+                return
+            reserved = reserved.reservation(tokens)  # it has closed: the store settles it
+        self._store.reconcile(reserved, used, hint)
+        if reserved.probe:  # its reply came: the store has closed the deployment's circuit
+            self._views.clear()  # they saw the probe out: read the deployment restored afresh
+            self._lanes = self._alone()  # and plan again with it
+            log_event("restored", deployment, logging.WARNING)
+
+    def _route(
+        self, kind: Kind, tokens: int, send: Callable[[Deployment], T]
+    ) -> tuple[Reservation | Lease, Deployment, T]:
+        lane = self._lanes.get(kind)
+        now = self._clock()
+        if lane is None or not lane.since <= now < lane.until:  # (a clock stepped back ends it too)
+            return self._planned(kind, tokens, send, tried=set(), waits=[])
+        # The steady state: the deployments the last plan put first (its group's, taking turns),
+        # on room their store lent, or reserved on without a read.
+        index = 0 if len(lane.members) == 1 else lane.next_turn(tokens)
+        deployment, lease = lane.members[index], lane.leases[index]
+        reserved: Reservation | Lease
+        if lease is not None and lease.take(tokens, now):
+            if lane.spilled:
+                log_event("spilled", deployment, from_priority=self._best_priority[kind])
+            if LOGGER.isEnabledFor(logging.DEBUG):
+                log_event("chosen", deployment, logging.DEBUG, tokens=tokens, probe=False)
+            reserved = lease
+            try:
+                return reserved, deployment, send(deployment)
+            except BaseException as error:  # settled and raised again, or moved
+                outcome = self._failed_send(kind, deployment, lease.reservation(tokens), send, error=error)
+        else:
+            answer, _ = self._store.reserve_and_read(deployment.limits, tokens, ())
+            if isinstance(answer, Refusal):
+                log_event("skipped", deployment, reason=answer.reason, wait=answer.wait)
+                self._left(kind, lane)
+                return self._planned(kind, tokens, send, tried={deployment.name}, waits=[answer.wait])
+            lane.leases[index] = None if answer.probe else answer.lease
+            reserved = answer
+            outcome = self._attempt(kind, deployment, answer, send)
+        if not isinstance(outcome, _Moved):
+            return reserved, deployment, outcome
+        self._left(kind, lane)
+        return self._planned(
+            kind, tokens, send, tried={deployment.name}, waits=outcome.waits, last_error=outcome.error
+        )
+
+    def _left(self, kind: Kind, lane: _Lane) -> None:
+        """End a lane one of its deployments refused or failed (one deployment's lane never ends)."""
+        if lane.until != _FOREVER and self._lanes.get(kind) is lane:
+            self._lanes.pop(kind, None)
+        lane.leases = [None] * len(lane.members)
+
+    def _planned(
+        self,
+        kind: Kind,
+        tokens: int,
+        send: Callable[[Deployment], T],
+        *,
+        tried: set[str],
+        waits: list[float],
+        last_error: LLMPortError | None = None,
+    ) -> tuple[Reservation, Deployment, T]:
+        """Route a call by a plan, past the deployments ``tried`` already (their waits, last error)."""
+        serving, limits = self._serving[kind], self._limits[kind]
+        if not serving:
+            raise ConfigurationError(f"no deployment of this router serves {kind} calls")
+        if len(tried) == len(serving):  # the lane's one deployment could not
+            raise _unrouted(waits, last_error) from None
+        order, view, elapsed, stale = self._first_plan(kind, tried)
+        while True:
+            replan = False
+            for deployment in order.order:
+                if last_error is not None:
+                    _not_past_deadline(last_error)
+                tried.add(deployment.name)
+                answer, read = self._store.reserve_and_read(deployment.limits, tokens, limits)
+                if read is not view:  # a new read (not the one a lease repeats): plan from it next
+                    view, elapsed = read, 0.0
+                    self._views[kind] = (self._clock(), read)
+                if isinstance(answer, Refusal):
+                    log_event("skipped", deployment, reason=answer.reason, wait=answer.wait)
+                    waits.append(answer.wait)
+                    if stale:  # the old view misled: plan again from what was just read
+                        stale = replan = True
+                        break
+                    continue
+                outcome = self._attempt(kind, deployment, answer, send)
+                if not isinstance(outcome, _Moved):
+                    lane_waits = None if last_error is not None else waits
+                    self._lane_after(
+                        kind, order, answer, deployment, view=view, elapsed=elapsed, waits=lane_waits
+                    )
+                    return answer, deployment, outcome
+                last_error = outcome.error
+                waits += outcome.waits
+            else:
+                if stale:  # the old view offered nobody left to try: ask the store itself once
+                    replan = True
+                    view, elapsed = self._store.remaining(limits), 0.0
+            stale = False
+            if not replan:
+                break
+            order = plan([d for d in serving if d.name not in tried], view, elapsed)
+        waits += order.waits
+        raise _unrouted(waits, last_error) from None
+
+    def _lane_after(
+        self,
+        kind: Kind,
+        order: Plan,
+        answer: Reservation,
+        served: Deployment,
+        *,
+        view: dict[str, Remaining],
+        elapsed: float,
+        waits: list[float] | None,
+    ) -> None:
+        """Open a lane to ``served`` and its priority group when the plan put it first.
+
+        The next calls then go straight to the group's deployments that the plan found ready,
+        while they grant them, until the plan would be made again: when the view planned from is
+        ``VIEW_LIFETIME`` old, or a deployment skipped for a while (a better one cooling, full or
+        ejected) may serve again. Within a group, each call goes to the one with the most budget
+        left as the lane counts it (``_Lane.next_turn``): what the view said, less the calls the
+        lane has sent since, as a plan for each call would choose while only this router spends
+        them; a refusal ends the lane, and the next plan reads them again. No lane after a
+        deployment failed on this call (``waits`` None): the next call tries it again.
+        """
+        if waits is None or not order.order or order.order[0] is not served or answer.probe:
+            return
+        lasts = min((VIEW_LIFETIME - elapsed, *waits, *order.waits))
+        if lasts > 0:
+            members = tuple(d for d in order.order if d.priority == served.priority)
+            now = self._clock()
+            lane = self._lanes[kind] = _Lane(members, now, now + lasts)
+            lane.leases[0] = answer.lease
+            lane.spilled = served.priority > self._best_priority[kind]
+            if len(members) > 1:  # what each has left, the call just served counted (by the read)
+                lane.left = [_counts(member, view.get(member.name)) for member in members]
+
+    def _first_plan(self, kind: Kind, tried: set[str]) -> tuple[Plan, dict[str, Remaining], float, bool]:
+        """The call's plan, from the store's last answer while it is recent, else from a read;
+        past the deployments ``tried`` already (a lane's), always from a read.
+
+        The order comes from the store's answer to the previous call, so that a call costs one
+        round trip: reserve on the first choice and read everyone's budget left in one go. A
+        stale view never over-grants (each reservation is checked atomically); after a refusal,
+        or when it offers nobody, the call is planned again from a fresh view.
+
+        Returns:
+            the plan, the view, its age in seconds, and whether it is the last answer (not a read).
+        """
+        last = self._views.get(kind)
+        if last is None and not tried:
+            # The first call plans by priority alone and reads everyone's budget with its
+            # reservation: one round trip, not two, for a client just built.
+            return plan(self._serving[kind], {}), {}, 0.0, True
+        elapsed = -1.0 if last is None else self._clock() - last[0]
+        if tried or last is None or not 0 <= elapsed <= VIEW_LIFETIME:
+            view = self._store.remaining(self._limits[kind])
+            self._views[kind] = (self._clock(), view)
+            return plan([d for d in self._serving[kind] if d.name not in tried], view), view, 0.0, False
+        view = last[1]
+        return plan(self._serving[kind], view, elapsed, probing_unknown=True), view, elapsed, True
+
+    def _attempt(
+        self, kind: Kind, deployment: Deployment, answer: Reservation, send: Callable[[Deployment], T]
+    ) -> T | _Moved:
+        """Send on ``deployment``: its reply, or what moves the call on; raises what must not move."""
+        if deployment.priority > self._best_priority[kind]:
+            log_event("spilled", deployment, from_priority=self._best_priority[kind])
+        if LOGGER.isEnabledFor(logging.DEBUG):
+            log_event("chosen", deployment, logging.DEBUG, tokens=answer.tokens, probe=answer.probe)
+        try:
+            return send(deployment)
+        except BaseException as error:  # settled and raised again, or moved
+            return self._failed_send(kind, deployment, answer, send, error=error)
+
+    def _failed_send(
+        self,
+        kind: Kind,
+        deployment: Deployment,
+        answer: Reservation,
+        send: Callable[[Deployment], T],
+        *,
+        error: BaseException,
+    ) -> T | _Moved:
+        """A send on ``deployment`` raised ``error``: the reply of a resend with a new token, or
+        what moves the call on, with the failure settled; raises what must not move."""
+        if isinstance(error, AuthenticationError) and self._renewed(deployment, error):
+            try:
+                return send(deployment)  # once more, with the deployment's new token
+            except BaseException as again:  # handled below, as the first would be
+                error = again
+        if not isinstance(error, LLMPortError):
+            self._store.fail(answer, counts=False)
+            raise error
+        error.deployment = deployment.name
+        self._views.pop(kind, None)  # the failure changed what the store holds
+        if not self._failed(answer, deployment, error):
+            raise error
+        hinted = isinstance(error, RateLimitedError) and error.retry_after is not None
+        return _Moved(error, [error.retry_after] if hinted and error.retry_after is not None else [])
+
+    def _renewed(self, deployment: Deployment, error: AuthenticationError) -> bool:
+        """Whether a send that got ``error`` goes once more: a 401, and the deployment got a new token."""
+        renew = deployment.reauthenticate
+        if error.status_code != 401 or renew is None or not renew(error):
+            return False
+        log_event("reauthenticated", deployment, logging.INFO)
+        return True
+
+    def _failed(self, reservation: Reservation, deployment: Deployment, error: LLMPortError) -> bool:
+        """Settle a failed send with the store; return whether the call moves to the next deployment."""
+        name = type(error).__name__
+        if isinstance(error, RateLimitedError):
+            # Rule: a 429 is a busy deployment, not a broken one: cool it, do not count it.
+            wait = error.retry_after if error.retry_after is not None else self._default_cooldown
+            self._store.fail(reservation, cool_until=self._clock() + wait, counts=False)
+            log_event("cooled", deployment, logging.WARNING, seconds=wait)
+            moves = True
+        elif _out_of_time(error):
+            # Rule: a send the call's deadline cut short is the deadline's doing, not the
+            # deployment's failure: counted nowhere, never ejecting it, and nothing moves.
+            self._store.fail(reservation, counts=False)
+            moves = False
+        elif isinstance(error, ConnectionFailedError) and error.sent and error.status_code != 408:
+            # Rule: a sent request that timed out or lost its connection may have done (and
+            # billed) the work; it moves only when the user said so, and then neither does the
+            # Retrier send it again (its next attempt would go to another deployment).
+            moves = self._move_after_timeout
+            error.retryable = error.retryable and moves
+            self._ejected_if(self._store.fail(reservation), deployment)
+        elif isinstance(error, (ServiceUnavailableError, ConnectionFailedError)) or (
+            isinstance(error, StreamInterruptedError) and error.retryable
+        ):
+            # Rule: 5xx, 408, a connection never made, a stream broken before its first chunk:
+            # nothing was served, another deployment may serve it.
+            moves = True
+            self._ejected_if(self._store.fail(reservation), deployment)
+        else:
+            # Rule: the request or the account is at fault; another deployment would say the same.
+            self._store.fail(reservation, counts=False)
+            moves = False
+        if moves:
+            log_event("failed_over", deployment, logging.WARNING, error=name)
+        return moves
+
+    def _ejected_if(self, health: str, deployment: Deployment) -> None:
+        if health == "open":
+            log_event("ejected", deployment, logging.WARNING)
+
+
+#: A lane's end when it is its kind's one deployment.
+_FOREVER = math.inf
+
+
+@dataclass(slots=True)
+class _Lane:
+    """Calls of a kind go straight to ``members`` from ``since`` until ``until`` (the store's
+    clock), each taking from the lease its store last lent for that member (``leases``), else
+    reserving one by one; within a group, by the budget ``left`` as the lane counts it."""
+
+    members: tuple[Deployment, ...]
+    since: float
+    until: float
+    leases: list[Lease | None] = field(init=False)
+    left: list[list[int | None]] = field(default_factory=list)  # per member: requests, tokens, rpm, tpm
+    spilled: bool = False  # logged on every call: its priority is not the best
+
+    def __post_init__(self) -> None:
+        self.leases = [None] * len(self.members)
+
+    def next_turn(self, tokens: int) -> int:
+        """The member with the most budget left (the first on a tie), which this call then spends.
+
+        As ``routing_plan._room`` counts it, inline: it runs before every call. Threads
+        may race on the counts: they stay near, and the store still grants every call.
+        """
+        best, most = 0, -1.0
+        for index, counts in enumerate(self.left):
+            requests, left_tokens, rpm, tpm = counts
+            room = 1.0
+            if requests is not None and rpm is not None:
+                room = requests / rpm
+            if left_tokens is not None and tpm is not None and left_tokens / tpm < room:
+                room = left_tokens / tpm
+            if room > most:
+                best, most = index, room
+        counts = self.left[best]
+        if counts[0] is not None:
+            counts[0] -= 1
+        if counts[1] is not None:
+            counts[1] -= tokens
+        return best
+
+
+def _counts(deployment: Deployment, left: Remaining | None) -> list[int | None]:
+    """A lane's count of what a deployment has left: requests, tokens, and its limits."""
+    budget = deployment.limits
+    if left is None:
+        return [None, None, budget.rpm, budget.tpm]
+    return [left.requests, left.tokens, budget.rpm, budget.tpm]
+
+
+@dataclass(frozen=True, slots=True)
+class _Moved:
+    """A send that failed in a way that moves the call on; ``waits`` holds its retry hint."""
+
+    error: LLMPortError
+    waits: list[float]
+
+
+def _unrouted(waits: list[float], last_error: LLMPortError | None) -> LLMPortError:
+    """What a call no deployment served raises: the last one's error, or when one will have room."""
+    if last_error is not None and not waits:
+        return last_error
+    return _no_room(waits, last_error)
+
+
+def _no_room(waits: list[float], last_error: LLMPortError | None) -> RateLimitedError:
+    wait = min(waits)
+    if wait == float("inf"):
+        return RateLimitedError(
+            "the call needs more tokens than any deployment's tokens-per-minute budget",
+            code="no_budget",
+            retryable=False,
+        )
+    after = f" (the last one failed: {type(last_error).__name__})" if last_error is not None else ""
+    return RateLimitedError(
+        f"no deployment has room for this call now{after}; retry after {wait:.2f} s",
+        code="no_budget",
+        retry_after=wait,
+    )
+
+
+def _out_of_time(error: LLMPortError) -> bool:
+    """Whether ``error`` is a send cut short because the call's deadline passed."""
+    deadline = current_deadline()
+    return (
+        isinstance(error, ConnectionFailedError)
+        and deadline is not None
+        and deadline.remaining() <= _DEADLINE_SLACK
+    )
+
+
+#: Seconds before a deadline when a timed-out send counts as cut by it (the clocks read apart).
+_DEADLINE_SLACK = 0.01
+
+
+def _not_past_deadline(last_error: LLMPortError) -> None:
+    """Rule: a call is never moved past its deadline (the last deployment's error is raised)."""
+    deadline = current_deadline()
+    if deadline is not None and deadline.remaining() <= 0:
+        raise last_error from None
+
+
+RequestT = TypeVar("RequestT", ChatRequest, EmbeddingRequest)
+
+
+def _for(request: RequestT, deployment: Deployment, kind: Kind) -> RequestT:
+    model = deployment.model_for(kind)
+    return request if model is None or model == request.model else replace(request, model=model)
