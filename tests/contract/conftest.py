@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-
-# Tests run with --import-mode=importlib and no __init__.py: make the helper modules importable.
-sys.path.insert(0, str(Path(__file__).parent))
-
-from adapter_cases import CASES, AdapterCase  # needs the path set just above
-from loopback import LoopbackServer  # needs the path set just above
-from redis_server import BINARY, SKIP_REASON, RedisServer  # needs the path set just above
+from adapter_cases import CASES, AdapterCase
+from loopback import LoopbackServer
+from redis_server import BINARY, SKIP_REASON, RedisServer
 
 
 @pytest.fixture(scope="module")

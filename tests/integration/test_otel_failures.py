@@ -11,16 +11,10 @@ from __future__ import annotations
 
 import itertools
 import logging
-import sys
 from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # otel_helpers, a sibling module
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "contract"))  # loopback, wire_samples
-
 from loopback import LoopbackServer, Reply  # the path is set above
 from opentelemetry.sdk.metrics import ExemplarFilter, Histogram, MeterProvider
 from opentelemetry.sdk.metrics.export import (

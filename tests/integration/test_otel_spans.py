@@ -8,14 +8,9 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # otel_helpers, a sibling module
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "contract"))  # loopback, wire_samples
-
 from loopback import LoopbackServer, Reply  # the path is set above
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
 from opentelemetry.trace import SpanKind, StatusCode

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import ssl
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,10 +17,6 @@ from typing import Any
 
 import httpx2
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "contract"))  # loopback
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "reliability"))  # token_endpoint
-
 from loopback import LoopbackServer  # the paths are set above
 from token_endpoint import _self_signed
 
