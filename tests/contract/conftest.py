@@ -1,4 +1,4 @@
-"""Fixtures for the contract suite: a loopback server per test and every adapter pointed at it."""
+"""Fixtures for the contract suite: every adapter case, built against the shared loopback server."""
 
 from __future__ import annotations
 
@@ -8,22 +8,6 @@ from typing import Any
 import pytest
 from adapter_cases import CASES, AdapterCase
 from loopback import LoopbackServer
-from redis_server import BINARY, SKIP_REASON, RedisServer
-
-
-@pytest.fixture(scope="module")
-def redis_server() -> Iterator[RedisServer]:
-    """A real redis-server on 127.0.0.1 for the module's tests; they skip where none is installed."""
-    if BINARY is None:
-        pytest.skip(SKIP_REASON)
-    with RedisServer() as server:
-        yield server
-
-
-@pytest.fixture
-def server() -> Iterator[LoopbackServer]:
-    with LoopbackServer() as running:
-        yield running
 
 
 @pytest.fixture(params=CASES, ids=lambda case: case.id)

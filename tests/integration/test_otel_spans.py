@@ -7,7 +7,6 @@ import logging
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -26,12 +25,6 @@ SHAPES = ["openai", "azure", "azure_v1"]
 PROVIDER_NAME = {"openai": "openai", "azure": "azure.ai.openai", "azure_v1": "azure.ai.openai"}
 CONTENT_KEYS = {gen_ai.GEN_AI_INPUT_MESSAGES, gen_ai.GEN_AI_OUTPUT_MESSAGES}
 PROMPT = "my private question"
-
-
-@pytest.fixture
-def server() -> Iterator[LoopbackServer]:
-    with LoopbackServer() as running:
-        yield running
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ llmport adds is listed here with its reason, and so is the one deliberate differ
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -35,12 +35,6 @@ LLMPORT_ADDS = {
 }
 #: Attributes the instrumentation puts on metric points that llmport keeps to spans (cardinality).
 METRIC_SPAN_ONLY = {"openai.response.system_fingerprint"}
-
-
-@pytest.fixture
-def server() -> Iterator[LoopbackServer]:
-    with LoopbackServer() as running:
-        yield running
 
 
 def _raw_sdk(shape: str, server: LoopbackServer) -> Any:

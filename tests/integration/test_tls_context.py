@@ -75,13 +75,9 @@ def https_server() -> Iterator[tuple[LoopbackServer, str]]:
     """The loopback server over TLS with a self-signed certificate for 127.0.0.1, and the cert's path."""
     with tempfile.TemporaryDirectory(prefix="llmport-tls-") as directory:
         cert, key = _self_signed(Path(directory))
-        server = LoopbackServer()
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(cert, key)
-        httpd: Any = server._httpd
-        # The handshake happens in the handler's thread, on first read, not in the accept loop.
-        httpd.socket = context.wrap_socket(httpd.socket, server_side=True, do_handshake_on_connect=False)
-        with server:
+        with LoopbackServer(tls=context) as server:
             yield server, str(cert)
 
 

@@ -13,7 +13,8 @@ Every loop stops by itself: a process stops calling after ``LOOP_BUDGET`` second
 ``MAX_FAILURES`` wrong replies, a child always ends with ``os._exit`` (an alarm kills it if it
 hangs), and the parent kills a child that has not reported in time.
 
-Print the figures (for docs/reliability.md): ``PYTHONPATH=tests/support python tests/reliability/test_fork.py``.
+Print the figures (for docs/reliability.md):
+``PYTHONPATH=tests/support python tests/reliability/test_fork.py``.
 """
 
 from __future__ import annotations

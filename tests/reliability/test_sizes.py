@@ -48,7 +48,12 @@ def test_peak_memory_stays_near_the_cap_with_200_mb_replies() -> None:
     support = str(Path(__file__).parents[1] / "support")  # raw_server; pytest's pythonpath is in-process only
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (support, os.environ.get("PYTHONPATH"))))}
     result = subprocess.run(
-        [sys.executable, str(probe), str(CAP)], capture_output=True, text=True, timeout=120, check=True, env=env
+        [sys.executable, str(probe), str(CAP)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     )
     figures = json.loads(result.stdout)
     assert figures["errors"] == [
