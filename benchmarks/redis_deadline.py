@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE.parent / "tests" / "contract")]
+sys.path[:0] = [str(HERE.parent / "tests" / "support")]
 
 from loopback import LoopbackServer  # noqa: E402  # the tests' helpers, by path
 from redis_proxy import RedisProxy  # noqa: E402

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE.parent / "tests" / "contract")]
+sys.path[:0] = [str(HERE.parent / "tests" / "support")]
 
 from redis_proxy import RedisProxy  # noqa: E402  # the tests' helpers, by path
 from redis_server import RedisServer  # noqa: E402

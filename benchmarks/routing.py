@@ -1,6 +1,6 @@
 """Issue 12's routing benchmark: ``python benchmarks/routing.py`` (``--quick``, ``--seconds N``).
 
-Two deployments on two quota-enforcing loopback servers (tests/contract/quota_server.py, real
+Two deployments on two quota-enforcing loopback servers (tests/support/quota_server.py, real
 time): ``ptu`` (priority 0, quota Q1) and ``paygo`` (priority 1, Q2), and a real redis-server on
 a free port. Each run starts fresh servers (an empty minute) and 4 processes x 8 threads sending
 chat calls for ``--seconds`` (at most one minute: a run is one window, so it can use at most
@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE), str(HERE.parent / "tests" / "contract")]
+sys.path[:0] = [str(HERE), str(HERE.parent / "tests" / "support")]
 
 import routing_run  # noqa: E402  # sibling modules of a script, and the tests' helpers, by path
 from redis_server import RedisServer  # noqa: E402

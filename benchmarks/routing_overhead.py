@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE), str(HERE.parent / "tests" / "contract")]
+sys.path[:0] = [str(HERE), str(HERE.parent / "tests" / "support")]
 
 from redis_server import RedisServer  # noqa: E402  # the tests' helper, by path
 from server import Server  # noqa: E402

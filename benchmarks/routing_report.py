@@ -27,7 +27,7 @@ class Quota:
 
 
 def server_cost(prompt: str, max_tokens: int) -> int:
-    """What tests/contract/quota_server.py charges one chat request of one user message."""
+    """What tests/support/quota_server.py charges one chat request of one user message."""
     return 3 + math.ceil(len(json.dumps(prompt)) / 4) + max_tokens
 
 
@@ -227,7 +227,7 @@ def document(
         f"`{command}` on {os.cpu_count()} CPUs, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
         f"{measured}.",
         "",
-        f"Each run: fresh quota servers (tests/contract/quota_server.py: exact sliding minute, real time), "
+        f"Each run: fresh quota servers (tests/support/quota_server.py: exact sliding minute, real time), "
         f"{load.processes} processes x {load.threads} threads calling `chat(prompt, max_tokens="
         f"{load.max_tokens})` for {seconds:.0f} s. A server answers an accepted call after "
         f"{load.latency:g} s and charges it {q1.cost} tokens ({charge}); a 429 at once. "

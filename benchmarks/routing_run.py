@@ -1,6 +1,6 @@
 """One load run of the routing benchmark: fresh quota servers, worker processes, their results.
 
-The servers are tests/contract/quota_server.py's (real time), each also keeping the time and
+The servers are tests/support/quota_server.py's (real time), each also keeping the time and
 status of every request it answered; the workers are routing_worker.py (llmport) or
 routing_litellm_worker.py (LiteLLM, under its own venv's python), started together on a
 wall-clock start line. Everything a run starts is stopped when it ends, whatever happens.
@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE), str(HERE.parent / "tests" / "contract")]
+sys.path[:0] = [str(HERE), str(HERE.parent / "tests" / "support")]
 
 import loopback  # noqa: E402  # the tests' helpers, by path
 from quota_server import QuotaServer  # noqa: E402

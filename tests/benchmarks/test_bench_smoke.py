@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
+import loadgen  # benchmarks/ is a folder of scripts: pytest's pythonpath (pyproject.toml) finds them
 import pytest
-
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
-sys.path.insert(0, str(BENCHMARKS))
-
-import loadgen  # noqa: E402  # the benchmark is a folder of scripts, not an installed package
-import report  # noqa: E402
-import worker  # noqa: E402
-from server import Server  # noqa: E402
+import report
+import worker
+from server import Server
 
 TINY = worker.Counts(
     warmup=2, chat=5, stream=2, embed_1=2, embed_2048=1, threads=2, per_thread=2, rss_first=2, rss_last=4

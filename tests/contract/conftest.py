@@ -1,35 +1,13 @@
-"""Fixtures for the contract suite: a loopback server per test and every adapter pointed at it."""
+"""Fixtures for the contract suite: every adapter case, built against the shared loopback server."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-
-# Tests run with --import-mode=importlib and no __init__.py: make the helper modules importable.
-sys.path.insert(0, str(Path(__file__).parent))
-
-from adapter_cases import CASES, AdapterCase  # needs the path set just above
-from loopback import LoopbackServer  # needs the path set just above
-from redis_server import BINARY, SKIP_REASON, RedisServer  # needs the path set just above
-
-
-@pytest.fixture(scope="module")
-def redis_server() -> Iterator[RedisServer]:
-    """A real redis-server on 127.0.0.1 for the module's tests; they skip where none is installed."""
-    if BINARY is None:
-        pytest.skip(SKIP_REASON)
-    with RedisServer() as server:
-        yield server
-
-
-@pytest.fixture
-def server() -> Iterator[LoopbackServer]:
-    with LoopbackServer() as running:
-        yield running
+from adapter_cases import CASES, AdapterCase
+from loopback import LoopbackServer
 
 
 @pytest.fixture(params=CASES, ids=lambda case: case.id)

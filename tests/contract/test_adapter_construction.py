@@ -11,7 +11,7 @@ import pytest
 from adapter_cases import MODEL, AdapterCase
 from loopback import LoopbackServer
 
-from llmport.domain.errors import ConfigurationError
+from llmport.domain.errors import ClientClosedError, ConfigurationError
 from llmport.domain.models import ChatRequest, EmbeddingRequest, Message
 from llmport.domain.ports import ChatPort, Closeable, EmbeddingPort
 
@@ -36,10 +36,20 @@ def test_one_adapter_serves_many_threads_on_its_one_client(adapter: Any, server:
     assert len(server.requests) == 48
 
 
-def test_closing_twice_is_harmless(make_adapter: Any) -> None:
+def test_closing_twice_is_harmless(make_adapter: Any, server: LoopbackServer) -> None:
     adapter = make_adapter()
+    request = ChatRequest((Message.user("ping"),), model=MODEL)
+    assert adapter.complete(request).text == "pong"  # a pooled keep-alive connection to close
+
     adapter.close()
-    adapter.close()
+    adapter.close()  # raises nothing
+
+    # Still closed, and saying so: the second close neither reopened the client nor broke it.
+    with pytest.raises(ClientClosedError):
+        adapter.complete(request)
+    with pytest.raises(ClientClosedError):
+        adapter.embed(EmbeddingRequest(("a",), model="e"))
+    assert server.count == 1  # nothing was sent after the first close
 
 
 def test_the_repr_never_shows_the_key(make_adapter: Any) -> None:

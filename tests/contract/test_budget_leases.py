@@ -18,8 +18,8 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
+from clock import START, FakeClock
 from redis_server import BINARY, SKIP_REASON, RedisServer
-from routing_helpers import START, Clock
 
 from llmport.domain.budget import Budget, RateHint, Refusal, Remaining, Reservation
 
@@ -29,16 +29,11 @@ LEASE = 0.25  # the store's default lease lifetime
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
 def prefix() -> str:
     return f"test:{uuid.uuid4().hex}"
 
 
-def counting_store(server: RedisServer, prefix: str, clock: Clock, **options: Any) -> Any:
+def counting_store(server: RedisServer, prefix: str, clock: FakeClock, **options: Any) -> Any:
     """A RedisBudgetStore that counts its round trips (each ``_pipeline`` is one)."""
     from llmport.adapters.budget.redis_store import RedisBudgetStore
 
@@ -53,7 +48,7 @@ def counting_store(server: RedisServer, prefix: str, clock: Clock, **options: An
 
 
 @pytest.fixture
-def stores(redis_server: RedisServer, prefix: str, clock: Clock) -> Iterator[list[Any]]:
+def stores(redis_server: RedisServer, prefix: str, clock: FakeClock) -> Iterator[list[Any]]:
     """Four stores on one prefix (four processes), and the test's observer: a fifth, without leases."""
     built = [counting_store(redis_server, prefix, clock) for _ in range(4)]
     built.append(counting_store(redis_server, prefix, clock, lease_seconds=0))
@@ -90,7 +85,7 @@ def used_in_redis(observer: Any, budget: Budget) -> tuple[int, int]:
 
 
 def test_calls_from_a_lease_send_nothing_to_redis_and_see_the_budgets_last_read(
-    stores: list[Any], clock: Clock
+    stores: list[Any], clock: FakeClock
 ) -> None:
     store, observer = stores[0], stores[-1]
     budget, other = Budget("d1", rpm=10_000, tpm=1_000_000), Budget("d2", rpm=50)
@@ -117,7 +112,7 @@ def test_calls_from_a_lease_send_nothing_to_redis_and_see_the_budgets_last_read(
 
 
 def test_a_lease_serves_a_call_only_while_it_lasts_and_has_its_tokens(
-    stores: list[Any], clock: Clock
+    stores: list[Any], clock: FakeClock
 ) -> None:
     store = stores[0]
     budget = Budget("d1", rpm=10_000, tpm=1_000_000)
@@ -131,7 +126,9 @@ def test_a_lease_serves_a_call_only_while_it_lasts_and_has_its_tokens(
     assert store.round_trips == 3
 
 
-def test_reconcile_and_fail_settle_a_leased_call_in_its_lease_bucket(stores: list[Any], clock: Clock) -> None:
+def test_reconcile_and_fail_settle_a_leased_call_in_its_lease_bucket(
+    stores: list[Any], clock: FakeClock
+) -> None:
     store, observer = stores[0], stores[-1]
     budget = Budget("d1", rpm=10_000, tpm=1_000_000, eject_after=5)
     granted(call(store, budget, 100))
@@ -142,7 +139,7 @@ def test_reconcile_and_fail_settle_a_leased_call_in_its_lease_bucket(stores: lis
     assert store.round_trips == 2  # the first call, and fail()'s own
 
 
-def test_the_settlements_of_a_leases_calls_go_to_redis_as_one(stores: list[Any], clock: Clock) -> None:
+def test_the_settlements_of_a_leases_calls_go_to_redis_as_one(stores: list[Any], clock: FakeClock) -> None:
     store, observer = stores[0], stores[-1]
     budget = Budget("d1", rpm=10_000, tpm=1_000_000)
     calls = [granted(call(store, budget, 100)) for _ in range(9)]  # one round trip, then the lease
@@ -161,7 +158,7 @@ def test_the_settlements_of_a_leases_calls_go_to_redis_as_one(stores: list[Any],
 
 
 def test_stores_sharing_one_budget_never_get_more_than_its_limits_over_any_minute(
-    stores: list[Any], clock: Clock
+    stores: list[Any], clock: FakeClock
 ) -> None:
     """Four stores (processes), calls of random sizes settled at random, 130 s of fake time."""
     rng = random.Random(12)
@@ -194,7 +191,7 @@ def test_stores_sharing_one_budget_never_get_more_than_its_limits_over_any_minut
 
 
 def test_a_lease_counts_its_calls_until_the_provider_frees_them_across_a_second_boundary(
-    stores: list[Any], clock: Clock
+    stores: list[Any], clock: FakeClock
 ) -> None:
     """A lease taken late in a second serves calls in the next: they count as long as if each had
     been reserved when it was made, so the window never gives their room back early."""
@@ -245,7 +242,7 @@ def test_threads_of_four_stores_draw_exactly_the_limit_and_leave_nothing_held(st
 
 
 def test_what_a_lease_leaves_unused_goes_back_when_it_ends_and_on_close(
-    stores: list[Any], clock: Clock
+    stores: list[Any], clock: FakeClock
 ) -> None:
     store, observer = stores[0], stores[-1]
     budget = Budget("d1", rpm=10_000, tpm=1_000_000)
@@ -263,7 +260,7 @@ def test_what_a_lease_leaves_unused_goes_back_when_it_ends_and_on_close(
 
 
 def test_a_cooldown_set_by_one_store_stops_anothers_lease_after_its_next_round_trip(
-    stores: list[Any], clock: Clock
+    stores: list[Any], clock: FakeClock
 ) -> None:
     first, second = stores[0], stores[1]
     d1, d2 = Budget("d1", rpm=10_000, tpm=1_000_000), Budget("d2", rpm=10_000)
@@ -285,7 +282,7 @@ def test_a_cooldown_set_by_one_store_stops_anothers_lease_after_its_next_round_t
 
 
 def test_an_ejection_ends_the_leases_and_the_probe_never_comes_from_one(
-    stores: list[Any], clock: Clock
+    stores: list[Any], clock: FakeClock
 ) -> None:
     first, second = stores[0], stores[1]
     d1 = Budget("d1", rpm=10_000, tpm=1_000_000, eject_after=1, eject_for=10)
@@ -308,7 +305,7 @@ def test_an_ejection_ends_the_leases_and_the_probe_never_comes_from_one(
 
 
 def test_a_failure_counted_on_a_deployment_stops_its_leases_until_a_success(
-    stores: list[Any], clock: Clock
+    stores: list[Any], clock: FakeClock
 ) -> None:
     first, second = stores[0], stores[1]
     d1 = Budget("d1", rpm=10_000, tpm=1_000_000, eject_after=3)
@@ -324,7 +321,7 @@ def test_a_failure_counted_on_a_deployment_stops_its_leases_until_a_success(
 
 
 def test_leases_stop_near_the_limit_and_every_call_there_is_reserved_exactly(
-    stores: list[Any], clock: Clock
+    stores: list[Any], clock: FakeClock
 ) -> None:
     store, other, observer = stores[0], stores[1], stores[-1]
     budget = Budget("d1", rpm=640, tpm=640 * 20)  # a lease: at most 20 calls, and none past half
@@ -342,7 +339,9 @@ def test_leases_stop_near_the_limit_and_every_call_there_is_reserved_exactly(
     assert store.round_trips < before + 10
 
 
-def test_the_providers_hint_stops_leases_when_it_says_room_is_short(stores: list[Any], clock: Clock) -> None:
+def test_the_providers_hint_stops_leases_when_it_says_room_is_short(
+    stores: list[Any], clock: FakeClock
+) -> None:
     store = stores[0]
     budget = Budget("d1", rpm=10_000, tpm=1_000_000)
     leased = granted(call(store, budget, 100))
@@ -392,7 +391,7 @@ def test_after_a_fork_the_child_asks_redis_and_leaves_the_parents_lease_to_the_p
     assert used_in_redis(observer, budget) == (1 + 8 + 1 + 8, 180)  # the parent's lease is not returned
 
 
-def test_redis_stopped_ends_the_leases_and_calls_go_on_from_memory(clock: Clock) -> None:
+def test_redis_stopped_ends_the_leases_and_calls_go_on_from_memory(clock: FakeClock) -> None:
     budget = Budget("d1", rpm=10_000, tpm=1_000_000)
     with RedisServer() as server:
         store = counting_store(server, "test:down", clock)

@@ -20,18 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from clock import START, FakeClock
 from redis_server import BINARY, SKIP_REASON, RedisServer
-from routing_helpers import START, Clock
 
 from llmport.adapters.budget.memory import MemoryBudgetStore
 from llmport.domain.budget import Budget, BudgetStore, RateHint, Refusal, Reservation
 
 needs_redis = pytest.mark.skipif(BINARY is None, reason=SKIP_REASON)
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 def redis_store(server: RedisServer, clock: Callable[[], float], **options: Any) -> Any:
@@ -41,7 +36,7 @@ def redis_store(server: RedisServer, clock: Callable[[], float], **options: Any)
 
 
 @pytest.fixture(params=["memory", pytest.param("redis", marks=needs_redis)])
-def store(request: pytest.FixtureRequest, clock: Clock) -> Iterator[Any]:
+def store(request: pytest.FixtureRequest, clock: FakeClock) -> Iterator[Any]:
     if request.param == "memory":
         built: Any = MemoryBudgetStore(clock=clock)
     else:
@@ -64,7 +59,7 @@ def test_both_stores_are_budget_stores(store: Any) -> None:
     assert isinstance(store, BudgetStore)
 
 
-def test_requests_are_counted_in_a_sliding_window_of_one_second_buckets(store: Any, clock: Clock) -> None:
+def test_requests_are_counted_in_a_sliding_window_of_one_second_buckets(store: Any, clock: FakeClock) -> None:
     budget = Budget("d1", rpm=3)
     granted(store.reserve(budget, 0))
     granted(store.reserve(budget, 0))
@@ -78,7 +73,7 @@ def test_requests_are_counted_in_a_sliding_window_of_one_second_buckets(store: A
     assert refused(store.reserve(budget, 0)).wait == pytest.approx(30.0, abs=0.002)
 
 
-def test_tokens_are_refused_with_the_wait_until_enough_leave_the_window(store: Any, clock: Clock) -> None:
+def test_tokens_are_refused_with_the_wait_until_enough_leave_the_window(store: Any, clock: FakeClock) -> None:
     budget = Budget("d1", tpm=100)
     granted(store.reserve(budget, 60))
     clock.advance(10)
@@ -90,7 +85,7 @@ def test_tokens_are_refused_with_the_wait_until_enough_leave_the_window(store: A
     assert never.wait == math.inf
 
 
-def test_reconcile_refunds_or_charges_the_difference(store: Any, clock: Clock) -> None:
+def test_reconcile_refunds_or_charges_the_difference(store: Any, clock: FakeClock) -> None:
     budget = Budget("d1", rpm=100, tpm=100)
     first = granted(store.reserve(budget, 80))
     assert store.remaining([budget])["d1"].tokens == 20
@@ -105,7 +100,7 @@ def test_reconcile_refunds_or_charges_the_difference(store: Any, clock: Clock) -
     assert store.remaining([budget])["d1"].tokens == 100
 
 
-def test_remaining_reads_several_deployments_in_one_call(store: Any, clock: Clock) -> None:
+def test_remaining_reads_several_deployments_in_one_call(store: Any, clock: FakeClock) -> None:
     budgets = [Budget("ptu", rpm=10, tpm=1000), Budget("paygo", tpm=500), Budget("free")]
     granted(store.reserve(budgets[0], 400))
     granted(store.reserve(budgets[1], 100))
@@ -118,7 +113,7 @@ def test_remaining_reads_several_deployments_in_one_call(store: Any, clock: Cloc
     ]
 
 
-def test_the_providers_hint_caps_the_budget_until_its_reset(store: Any, clock: Clock) -> None:
+def test_the_providers_hint_caps_the_budget_until_its_reset(store: Any, clock: FakeClock) -> None:
     budget = Budget("d1", rpm=100, tpm=10_000)
     hint = RateHint.from_headers({"X-RateLimit-Remaining-Tokens": "50", "x-ratelimit-reset-tokens": "10"})
     store.reconcile(granted(store.reserve(budget, 10)), 10, hint)
@@ -131,7 +126,7 @@ def test_the_providers_hint_caps_the_budget_until_its_reset(store: Any, clock: C
     granted(store.reserve(budget, 60))
 
 
-def test_a_cooldown_refuses_until_its_time_and_a_later_one_wins(store: Any, clock: Clock) -> None:
+def test_a_cooldown_refuses_until_its_time_and_a_later_one_wins(store: Any, clock: FakeClock) -> None:
     budget = Budget("d1", rpm=100)
     reservation = granted(store.reserve(budget, 5))
     assert store.fail(reservation, cool_until=clock() + 5, counts=False) == "closed"
@@ -142,7 +137,7 @@ def test_a_cooldown_refuses_until_its_time_and_a_later_one_wins(store: Any, cloc
     granted(store.reserve(budget, 5))
 
 
-def test_consecutive_failures_eject_and_one_probe_restores(store: Any, clock: Clock) -> None:
+def test_consecutive_failures_eject_and_one_probe_restores(store: Any, clock: FakeClock) -> None:
     budget = Budget("d1", eject_after=2, eject_for=20, probe_timeout=15)
     assert store.fail(granted(store.reserve(budget, 1))) == "closed"
     store.reconcile(granted(store.reserve(budget, 1)), 1)  # a success resets the count
@@ -169,14 +164,14 @@ def test_consecutive_failures_eject_and_one_probe_restores(store: Any, clock: Cl
     assert store.remaining([budget])["d1"].health == "closed"
 
 
-def test_a_429_cools_without_counting_towards_ejection(store: Any, clock: Clock) -> None:
+def test_a_429_cools_without_counting_towards_ejection(store: Any, clock: FakeClock) -> None:
     budget = Budget("d1", eject_after=1)
     assert store.fail(granted(store.reserve(budget, 1)), cool_until=clock() + 1, counts=False) == "closed"
     clock.advance(1)
     assert store.fail(granted(store.reserve(budget, 1))) == "open"
 
 
-def test_exactly_one_of_eight_threads_gets_the_half_open_probe(store: Any, clock: Clock) -> None:
+def test_exactly_one_of_eight_threads_gets_the_half_open_probe(store: Any, clock: FakeClock) -> None:
     budget = Budget("d1", eject_after=1, eject_for=5)
     store.fail(granted(store.reserve(budget, 1)))
     clock.advance(5)
@@ -200,7 +195,7 @@ def test_exactly_one_of_eight_threads_gets_the_half_open_probe(store: Any, clock
     assert sorted({a.reason for a in answers if isinstance(a, Refusal)}) == ["probing"]
 
 
-def test_the_window_empties_itself(store: Any, clock: Clock) -> None:
+def test_the_window_empties_itself(store: Any, clock: FakeClock) -> None:
     budget = Budget("d1", rpm=2, tpm=10)
     granted(store.reserve(budget, 10))
     granted(store.reserve(budget, 0))
@@ -242,7 +237,7 @@ def test_processes_sharing_a_budget_through_redis_never_exceed_it(redis_server: 
 
 
 @needs_redis
-def test_the_redis_keys_expire_by_themselves(redis_server: RedisServer, clock: Clock) -> None:
+def test_the_redis_keys_expire_by_themselves(redis_server: RedisServer, clock: FakeClock) -> None:
     import redis
 
     store = redis_store(redis_server, clock, margin=10)
@@ -256,7 +251,7 @@ def test_the_redis_keys_expire_by_themselves(redis_server: RedisServer, clock: C
     store.close()
 
 
-def test_the_memory_store_forgets_idle_deployments(clock: Clock) -> None:
+def test_the_memory_store_forgets_idle_deployments(clock: FakeClock) -> None:
     store = MemoryBudgetStore(clock=clock)
     granted(store.reserve(Budget("d1", rpm=5), 1))
     clock.advance(72)
@@ -266,7 +261,7 @@ def test_the_memory_store_forgets_idle_deployments(clock: Clock) -> None:
 
 @needs_redis
 def test_redis_stopped_mid_run_falls_back_once_and_comes_back(
-    clock: Clock, caplog: pytest.LogCaptureFixture
+    clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="llmport.budget")
     budget = Budget("d1", rpm=1000, tpm=100_000)

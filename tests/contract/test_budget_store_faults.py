@@ -16,11 +16,12 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+from clock import FakeClock
 from dependency_injector import providers
 from loopback import LoopbackServer, Reply
 from redis_proxy import RedisProxy
 from redis_server import BINARY, SKIP_REASON, RedisServer
-from routing_helpers import Clock, routing_events, watch_routing
+from routing_helpers import routing_events, watch_routing
 from wire_samples import default_reply
 
 from llmport.container.root import Container, build_client
@@ -58,7 +59,7 @@ def entry(server: LoopbackServer, name: str, priority: int = 0, **more: Any) -> 
     }
 
 
-def routed(store: str, entries: list[dict[str, Any]], clock: Clock | None = None, **more: Any) -> Any:
+def routed(store: str, entries: list[dict[str, Any]], clock: FakeClock | None = None, **more: Any) -> Any:
     """A client over ``entries`` built from settings; its budget store is the container's."""
     values = {"chat_model": MODEL, "max_retries": 0, "budget_store": store, "deployments": entries, **more}
     settings = Settings.from_dict(values)
@@ -160,7 +161,7 @@ def test_redis_out_of_memory_is_logged_once_and_never_said_back_while_it_refuses
 ) -> None:
     import redis as redis_py
 
-    clock = Clock()
+    clock = FakeClock()
     with RedisServer(options=("--maxmemory", "2mb", "--maxmemory-policy", "noeviction")) as redis:
         filler = redis_py.Redis(port=redis.port)
         with pytest.raises(redis_py.exceptions.OutOfMemoryError):
@@ -203,7 +204,7 @@ def test_two_apps_keep_budgets_apart_by_endpoint_and_share_them_on_one(
     # Two apps on one Redis, each with a deployment named A on a different endpoint, rpm 5 each:
     # the server once counted 3 + 2, one budget (keys were llmport:budget:{A}:w).
     x, y, _ = servers
-    clock = Clock()
+    clock = FakeClock()
 
     def calls(client: Any, count: int) -> list[str]:
         served = []
@@ -234,7 +235,7 @@ def test_a_process_that_loses_the_store_falls_back_to_its_share_of_the_budget() 
     # rpm 60 let 660 requests through in one window. Four here: one loses Redis.
     from llmport.adapters.budget.redis_store import RedisBudgetStore
 
-    clock = Clock()
+    clock = FakeClock()
     budget = Budget("A", rpm=60)
     with RedisServer() as redis, RedisProxy(redis.port) as proxy:
         stores = [RedisBudgetStore(redis.url, clock=clock, timeout=0.2, lease_seconds=0) for _ in range(3)]
@@ -260,7 +261,7 @@ def test_a_redis_restarted_empty_between_two_calls_is_logged_once(caplog: pytest
     # and the scripts, lost, are loaded again.
     from llmport.adapters.budget.redis_store import RedisBudgetStore
 
-    clock = Clock()
+    clock = FakeClock()
     budget = Budget("A", rpm=10)
     with RedisServer() as redis:
         store = RedisBudgetStore(redis.url, clock=clock)

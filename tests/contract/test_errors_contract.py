@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from email.utils import formatdate
 from time import time
 from typing import Any
@@ -231,18 +230,14 @@ def test_a_reply_slower_than_the_timeout_raises_request_timeout(
 
 
 def test_a_refused_connection_raises_connection_failed(case: AdapterCase) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]  # nothing listens here once the probe closes
-    dead = LoopbackServer()
-    dead._httpd.server_address = ("127.0.0.1", port)  # only its URL is used
+    with LoopbackServer() as dead:
+        pass  # nothing listens at its URL once it is closed
     adapter = case.build(dead)
     try:
         with pytest.raises(errors.ConnectionFailedError) as caught:
             adapter.complete(REQUEST)
     finally:
         adapter.close()
-        dead._httpd.server_close()
 
     assert type(caught.value) is errors.ConnectionFailedError
     assert caught.value.retryable and caught.value.provider == case.provider

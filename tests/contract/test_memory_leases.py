@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from routing_helpers import Clock
+from clock import FakeClock
 
 from llmport.adapters.budget.memory import MemoryBudgetStore
 from llmport.domain.budget import Budget, Lease, RateHint, Refusal, Reservation
@@ -58,12 +58,7 @@ def room(store: MemoryBudgetStore, budget: Budget, tokens: int = 1) -> int:
     return count
 
 
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-def test_a_lane_is_lent_room_and_its_calls_ask_the_store_nothing(clock: Clock) -> None:
+def test_a_lane_is_lent_room_and_its_calls_ask_the_store_nothing(clock: FakeClock) -> None:
     store = MemoryBudgetStore(clock=clock)
     lane = Lane(store, Budget("d1", rpm=10_000, tpm=1_000_000))
     first = lane.call(100)
@@ -74,7 +69,7 @@ def test_a_lane_is_lent_room_and_its_calls_ask_the_store_nothing(clock: Clock) -
     assert lane.lease is not None and lane.lease.calls == 16  # ... and lent twice as much
 
 
-def test_the_lent_room_is_counted_at_once_and_what_is_left_comes_back(clock: Clock) -> None:
+def test_the_lent_room_is_counted_at_once_and_what_is_left_comes_back(clock: FakeClock) -> None:
     budget = Budget("d1", rpm=640, tpm=1_000_000)
     store = MemoryBudgetStore(clock=clock)
     Lane(store, budget).call(10)  # one call and a lease of 8: 9 counted, whoever asks next
@@ -90,7 +85,7 @@ def test_the_lent_room_is_counted_at_once_and_what_is_left_comes_back(clock: Clo
     assert room(store, budget) == 640 - 2
 
 
-def test_the_settlements_of_a_leases_calls_count_when_it_ends(clock: Clock) -> None:
+def test_the_settlements_of_a_leases_calls_count_when_it_ends(clock: FakeClock) -> None:
     budget = Budget("d1", rpm=1000, tpm=100_000)
     store = MemoryBudgetStore(clock=clock)
     lane = Lane(store, budget)
@@ -102,7 +97,7 @@ def test_the_settlements_of_a_leases_calls_count_when_it_ends(clock: Clock) -> N
     assert store.remaining([budget])["d1"].tokens == 100_000 - 100 - 8 * 40 - 130
 
 
-def test_a_settlement_after_its_lease_ended_goes_to_the_store(clock: Clock) -> None:
+def test_a_settlement_after_its_lease_ended_goes_to_the_store(clock: FakeClock) -> None:
     budget = Budget("d1", rpm=1000, tpm=100_000)
     store = MemoryBudgetStore(clock=clock)
     lane = Lane(store, budget)
@@ -116,7 +111,7 @@ def test_a_settlement_after_its_lease_ended_goes_to_the_store(clock: Clock) -> N
     assert store.remaining([budget])["d1"].tokens == 100_000 - 100 - 10
 
 
-def test_a_failure_ends_the_lease_and_no_lease_is_lent_until_a_success(clock: Clock) -> None:
+def test_a_failure_ends_the_lease_and_no_lease_is_lent_until_a_success(clock: FakeClock) -> None:
     store = MemoryBudgetStore(clock=clock)
     budget = Budget("d1", rpm=10_000, tpm=1_000_000, eject_after=3)
     lane = Lane(store, budget)
@@ -133,7 +128,7 @@ def test_a_failure_ends_the_lease_and_no_lease_is_lent_until_a_success(clock: Cl
     assert isinstance(answer, Reservation) and answer.lease is not None
 
 
-def test_a_cooldown_ends_the_lease(clock: Clock) -> None:
+def test_a_cooldown_ends_the_lease(clock: FakeClock) -> None:
     store = MemoryBudgetStore(clock=clock)
     lane = Lane(store, Budget("d1", rpm=10_000, tpm=1_000_000))
     lane.call(10)
@@ -142,7 +137,7 @@ def test_a_cooldown_ends_the_lease(clock: Clock) -> None:
     assert isinstance(answer, Refusal) and answer.reason == "cooling"
 
 
-def test_a_hint_that_says_room_is_short_ends_the_lending(clock: Clock) -> None:
+def test_a_hint_that_says_room_is_short_ends_the_lending(clock: FakeClock) -> None:
     store = MemoryBudgetStore(clock=clock)
     lane = Lane(store, Budget("d1", rpm=10_000, tpm=1_000_000))
     first = lane.call(100)
@@ -155,7 +150,7 @@ def test_a_hint_that_says_room_is_short_ends_the_lending(clock: Clock) -> None:
     assert lane.asked == asked + 3
 
 
-def test_near_the_limit_every_call_is_reserved_exactly_and_the_limit_holds(clock: Clock) -> None:
+def test_near_the_limit_every_call_is_reserved_exactly_and_the_limit_holds(clock: FakeClock) -> None:
     budget = Budget("d1", rpm=640, tpm=640 * 20)  # a lease: at most 20 calls, and none past half
     store = MemoryBudgetStore(clock=clock)
     lane = Lane(store, budget)
@@ -165,7 +160,7 @@ def test_near_the_limit_every_call_is_reserved_exactly_and_the_limit_holds(clock
     assert 320 < lane.asked < 320 + 320 // 2  # leases up to half the limit, then one by one
 
 
-def test_reservations_that_read_take_no_lease(clock: Clock) -> None:
+def test_reservations_that_read_take_no_lease(clock: FakeClock) -> None:
     store = MemoryBudgetStore(clock=clock)
     budget = Budget("d1", rpm=10_000, tpm=1_000_000)
     for _ in range(3):
@@ -200,7 +195,7 @@ def test_threads_draw_exactly_the_limit_and_close_gives_back_what_leases_held() 
     assert room(store, budget) == budget.rpm - total  # every lease used up or given back
 
 
-def test_after_a_fork_the_parents_lease_goes_back_in_the_child(clock: Clock) -> None:
+def test_after_a_fork_the_parents_lease_goes_back_in_the_child(clock: FakeClock) -> None:
     budget = Budget("d1", rpm=640, tpm=1_000_000)
     store = MemoryBudgetStore(clock=clock)
     parent = Lane(store, budget)
@@ -216,7 +211,7 @@ def test_lease_seconds_must_be_seconds(seconds: object) -> None:
         MemoryBudgetStore(lease_seconds=seconds)  # type: ignore[arg-type]
 
 
-def test_no_leases_with_lease_seconds_0(clock: Clock) -> None:
+def test_no_leases_with_lease_seconds_0(clock: FakeClock) -> None:
     store = MemoryBudgetStore(clock=clock, lease_seconds=0)
     lane = Lane(store, Budget("d1", rpm=10_000, tpm=1_000_000))
     for _ in range(3):

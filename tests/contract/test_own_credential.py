@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import json
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 import pytest
 from dependency_injector import providers
 from loopback import LoopbackServer, RecordedRequest, Reply
+from token_endpoint import TokenEndpoint, point_managed_identity_at, refuse_off_machine
 from wire_samples import azure_error, openai_error
 
 import llmport
@@ -29,9 +29,6 @@ from llmport.adapters.identity.credentials import AzureCoreCredential, TokenProv
 from llmport.domain.models import AccessToken
 from llmport.services.token_cache import TokenCache
 from llmport.settings.model import OwnCredential
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "reliability"))
-from token_endpoint import TokenEndpoint, point_managed_identity_at, refuse_off_machine
 
 SCOPE = "https://cognitiveservices.azure.com/.default"
 AZURE = ("azure", "azure_v1")

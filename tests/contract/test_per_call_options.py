@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,11 +18,9 @@ from typing import Any
 import pytest
 from adapter_cases import CASES, AdapterCase
 from dependency_injector import providers
+from harness import client_sockets
 from loopback import LoopbackServer, Reply
 from wire_samples import openai_error
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "reliability"))
-from harness import client_sockets  # needs the path set just above
 
 import llmport
 from llmport import Client, Container, Settings, build_client

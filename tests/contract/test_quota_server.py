@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from clock import FakeClock
 from quota_server import QuotaServer, QuotaStats
 
 import llmport
@@ -16,14 +17,6 @@ from llmport.domain.budget import RateHint
 from llmport.domain.errors import RateLimitedError
 
 CHAT = {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 40}  # charged 3 + 1 + 40 = 44
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def post(server: QuotaServer, body: Any, op: str = "chat/completions") -> tuple[int, dict[str, str], Any]:
@@ -41,17 +34,12 @@ def post(server: QuotaServer, body: Any, op: str = "chat/completions") -> tuple[
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def server(clock: Clock) -> Iterator[QuotaServer]:
+def server(clock: FakeClock) -> Iterator[QuotaServer]:
     with QuotaServer("ptu", rpm=3, tpm=100, clock=clock) as running:
         yield running
 
 
-def test_requests_per_minute_are_enforced_with_azures_headers(clock: Clock) -> None:
+def test_requests_per_minute_are_enforced_with_azures_headers(clock: FakeClock) -> None:
     with QuotaServer("ptu", rpm=3, clock=clock) as server:
         seen = []
         for _ in range(3):
@@ -72,7 +60,7 @@ def test_requests_per_minute_are_enforced_with_azures_headers(clock: Clock) -> N
 
 
 def test_tokens_per_minute_count_the_prompt_estimate_and_max_tokens(
-    server: QuotaServer, clock: Clock
+    server: QuotaServer, clock: FakeClock
 ) -> None:
     assert post(server, CHAT)[1]["x-ratelimit-remaining-tokens"] == "56"
     clock.now += 10
@@ -91,7 +79,7 @@ def test_tokens_per_minute_count_the_prompt_estimate_and_max_tokens(
     assert server.stats == QuotaStats(requests=4, accepted=3, accepted_tokens=100, throttled=1)
 
 
-def test_embeddings_and_charging_by_reported_usage(clock: Clock) -> None:
+def test_embeddings_and_charging_by_reported_usage(clock: FakeClock) -> None:
     with QuotaServer("emb", tpm=25, clock=clock) as server:
         assert post(server, {"input": ["a" * 40, "b" * 40]}, "embeddings")[0] == 200  # 10 + 10 tokens
         assert post(server, {"input": ["c" * 40]}, "embeddings")[0] == 429
@@ -100,7 +88,7 @@ def test_embeddings_and_charging_by_reported_usage(clock: Clock) -> None:
         assert server.stats.accepted_tokens == 34
 
 
-def test_each_instance_is_one_deployment(clock: Clock) -> None:
+def test_each_instance_is_one_deployment(clock: FakeClock) -> None:
     with QuotaServer("ptu", rpm=1, clock=clock) as ptu, QuotaServer("paygo", rpm=1, clock=clock) as paygo:
         assert (post(ptu, CHAT)[0], post(paygo, CHAT)[0]) == (200, 200)
         assert (post(ptu, CHAT)[0], post(paygo, CHAT)[0]) == (429, 429)
@@ -122,7 +110,7 @@ def test_it_goes_down_refusing_connections_and_comes_back_on_its_port(server: Qu
 
 
 @pytest.mark.parametrize("shape", ["azure", "azure_v1", "openai"])
-def test_a_plain_client_sees_rate_limited_with_the_retry_hint(clock: Clock, shape: str) -> None:
+def test_a_plain_client_sees_rate_limited_with_the_retry_hint(clock: FakeClock, shape: str) -> None:
     with QuotaServer("ptu", rpm=1, clock=clock) as server:
         config: dict[str, Any] = {"provider": shape, "api_key": server.api_key, "chat_model": "ptu"}
         config["max_retries"] = 0

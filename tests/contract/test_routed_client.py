@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from clock import FakeClock
 from dependency_injector import providers
 from loopback import LoopbackServer, Reply
 from quota_server import QuotaServer
 from redis_server import BINARY, SKIP_REASON, RedisServer
-from routing_helpers import Clock, routing_events, watch_routing
+from routing_helpers import routing_events, watch_routing
 from wire_samples import azure_error
 
 import llmport
@@ -42,11 +43,6 @@ MODEL = "gpt-4o-mini"
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
 def caplog(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
     return watch_routing(caplog)
 
@@ -66,7 +62,7 @@ def azure_entry(server: QuotaServer, name: str, **routing: Any) -> dict[str, Any
     }
 
 
-def build(values: dict[str, Any], clock: Clock) -> llmport.Client:
+def build(values: dict[str, Any], clock: FakeClock) -> llmport.Client:
     settings = Settings.from_dict(values)
     container = Container(settings=settings)
     container.wall_clock.override(providers.Object(clock))
@@ -76,7 +72,7 @@ def build(values: dict[str, Any], clock: Clock) -> llmport.Client:
 
 
 @pytest.fixture
-def two_regions(clock: Clock) -> Iterator[tuple[QuotaServer, QuotaServer]]:
+def two_regions(clock: FakeClock) -> Iterator[tuple[QuotaServer, QuotaServer]]:
     with (
         QuotaServer(MODEL, rpm=3, clock=clock) as ptu,
         QuotaServer("paygo-west", rpm=100, clock=clock) as paygo,
@@ -87,7 +83,7 @@ def two_regions(clock: Clock) -> Iterator[tuple[QuotaServer, QuotaServer]]:
 def test_a_toml_file_wires_ptu_first_and_spills_to_an_azure_deployment(
     tmp_path: Path,
     two_regions: tuple[QuotaServer, QuotaServer],
-    clock: Clock,
+    clock: FakeClock,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     ptu, paygo = two_regions
@@ -140,7 +136,7 @@ def test_a_toml_file_wires_ptu_first_and_spills_to_an_azure_deployment(
 
 
 def test_the_providers_rate_headers_stop_a_deployment_before_it_answers_429(
-    two_regions: tuple[QuotaServer, QuotaServer], clock: Clock
+    two_regions: tuple[QuotaServer, QuotaServer], clock: FakeClock
 ) -> None:
     # No rpm configured for ptu: only its replies' x-ratelimit-remaining-requests say it is full.
     ptu, paygo = two_regions
@@ -155,7 +151,7 @@ def test_the_providers_rate_headers_stop_a_deployment_before_it_answers_429(
     assert ptu.stats.throttled == 0  # the third reply said remaining 0: no request spent on a 429
 
 
-def test_a_429_cools_its_deployment_until_its_retry_hint(clock: Clock) -> None:
+def test_a_429_cools_its_deployment_until_its_retry_hint(clock: FakeClock) -> None:
     # tpm=1: every request is refused; the server's 429 carries x-ratelimit-reset-* and Retry-After.
     with QuotaServer(MODEL, tpm=1, clock=clock) as hot, QuotaServer("cold", clock=clock) as cold:
         values = {
@@ -203,7 +199,7 @@ def test_a_429_without_retry_after_waits_for_the_exhausted_limit_to_reset(
     assert raised.value.retry_after == expected
 
 
-def test_errors_name_the_deployment_that_answered(clock: Clock) -> None:
+def test_errors_name_the_deployment_that_answered(clock: FakeClock) -> None:
     with QuotaServer(MODEL, api_key="right", clock=clock) as server:
         entry = {**openai_entry(server, "east"), "api_key": "wrong"}
         client = build({"chat_model": MODEL, "deployments": [entry]}, clock)
@@ -216,7 +212,7 @@ def test_errors_name_the_deployment_that_answered(clock: Clock) -> None:
     assert "wrong" not in repr(raised.value) and raised.value.__cause__ is None
 
 
-def test_no_room_anywhere_waits_within_the_deadline_then_says_when(clock: Clock) -> None:
+def test_no_room_anywhere_waits_within_the_deadline_then_says_when(clock: FakeClock) -> None:
     with QuotaServer(MODEL, clock=clock) as server:
         values = {
             "chat_model": MODEL,
@@ -235,7 +231,7 @@ def test_no_room_anywhere_waits_within_the_deadline_then_says_when(clock: Clock)
 
 
 def test_streams_and_their_fold_name_the_deployment(
-    two_regions: tuple[QuotaServer, QuotaServer], clock: Clock
+    two_regions: tuple[QuotaServer, QuotaServer], clock: FakeClock
 ) -> None:
     ptu, paygo = two_regions
     values = {
@@ -252,7 +248,7 @@ def test_streams_and_their_fold_name_the_deployment(
         assert client.usage.by_deployment["ptu"].calls == 3
 
 
-def test_embedding_batches_spread_over_the_deployments_in_parallel(clock: Clock) -> None:
+def test_embedding_batches_spread_over_the_deployments_in_parallel(clock: FakeClock) -> None:
     with QuotaServer("embed", clock=clock) as east, QuotaServer("embed", clock=clock) as west:
         values = {
             "embedding_model": "embed",
@@ -273,7 +269,7 @@ def test_embedding_batches_spread_over_the_deployments_in_parallel(clock: Clock)
     assert embeddings._max_workers == 2  # one batch in flight per deployment serving embeddings
 
 
-def test_a_deployment_serves_only_the_kinds_it_has_a_model_for(clock: Clock) -> None:
+def test_a_deployment_serves_only_the_kinds_it_has_a_model_for(clock: FakeClock) -> None:
     with QuotaServer(MODEL, clock=clock) as chat_server, QuotaServer("embed", clock=clock) as embed_server:
         values = {
             "deployments": [
@@ -366,7 +362,7 @@ def test_the_budget_store_setting_from_the_environment() -> None:
 
 
 @pytest.mark.skipif(BINARY is None, reason=SKIP_REASON)
-def test_a_redis_budget_store_is_shared_by_two_clients_as_by_two_processes(clock: Clock) -> None:
+def test_a_redis_budget_store_is_shared_by_two_clients_as_by_two_processes(clock: FakeClock) -> None:
     with (
         RedisServer() as redis,
         QuotaServer(MODEL, clock=clock) as ptu,
@@ -384,7 +380,9 @@ def test_a_redis_budget_store_is_shared_by_two_clients_as_by_two_processes(clock
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
-def test_a_routed_client_survives_a_fork(two_regions: tuple[QuotaServer, QuotaServer], clock: Clock) -> None:
+def test_a_routed_client_survives_a_fork(
+    two_regions: tuple[QuotaServer, QuotaServer], clock: FakeClock
+) -> None:
     ptu, paygo = two_regions
     values = {"chat_model": MODEL, "deployments": [openai_entry(ptu, "ptu"), openai_entry(paygo, "paygo")]}
     with build(values, clock) as client:
@@ -402,7 +400,7 @@ def test_a_routed_client_survives_a_fork(two_regions: tuple[QuotaServer, QuotaSe
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
-def test_a_forked_child_never_takes_from_its_parents_lease(clock: Clock) -> None:
+def test_a_forked_child_never_takes_from_its_parents_lease(clock: FakeClock) -> None:
     """The parent's lane holds room its Redis store lent; a child calling from a copy of it would
     send calls that no process counted. The child reserves in Redis and gets a lease of its own."""
     if BINARY is None:
@@ -484,7 +482,7 @@ def test_a_401_asks_that_deployments_credential_again_and_retries_once(new_token
 
 
 @pytest.mark.skipif(BINARY is None, reason=SKIP_REASON)
-def test_a_routed_call_costs_one_round_trip_to_redis_in_steady_state(clock: Clock) -> None:
+def test_a_routed_call_costs_one_round_trip_to_redis_in_steady_state(clock: FakeClock) -> None:
     from llmport.adapters.budget.redis_store import RedisBudgetStore
 
     class Counting(RedisBudgetStore):
@@ -524,7 +522,7 @@ def test_a_routed_call_costs_one_round_trip_to_redis_in_steady_state(clock: Cloc
 
 
 def test_settling_keeps_the_max_tokens_the_provider_counts_so_a_busy_deployment_meets_no_429(
-    clock: Clock,
+    clock: FakeClock,
 ) -> None:
     # The server counts each call's prompt plus max_tokens (200), as Azure and OpenAI do; the
     # reply reports far fewer tokens. Settling to that usage would hand back room still counted.

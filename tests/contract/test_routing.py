@@ -12,9 +12,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from clock import FakeClock
 from quota_server import QuotaServer, QuotaStats
 from redis_server import BINARY, SKIP_REASON, RedisServer
-from routing_helpers import Clock, routing_events, watch_routing
+from routing_helpers import routing_events, watch_routing
 
 from llmport.adapters.budget.memory import MemoryBudgetStore
 from llmport.adapters.fakes import FakeChat, FakeStreamBreak
@@ -37,11 +38,6 @@ HI = ChatRequest((Message.user("hi"),), max_tokens=10)
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
 def caplog(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
     return watch_routing(caplog)
 
@@ -57,7 +53,9 @@ def deployment(server: QuotaServer, priority: int = 0, **limits: Any) -> Deploym
     )
 
 
-def test_ptu_first_then_spill_when_its_budget_is_gone(clock: Clock, caplog: pytest.LogCaptureFixture) -> None:
+def test_ptu_first_then_spill_when_its_budget_is_gone(
+    clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
     with QuotaServer("ptu", rpm=3, clock=clock) as ptu, QuotaServer("paygo", rpm=10, clock=clock) as paygo:
         router = Router(
             [deployment(paygo, 1, rpm=10), deployment(ptu, 0, rpm=3)], store=MemoryBudgetStore(clock=clock)
@@ -83,7 +81,7 @@ def test_ptu_first_then_spill_when_its_budget_is_gone(clock: Clock, caplog: pyte
 
 
 def test_a_deployment_that_always_429s_is_cooled_and_skipped(
-    clock: Clock, caplog: pytest.LogCaptureFixture
+    clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     # tpm=1: every request is over the limit, and the server says so with Retry-After: 60.
     with QuotaServer("hot", tpm=1, clock=clock) as hot, QuotaServer("cold", clock=clock) as cold:
@@ -100,7 +98,7 @@ def test_a_deployment_that_always_429s_is_cooled_and_skipped(
 
 
 def test_a_region_down_fails_over_with_no_failed_call_then_comes_back_after_its_ejection(
-    clock: Clock, caplog: pytest.LogCaptureFixture
+    clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     with QuotaServer("east", clock=clock) as east, QuotaServer("west", clock=clock) as west:
         router = Router(
@@ -119,7 +117,9 @@ def test_a_region_down_fails_over_with_no_failed_call_then_comes_back_after_its_
     assert east.stats.accepted == 2 and west.stats.throttled == 0
 
 
-def test_budgets_shared_through_redis_by_two_routers_never_exceed_the_servers_limits(clock: Clock) -> None:
+def test_budgets_shared_through_redis_by_two_routers_never_exceed_the_servers_limits(
+    clock: FakeClock,
+) -> None:
     if BINARY is None:
         pytest.skip(SKIP_REASON)
     from llmport.adapters.budget.redis_store import RedisBudgetStore
@@ -154,7 +154,7 @@ def test_budgets_shared_through_redis_by_two_routers_never_exceed_the_servers_li
 
 
 def test_with_every_deployment_full_the_call_waits_through_the_retrier_instead_of_sending(
-    clock: Clock,
+    clock: FakeClock,
 ) -> None:
     with QuotaServer("ptu", rpm=1, clock=clock) as ptu, QuotaServer("paygo", rpm=1, clock=clock) as paygo:
         router = Router(
@@ -164,11 +164,11 @@ def test_with_every_deployment_full_the_call_waits_through_the_retrier_instead_o
         short = Retrier(RetryPolicy(max_retry_after=120, deadline=30), sleep=clock.sleep, clock=clock)
         with pytest.raises(RateLimitedError):
             short.call(lambda: router.complete(HI))  # the wait would cross the deadline: no sleep
-        assert clock.slept == []
+        assert clock.sleeps == []
         retrier = Retrier(RetryPolicy(max_retry_after=120, deadline=300), sleep=clock.sleep, clock=clock)
         assert retrier.call(lambda: router.complete(HI)).deployment == "ptu"
         router.close()
-    assert len(clock.slept) == 1 and 59 < clock.slept[0] <= 61
+    assert len(clock.sleeps) == 1 and 59 < clock.sleeps[0] <= 61
     assert (ptu.stats.throttled, paygo.stats.throttled, ptu.stats.accepted) == (0, 0, 2)
 
 
@@ -212,7 +212,7 @@ def test_a_stream_moves_only_before_its_first_chunk() -> None:
     assert len(chats[1].requests) == 0
 
 
-def test_embeddings_spread_over_a_group_by_the_budget_left(clock: Clock) -> None:
+def test_embeddings_spread_over_a_group_by_the_budget_left(clock: FakeClock) -> None:
     with QuotaServer("east", rpm=2, clock=clock) as east, QuotaServer("west", rpm=2, clock=clock) as west:
         router = Router(
             [deployment(east, rpm=2), deployment(west, rpm=2)], store=MemoryBudgetStore(clock=clock)
@@ -232,7 +232,7 @@ def test_embeddings_spread_over_a_group_by_the_budget_left(clock: Clock) -> None
 class SlowFailure:
     """A ChatPort whose call takes ``seconds`` on the clock and then fails with ``error``."""
 
-    def __init__(self, clock: Clock, seconds: float, error: Exception) -> None:
+    def __init__(self, clock: FakeClock, seconds: float, error: Exception) -> None:
         self.clock, self.seconds, self.error, self.calls = clock, seconds, error, 0
 
     def complete(self, request: ChatRequest) -> ChatResponse:
@@ -245,7 +245,7 @@ class SlowFailure:
 
 
 def test_a_call_is_never_moved_past_its_deadline_and_429s_everywhere_say_when_to_come_back(
-    clock: Clock,
+    clock: FakeClock,
 ) -> None:
     slow = SlowFailure(clock, 10, ServiceUnavailableError("down", status_code=503))
     spare = FakeChat()
@@ -275,7 +275,7 @@ class CountingStore(MemoryBudgetStore):
         return super().reserve_and_read(budget, tokens, budgets)
 
 
-def test_a_lane_takes_its_calls_from_the_room_its_store_lent(clock: Clock) -> None:
+def test_a_lane_takes_its_calls_from_the_room_its_store_lent(clock: FakeClock) -> None:
     with QuotaServer("ptu", clock=clock) as ptu, QuotaServer("paygo", clock=clock) as paygo:
         store = CountingStore(clock=clock)
         router = Router([deployment(ptu, 0, rpm=10_000), deployment(paygo, 1, rpm=10_000)], store=store)
@@ -289,7 +289,7 @@ def test_a_lane_takes_its_calls_from_the_room_its_store_lent(clock: Clock) -> No
 
 
 def test_a_deployment_failing_in_its_lane_moves_the_call_and_its_lease_ends(
-    clock: Clock, caplog: pytest.LogCaptureFixture
+    clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     with QuotaServer("east", clock=clock) as east, QuotaServer("west", clock=clock) as west:
         store = MemoryBudgetStore(clock=clock)
@@ -311,7 +311,7 @@ def test_a_deployment_failing_in_its_lane_moves_the_call_and_its_lease_ends(
 
 
 def test_a_lane_ends_when_its_time_is_up_or_the_clock_steps_back(
-    clock: Clock, caplog: pytest.LogCaptureFixture
+    clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     # tpm=1: hot answers 429 with Retry-After: 60 and is cooled; the calls spill to cold on a lane.
     with QuotaServer("hot", tpm=1, clock=clock) as hot, QuotaServer("cold", clock=clock) as cold:
@@ -329,7 +329,7 @@ def test_a_lane_ends_when_its_time_is_up_or_the_clock_steps_back(
     assert hot.stats.requests == 1 and cold.stats.accepted == 5
 
 
-def test_a_group_of_regions_takes_turns_on_the_room_their_store_lent(clock: Clock) -> None:
+def test_a_group_of_regions_takes_turns_on_the_room_their_store_lent(clock: FakeClock) -> None:
     with QuotaServer("east", clock=clock) as east, QuotaServer("west", clock=clock) as west:
         store = CountingStore(clock=clock)
         router = Router([deployment(east, 0, rpm=10_000), deployment(west, 0, rpm=10_000)], store=store)
@@ -344,7 +344,7 @@ def test_a_group_of_regions_takes_turns_on_the_room_their_store_lent(clock: Cloc
 
 
 def test_a_group_spreads_its_calls_by_the_budget_left_so_regions_of_different_sizes_fill_evenly(
-    clock: Clock,
+    clock: FakeClock,
 ) -> None:
     with QuotaServer("east", clock=clock) as east, QuotaServer("west", clock=clock) as west:
         router = Router(
@@ -358,7 +358,7 @@ def test_a_group_spreads_its_calls_by_the_budget_left_so_regions_of_different_si
 
 
 def test_a_region_another_router_filled_refuses_the_lane_and_the_call_goes_to_the_other(
-    clock: Clock, caplog: pytest.LogCaptureFixture
+    clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     with QuotaServer("east", clock=clock) as east, QuotaServer("west", clock=clock) as west:
         store = MemoryBudgetStore(clock=clock)
@@ -375,7 +375,7 @@ def test_a_region_another_router_filled_refuses_the_lane_and_the_call_goes_to_th
 
 @pytest.mark.parametrize("store_kind", ["memory", "redis"])
 def test_threads_over_a_group_on_lent_room_use_each_regions_budget_exactly_and_meet_no_429(
-    store_kind: str, clock: Clock
+    store_kind: str, clock: FakeClock
 ) -> None:
     """8 threads, 2 routers (2 processes' worth, one store), two regions of one priority whose
     budgets allow leases: every request of both budgets is used, none more, none refused by a server."""

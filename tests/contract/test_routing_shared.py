@@ -30,10 +30,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from clock import FakeClock
 from loopback import LoopbackServer, RecordedRequest, Reply
 from quota_server import QuotaServer, QuotaStats
 from redis_server import BINARY, SKIP_REASON, RedisServer
-from routing_helpers import Clock, routing_events, watch_routing
+from routing_helpers import routing_events, watch_routing
 from wire_samples import azure_error
 
 from llmport.adapters.budget.memory import MemoryBudgetStore
@@ -54,11 +55,6 @@ API_VERSION = "2024-10-21"
 #: loopback's reply reports 17 used: every party counts a call alike.
 HI = ChatRequest((Message.user("hi"),), max_tokens=13)
 CALL_TOKENS = 17
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture
@@ -238,7 +234,7 @@ class Hooked:
 
 @needs_redis
 def test_redis_stopped_mid_run_calls_keep_succeeding_on_local_budgets_and_share_again_when_back(
-    clock: Clock, caplog: pytest.LogCaptureFixture
+    clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     prefix = f"test:{uuid.uuid4().hex}"
     ptu_budget, paygo_budget = Budget("ptu", rpm=12), Budget("paygo", rpm=100)
@@ -335,7 +331,7 @@ def wait_for(condition: Callable[[], bool], timeout: float = 10) -> None:
 
 @pytest.mark.parametrize("kind", STORES)
 def test_a_region_down_is_ejected_for_every_router_and_one_probe_restores_it_when_back(
-    kind: str, request: pytest.FixtureRequest, clock: Clock, caplog: pytest.LogCaptureFixture
+    kind: str, request: pytest.FixtureRequest, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     gate = Gate()
     east_budget = Budget("east", eject_after=2, eject_for=10, probe_timeout=30)
@@ -496,7 +492,7 @@ def test_a_call_no_deployment_can_take_waits_for_the_cooldown_within_its_deadlin
 
 @pytest.mark.parametrize("kind", STORES)
 def test_a_call_waits_for_budget_another_router_used_up_instead_of_meeting_a_429(
-    kind: str, request: pytest.FixtureRequest, clock: Clock
+    kind: str, request: pytest.FixtureRequest, clock: FakeClock
 ) -> None:
     """One fake clock: both deployments' rpm spent by one router, the other's call waits a minute."""
     with QuotaServer("ptu", rpm=2, clock=clock) as ptu, QuotaServer("paygo", rpm=1, clock=clock) as paygo:
@@ -520,7 +516,7 @@ def test_a_call_waits_for_budget_another_router_used_up_instead_of_meeting_a_429
         assert retrier.call(lambda: routers[1].complete(HI)).deployment == "ptu"
         for router in routers:
             router.close()
-    assert len(clock.slept) == 1 and 59 < clock.slept[0] <= 61
+    assert len(clock.sleeps) == 1 and 59 < clock.sleeps[0] <= 61
     assert (ptu.stats.throttled, paygo.stats.throttled) == (0, 0)
     assert (ptu.stats.requests, paygo.stats.requests) == (3, 1)
 

@@ -9,21 +9,15 @@ AIMOCK_API_KEYS is set. CI installs it with
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
+from aimock_server import running_aimock
 
 from llmport.domain.conversations import fold_stream
 from llmport.domain.errors import AuthenticationError, RateLimitedError
 from llmport.domain.models import ChatRequest, EmbeddingRequest, Message, ToolSpec
-
-# Tests run with --import-mode=importlib: make this folder's helper module importable.
-sys.path.insert(0, str(Path(__file__).parent))
-
-from aimock_server import running_aimock  # needs the path set just above
 
 KEY, TOKEN = "aimock-key", "aimock-token"
 DEPLOYMENT = "gpt-4o-mini"

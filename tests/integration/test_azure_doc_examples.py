@@ -1,6 +1,6 @@
 """Every example in examples/azure_docs and examples/autogen runs against two servers on each URL shape.
 
-The servers: llmport's loopback (tests/contract/loopback.py) and @copilotkit/aimock, an
+The servers: llmport's loopback (tests/support/loopback.py) and @copilotkit/aimock, an
 implementation of the wire protocol none of us wrote. The shapes: OpenAI (``/v1``), Azure classic
 (deployments + api-version) and Azure v1 (``/openai/v1``). Each example runs as ``__main__`` with
 only environment variables set, as a user runs it; Entra ID examples get their tokens from a local
@@ -17,15 +17,10 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import pytest
-
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
-sys.path[:0] = [str(HERE), str(ROOT / "tests" / "contract"), str(ROOT / "tests" / "reliability")]
-
-from aimock_server import running_aimock  # noqa: E402  # needs the path set just above
-from loopback import LoopbackServer, RecordedRequest, Reply  # noqa: E402
-from token_endpoint import TokenEndpoint, point_managed_identity_at, refuse_off_machine  # noqa: E402
-from wire_samples import (  # noqa: E402
+from aimock_server import running_aimock
+from loopback import LoopbackServer, RecordedRequest, Reply
+from token_endpoint import TokenEndpoint, point_managed_identity_at, refuse_off_machine
+from wire_samples import (
     azure_error,
     chat_chunks,
     chat_completion,
@@ -36,6 +31,8 @@ from wire_samples import (  # noqa: E402
     response_object,
 )
 
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
 EXAMPLES = ROOT / "examples"
 KEY = "example-key"
 SHAPES = ("openai", "azure", "azure_v1")

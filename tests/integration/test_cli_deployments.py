@@ -10,11 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "contract"))
-
-from loopback import LoopbackServer  # needs the path set just above
-from redis_server import BINARY, SKIP_REASON, RedisServer  # needs the path set just above
+from loopback import LoopbackServer
+from redis_server import BINARY, SKIP_REASON, RedisServer
 
 KEY_EAST, KEY_WEST = "east-key-5d2e19", "west-key-8a7f03"
 

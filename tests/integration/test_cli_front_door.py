@@ -15,10 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "contract"))
-
-from loopback import LoopbackServer  # needs the path set just above
+from loopback import LoopbackServer
 
 KEY, TOKEN = "front-door-key-4e2a", "front-door-token-b81c"
 FAKE = {"LLMPORT_PROVIDER": "fake"}

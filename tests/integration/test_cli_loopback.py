@@ -12,11 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "contract"))
-
-from loopback import LoopbackServer, Reply  # needs the path set just above
-from wire_samples import embedding_list, vector_for  # needs the path set just above
+from loopback import LoopbackServer, Reply
+from wire_samples import embedding_list, vector_for
 
 KEY, TOKEN = "loopback-key-7c1d", "loopback-token-93ab"
 

@@ -28,9 +28,9 @@ from llmport.testing import FakeChat, override
 PROJECT = Path(__file__).resolve().parents[2] / "examples" / "django_project"
 
 # Django can be configured once per process: these tests run on the example project's own
-# settings (copied, so that no DJANGO_SETTINGS_MODULE leaks into other tests' subprocesses).
+# settings (copied, so that no DJANGO_SETTINGS_MODULE leaks into other tests' subprocesses). The
+# project's folder is on the path through pytest's ``pythonpath`` option (pyproject.toml).
 if not settings.configured:
-    sys.path.insert(0, str(PROJECT))
     _example = importlib.import_module("example_site.settings")
     _values = {name: getattr(_example, name) for name in dir(_example) if name.isupper()}
     # Scripted errors must reach the view rather than be retried (and slept on).

@@ -11,16 +11,10 @@ from __future__ import annotations
 
 import itertools
 import logging
-import sys
-from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # otel_helpers, a sibling module
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "contract"))  # loopback, wire_samples
-
 from loopback import LoopbackServer, Reply  # the path is set above
 from opentelemetry.sdk.metrics import ExemplarFilter, Histogram, MeterProvider
 from opentelemetry.sdk.metrics.export import (
@@ -108,12 +102,6 @@ class BrokenMetricExporter(MetricExporter):
 
     def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
         pass
-
-
-@pytest.fixture
-def server() -> Iterator[LoopbackServer]:
-    with LoopbackServer() as running:
-        yield running
 
 
 @pytest.fixture

@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # otel_helpers, a sibling module
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "contract"))  # loopback
-
 from loopback import LoopbackServer, Reply  # the path is set above
 from otel_helpers import CHAT_MODEL, EMBEDDING_MODEL, Otel, traced_client
 

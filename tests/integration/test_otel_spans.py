@@ -7,15 +7,9 @@ import logging
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # otel_helpers, a sibling module
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "contract"))  # loopback, wire_samples
-
 from loopback import LoopbackServer, Reply  # the path is set above
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
 from opentelemetry.trace import SpanKind, StatusCode
@@ -31,12 +25,6 @@ SHAPES = ["openai", "azure", "azure_v1"]
 PROVIDER_NAME = {"openai": "openai", "azure": "azure.ai.openai", "azure_v1": "azure.ai.openai"}
 CONTENT_KEYS = {gen_ai.GEN_AI_INPUT_MESSAGES, gen_ai.GEN_AI_OUTPUT_MESSAGES}
 PROMPT = "my private question"
-
-
-@pytest.fixture
-def server() -> Iterator[LoopbackServer]:
-    with LoopbackServer() as running:
-        yield running
 
 
 @pytest.fixture

@@ -8,16 +8,10 @@ llmport adds is listed here with its reason, and so is the one deliberate differ
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # otel_helpers, a sibling module
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "contract"))  # loopback, wire_samples
-
 from loopback import LoopbackServer  # the path is set above
 from otel_helpers import CHAT_MODEL, EMBEDDING_MODEL, Otel, settings_for, traced_client
 
@@ -41,12 +35,6 @@ LLMPORT_ADDS = {
 }
 #: Attributes the instrumentation puts on metric points that llmport keeps to spans (cardinality).
 METRIC_SPAN_ONLY = {"openai.response.system_fingerprint"}
-
-
-@pytest.fixture
-def server() -> Iterator[LoopbackServer]:
-    with LoopbackServer() as running:
-        yield running
 
 
 def _raw_sdk(shape: str, server: LoopbackServer) -> Any:

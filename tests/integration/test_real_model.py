@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from ports import free_port
 
 import llmport
 
@@ -37,16 +38,10 @@ def _model_path(folder: Path) -> Path:
     return Path(package.assemble(folder / "gemma-3-270m-q4_k_m.gguf"))
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     model = _model_path(tmp_path_factory.mktemp("model"))
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [
             sys.executable,

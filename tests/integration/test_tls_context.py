@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import ssl
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,10 +17,6 @@ from typing import Any
 
 import httpx2
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "contract"))  # loopback
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "reliability"))  # token_endpoint
-
 from loopback import LoopbackServer  # the paths are set above
 from token_endpoint import _self_signed
 
@@ -80,13 +75,9 @@ def https_server() -> Iterator[tuple[LoopbackServer, str]]:
     """The loopback server over TLS with a self-signed certificate for 127.0.0.1, and the cert's path."""
     with tempfile.TemporaryDirectory(prefix="llmport-tls-") as directory:
         cert, key = _self_signed(Path(directory))
-        server = LoopbackServer()
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(cert, key)
-        httpd: Any = server._httpd
-        # The handshake happens in the handler's thread, on first read, not in the accept loop.
-        httpd.socket = context.wrap_socket(httpd.socket, server_side=True, do_handshake_on_connect=False)
-        with server:
+        with LoopbackServer(tls=context) as server:
             yield server, str(cert)
 
 

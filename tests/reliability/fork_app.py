@@ -11,15 +11,9 @@ started (Azure classic URL shape): ``LLMPORT_FORK_TEST_URL`` is its base URL and
 from __future__ import annotations
 
 import os
-import sys
-from pathlib import Path
 
 from flask import Response
-
-# examples/ is not a package: make flask_app importable the way its own tests do.
-sys.path.append(str(Path(__file__).resolve().parents[2] / "examples"))
-
-from flask_app import create_app  # importable once examples/ is on the path
+from flask_app import create_app
 
 from llmport.entrypoints.flask import get_client
 

@@ -1,22 +1,19 @@
 """Rerun the fault table and the load scenario and print the figures as Markdown (for docs/reliability.md).
 
-Run from the repository root: ``python tests/reliability/report.py [--calls 5000] [--threads 32]``;
+Run from the repository root (the helpers are in tests/support):
+``PYTHONPATH=tests/support python tests/reliability/report.py [--calls 5000] [--threads 32]``;
 ``--deadlines`` prints only the deadline table (drip, stall and slow-stream servers, real time).
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
-sys.path[:0] = [str(Path(__file__).parent.parent / "contract"), str(Path(__file__).parent)]
-
-import deadline_run  # noqa: E402  # importable once the path is set above
-from fault_table import FAULTS, run  # noqa: E402  # same
-from harness import PROVIDERS  # noqa: E402  # same
-from load_run import run_load  # noqa: E402  # same
-from loopback import LoopbackServer  # noqa: E402  # same
+import deadline_run
+from fault_table import FAULTS, run
+from harness import PROVIDERS
+from load_run import run_load
+from loopback import LoopbackServer
 
 
 def faults() -> None:

@@ -1,6 +1,6 @@
 """Peak RSS while llmport meets 200 MB replies: run as a script, prints one JSON line of figures.
 
-    python tests/reliability/rss_probe.py [MAX_RESPONSE_BYTES]
+    PYTHONPATH=tests/support python tests/reliability/rss_probe.py [MAX_RESPONSE_BYTES]
 
 A raw server on 127.0.0.1 answers a chat call with a 200 MB JSON body and an embeddings call with
 a 429 whose error body is 200 MB (retried as a 429 is); the probe reports the peak RSS before and
@@ -14,9 +14,6 @@ import json
 import resource
 import sys
 import time
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).parent))
 
 from raw_server import RawServer, huge
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from clock import FakeClock
 from harness import PROVIDERS, wire
 from loopback import LoopbackServer, Reply
 from wire_samples import openai_error
@@ -25,26 +26,15 @@ def test_a_retry_after_longer_than_the_deadline_is_named_as_why_the_call_did_not
         client.chat("hi")
 
     assert server.count == 1
-    assert wiring.time.waits == []
+    assert wiring.time.sleeps == []
     assert raised.value.retry_after == 30.0
     assert raised.value.message == (
         "Rate limit reached; Retry-After 30 s exceeds what is left of the deadline (2.0 s); not waited"
     )
 
 
-class _Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-
 def test_a_backoff_longer_than_what_is_left_says_so_too_and_only_once() -> None:
-    clock = _Clock()
+    clock = FakeClock(100.0)
     retrier = Retrier(
         RetryPolicy(max_retries=5, initial_backoff=4.0, deadline=3.0),
         sleep=clock.sleep,
@@ -68,7 +58,7 @@ def test_a_backoff_longer_than_what_is_left_says_so_too_and_only_once() -> None:
 
 
 def test_a_short_retry_after_is_not_blamed_when_the_backoff_was_the_longer_wait() -> None:
-    clock = _Clock()
+    clock = FakeClock(100.0)
     retrier = Retrier(
         RetryPolicy(max_retries=5, initial_backoff=4.0, deadline=3.0),
         sleep=clock.sleep,

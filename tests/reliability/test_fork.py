@@ -13,7 +13,8 @@ Every loop stops by itself: a process stops calling after ``LOOP_BUDGET`` second
 ``MAX_FAILURES`` wrong replies, a child always ends with ``os._exit`` (an alarm kills it if it
 hangs), and the parent kills a child that has not reported in time.
 
-Print the figures (for docs/reliability.md): ``python tests/reliability/test_fork.py``.
+Print the figures (for docs/reliability.md):
+``PYTHONPATH=tests/support python tests/reliability/test_fork.py``.
 """
 
 from __future__ import annotations
@@ -38,19 +39,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
+import pytest
+from dependency_injector import providers
+from harness import PROVIDERS, settings_for
+from loopback import LoopbackServer, RecordedRequest, Reply
+from wire_samples import chat_chunks, chat_completion, embedding_list
+
+from llmport import Client, Container, build_client
+from llmport.domain.models import AccessToken
+
 HERE = Path(__file__).resolve().parent
-for _path in (HERE.parent / "contract", HERE):  # conftest does this under pytest; the script needs it
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
-
-import pytest  # noqa: E402 - the imports below need the path set just above
-from dependency_injector import providers  # noqa: E402
-from harness import PROVIDERS, settings_for  # noqa: E402
-from loopback import LoopbackServer, RecordedRequest, Reply  # noqa: E402
-from wire_samples import chat_chunks, chat_completion, embedding_list  # noqa: E402
-
-from llmport import Client, Container, build_client  # noqa: E402
-from llmport.domain.models import AccessToken  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork (POSIX)")
 
@@ -747,7 +745,9 @@ def gunicorn(server: LoopbackServer, workers: int) -> Iterator[tuple[int, _Log]]
     import gunicorn.config  # type: ignore[import-untyped, unused-ignore]
 
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(HERE), env.get("PYTHONPATH")) if p)
+    # fork_app is in this folder and imports examples/flask_app.py: neither is a package.
+    examples = HERE.parents[1] / "examples"
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(HERE), str(examples), env.get("PYTHONPATH")) if p)
     env["LLMPORT_FORK_TEST_URL"] = server.url
     env["LLMPORT_FORK_TEST_KEY"] = server.api_key
     args = [

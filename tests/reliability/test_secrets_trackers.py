@@ -18,7 +18,6 @@ holds one whole.
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -26,9 +25,11 @@ from typing import Any
 
 import pytest
 import sentry_sdk
+from clock import FakeClock
 from dependency_injector import providers
-from harness import PROVIDERS, FakeTime, debug_log_lines, shaped
+from harness import PROVIDERS, debug_log_lines, shaped
 from loopback import LoopbackServer, RecordedRequest, Reply
+from ports import free_port
 from sentry_keeping import KeepingTransport, chain, error_texts, frames, keeping_sentry, occurrences
 from token_endpoint import TokenEndpoint, point_managed_identity_at, refuse_off_machine
 from wire_samples import azure_error, openai_error
@@ -188,10 +189,10 @@ def _settings(server: LoopbackServer, provider: str, **auth: Any) -> Settings:
 
 def _container(settings: Settings, credential: object | None = None) -> Container:
     """The real container, with time that moves only when slept (the retries wait no real time)."""
-    fake = FakeTime()
+    fake = FakeClock(1_000.0)
     container = Container(settings=settings)
     container.sleep.override(providers.Object(fake.sleep))
-    container.clock.override(providers.Object(fake.clock))
+    container.clock.override(providers.Object(fake))
     container.rand.override(providers.Object(lambda: 0.5))
     if credential is not None:
         container.credential.override(providers.Object(credential))
@@ -268,12 +269,6 @@ def test_no_secret_reaches_the_tracker_logs_tracebacks_or_pickles(
 # -- the client secret, with the token endpoint down -------------------------------------------
 
 
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.mark.parametrize("provider", ["azure", "azure_v1"])
 def test_the_client_secret_stays_out_when_the_token_endpoint_is_down(
     sentry: KeepingTransport, log_lines: list[str], monkeypatch: pytest.MonkeyPatch, provider: str
@@ -292,7 +287,7 @@ def test_the_client_secret_stays_out_when_the_token_endpoint_is_down(
             super().__init__(*args, disable_instance_discovery=True, retry_total=0, **kwargs)
 
     monkeypatch.setattr(identity, "ClientSecretCredential", NoInstanceDiscovery)
-    authority = f"127.0.0.1:{_closed_port()}"  # azure-identity makes it https://
+    authority = f"127.0.0.1:{free_port()}"  # azure-identity makes it https://
     scan = Scan()
     with LoopbackServer() as server:
         settings = _settings(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -44,8 +45,15 @@ def test_a_reply_past_the_cap_fails_at_once_and_is_not_retried(
 def test_peak_memory_stays_near_the_cap_with_200_mb_replies() -> None:
     # A fresh process, so that the peak RSS is this scenario's alone.
     probe = Path(__file__).parent / "rss_probe.py"
+    support = str(Path(__file__).parents[1] / "support")  # raw_server; pytest's pythonpath is in-process only
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (support, os.environ.get("PYTHONPATH"))))}
     result = subprocess.run(
-        [sys.executable, str(probe), str(CAP)], capture_output=True, text=True, timeout=120, check=True
+        [sys.executable, str(probe), str(CAP)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     )
     figures = json.loads(result.stdout)
     assert figures["errors"] == [

@@ -25,7 +25,7 @@ from llmport.services.retry import Retrier, RetryPolicy
 from llmport.services.token_cache import TokenCache
 
 if TYPE_CHECKING:
-    from conftest import FakeClock
+    from clock import FakeClock
 
 
 def request(text: str = "hello there", model: str | None = None) -> ChatRequest:

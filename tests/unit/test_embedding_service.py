@@ -22,7 +22,7 @@ from llmport.services.retry import Retrier, RetryPolicy
 from llmport.services.token_cache import TokenCache
 
 if TYPE_CHECKING:
-    from conftest import FakeClock
+    from clock import FakeClock
 
 
 def service(embeddings: object, clock: FakeClock, **options: object) -> EmbeddingService:

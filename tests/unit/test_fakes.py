@@ -27,7 +27,7 @@ from llmport.domain.models import (
 from llmport.domain.ports import ChatPort, Closeable, CredentialPort, EmbeddingPort
 
 if TYPE_CHECKING:
-    from conftest import FakeClock
+    from clock import FakeClock
 
 
 def ask(text: str = "what time is it") -> ChatRequest:

@@ -19,7 +19,7 @@ from llmport.services.retry import Retrier, RetryPolicy
 from llmport.services.token_cache import TokenCache
 
 if TYPE_CHECKING:
-    from conftest import FakeClock
+    from clock import FakeClock
 
 SECRET = "eyJ0eXAi-secret-token"
 PROMPT = "my private medical question"

@@ -25,7 +25,7 @@ from llmport.domain.errors import (
 from llmport.services.retry import Retrier, RetryEvent, RetryPolicy
 
 if TYPE_CHECKING:
-    from conftest import FakeClock
+    from clock import FakeClock
 
 
 class Script:

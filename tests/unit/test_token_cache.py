@@ -14,7 +14,7 @@ from llmport.domain.ports import CredentialPort
 from llmport.services.token_cache import DEFAULT_SCOPES, TokenCache
 
 if TYPE_CHECKING:
-    from conftest import FakeClock
+    from clock import FakeClock
 
 
 class GatedCredential:

@@ -22,7 +22,7 @@ from llmport.services.chat import ChatService
 from llmport.services.retry import Retrier, RetryPolicy
 
 if TYPE_CHECKING:
-    from conftest import FakeClock
+    from clock import FakeClock
 
 
 class Otel:

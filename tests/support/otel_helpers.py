@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from dependency_injector import providers
+from loopback import LoopbackServer
 from opentelemetry.sdk.metrics import ExemplarFilter, MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader, MetricReader
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "contract"))
-
-from loopback import LoopbackServer  # needs the path set just above
 
 from llmport.adapters.telemetry.otel import OpenTelemetry
 from llmport.container.root import Container, _server, build_client

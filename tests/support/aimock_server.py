@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import time
 import urllib.request
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ports import free_port
 
 __all__ = ["running_aimock"]
 
@@ -24,12 +24,6 @@ def _binary() -> str | None:
     if local.exists():
         return str(local)
     return os.environ.get("LLMPORT_AIMOCK_BIN") or shutil.which("llmock")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _wait_healthy(url: str, process: subprocess.Popen[bytes], deadline: float) -> None:
@@ -62,7 +56,7 @@ def running_aimock(
         )
     fixture_file = directory / "fixtures.json"
     fixture_file.write_text(json.dumps({"fixtures": list(fixtures)}))
-    port = _free_port()
+    port = free_port()
     command = [binary, "--host", "127.0.0.1", "--port", str(port), "--fixtures", str(fixture_file)]
     process = subprocess.Popen(
         [*command, "--log-level", "warn"],

@@ -7,7 +7,7 @@ real sentry-sdk at its defaults (frame locals on) with a keeping transport; then
 counted in the serialized envelopes, in str/repr/pickle of the error and its chain, and in
 ``traceback.format_exception``. The frames that held one are named too.
 
-Run ``.venv/bin/python tests/reliability/secrets_census.py`` for the table; the tests in
+Run ``.venv/bin/python tests/support/secrets_census.py`` for the table; the tests in
 ``test_secrets_build_time.py`` assert that every count is 0.
 
 The canaries are joined from pieces at import time, so that no line of this file (which sentry
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from collections.abc import Callable, Iterator, MutableMapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,8 +26,6 @@ from typing import Any
 
 import sentry_sdk
 
-sys.path.insert(0, str(Path(__file__).parent.parent / "contract"))
-sys.path.insert(0, str(Path(__file__).parent))
 # The imports below need the paths set just above.
 from loopback import LoopbackServer, Reply
 from sentry_keeping import error_texts, frames, keeping_sentry, occurrences

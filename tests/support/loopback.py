@@ -14,7 +14,8 @@ queue of :class:`Reply` (``server.script(...)``); when it is empty a determinist
 sent (see ``wire_samples.default_reply``). Streams are real chunked SSE and can be cut
 mid-body; replies can be delayed; a connection can be reset before any answer. A responder
 (``server.respond_with(fn)``) can script replies per request number, e.g. a seeded fault mix
-for load tests. Fault-injection and benchmark tests reuse this module.
+for load tests. Fault-injection and benchmark tests reuse this module; :class:`Listener` is the
+HTTP side alone, for servers that decide replies their own way (``quota_server.py``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import contextlib
 import json
 import re
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -35,7 +37,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from wire_samples import azure_error, default_reply, openai_error
 
-__all__ = ["LoopbackServer", "RecordedRequest", "Reply"]
+__all__ = ["Listener", "LoopbackServer", "RecordedRequest", "Reply", "Respond"]
 
 _DEPLOYMENT_PATH = re.compile(r"^/openai/deployments/(?P<deployment>[^/]+)/(?P<op>.+)$")
 
@@ -75,6 +77,9 @@ class Reply:
 #: Decides the reply to request number ``index`` (0-based, in arrival order); None defers to the queue.
 Responder = Callable[[int, "RecordedRequest"], "Reply | None"]
 
+#: A Listener's whole policy: the reply to one request (called on a server thread).
+Respond = Callable[["RecordedRequest"], "Reply"]
+
 
 @dataclass(frozen=True)
 class RecordedRequest:
@@ -98,6 +103,7 @@ class LoopbackServer:
         token: the bearer token the Azure shapes accept.
         accept_token: when given, judges bearer tokens instead of comparing them with ``token``
             (e.g. tokens a fake credential numbers, each valid until it expires).
+        tls: serve HTTPS with this server-side context (``url`` still says ``http://``).
     """
 
     def __init__(
@@ -106,6 +112,7 @@ class LoopbackServer:
         api_key: str = "test-key",
         token: str = "test-token",
         accept_token: Callable[[str], bool] | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.api_key = api_key
         self.token = token
@@ -116,31 +123,20 @@ class LoopbackServer:
         self.client_hung_up = threading.Event()
         self._replies: deque[Reply] = deque()
         self._lock = threading.Lock()
-        self._connections: set[socket.socket] = set()
-        self._httpd = _Server(("127.0.0.1", 0), _Handler)
-        self._httpd.owner = self
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
+        self._listener = Listener(self._respond, on_hang_up=self.client_hung_up.set, tls=tls)
 
     @property
     def url(self) -> str:
-        """``http://127.0.0.1:PORT``; OpenAI clients want ``url + "/v1"``."""
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        """``http://127.0.0.1:PORT``; OpenAI clients want ``url + "/v1"`` (``https://`` with ``tls``)."""
+        return f"http://127.0.0.1:{self._listener.port}"
 
     def start(self) -> LoopbackServer:
-        self._thread.start()
+        self._listener.start()
         return self
 
     def close(self) -> None:
         """Stop serving and drop every open connection (clients keep them alive)."""
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        with self._lock:
-            connections, self._connections = list(self._connections), set()
-        for conn in connections:
-            _hard_close(conn)
-        self._thread.join(timeout=5)
+        self._listener.close()
 
     def __enter__(self) -> LoopbackServer:
         return self.start()
@@ -172,25 +168,7 @@ class LoopbackServer:
 
     # -- request handling (server threads) ------------------------------------------------
 
-    def _handle(self, handler: _Handler) -> None:
-        split = urlsplit(handler.path)
-        length = int(handler.headers.get("content-length") or 0)
-        raw = handler.rfile.read(length) if length else b""
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = raw.decode("utf-8", "replace")
-        shape, op, deployment = _route(split.path)
-        recorded = RecordedRequest(
-            method=handler.command,
-            path=split.path,
-            query={k: v[-1] for k, v in parse_qs(split.query, keep_blank_values=True).items()},
-            headers={k.lower(): v for k, v in handler.headers.items()},
-            body=body,
-            shape=shape,
-            op=op,
-            deployment=deployment,
-        )
+    def _respond(self, recorded: RecordedRequest) -> Reply:
         with self._lock:
             index = len(self.requests)
             self.requests.append(recorded)
@@ -202,15 +180,7 @@ class LoopbackServer:
             with self._lock:
                 reply = self._replies.popleft() if self._replies else None
             reply = reply or default_reply(recorded)
-        if reply.reset:
-            handler.close_connection = True
-            _reset(handler.connection)
-            return
-        try:
-            _send(handler, reply)
-        except (BrokenPipeError, ConnectionResetError):
-            self.client_hung_up.set()
-            handler.close_connection = True
+        return reply
 
     def _refusal(self, req: RecordedRequest) -> Reply | None:
         """The provider's own answer to a wrong URL shape, api-version or credential."""
@@ -241,6 +211,97 @@ class LoopbackServer:
                 "endpoint for your resource.",
             ),
         )
+
+
+class Listener:
+    """Keep-alive HTTP/1.1 on 127.0.0.1: each request read into a :class:`RecordedRequest`, answered
+    with the :class:`Reply` that ``respond`` returns, sent as scripted (delay, SSE events, a cut, a reset).
+
+    The port is bound on construction (``port`` and a URL are known before ``start()``); ``close()``
+    stops serving and drops every open connection, so that new ones are refused.
+
+    Args:
+        respond: the reply to one request; called on a server thread.
+        port: where to listen; 0 for a free port.
+        on_hang_up: called when a client hangs up while a reply is still being written.
+        tls: serve HTTPS with this server-side context (the handshake happens on first read).
+    """
+
+    def __init__(
+        self,
+        respond: Respond,
+        *,
+        port: int = 0,
+        on_hang_up: Callable[[], None] | None = None,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
+        self._respond = respond
+        self._on_hang_up = on_hang_up
+        self._lock = threading.Lock()
+        self._connections: set[socket.socket] = set()
+        self._httpd = _Server(("127.0.0.1", port), _Handler)
+        self._httpd.owner = self
+        if tls is not None:
+            # In the handler's thread, on first read, not in the accept loop.
+            self._httpd.socket = tls.wrap_socket(
+                self._httpd.socket, server_side=True, do_handshake_on_connect=False
+            )
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
+
+    @property
+    def port(self) -> int:
+        """The port listened on."""
+        return int(self._httpd.server_address[1])
+
+    def start(self) -> Listener:
+        """Serve on a daemon thread."""
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        """Stop serving and drop every open connection (clients keep them alive)."""
+        if self._thread.is_alive():
+            self._httpd.shutdown()
+        self._httpd.server_close()
+        with self._lock:
+            connections, self._connections = list(self._connections), set()
+        for conn in connections:
+            _hard_close(conn)
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+
+    def _serve(self, handler: _Handler) -> None:
+        split = urlsplit(handler.path)
+        length = int(handler.headers.get("content-length") or 0)
+        raw = handler.rfile.read(length) if length else b""
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = raw.decode("utf-8", "replace")
+        shape, op, deployment = _route(split.path)
+        recorded = RecordedRequest(
+            method=handler.command,
+            path=split.path,
+            query={k: v[-1] for k, v in parse_qs(split.query, keep_blank_values=True).items()},
+            headers={k.lower(): v for k, v in handler.headers.items()},
+            body=body,
+            shape=shape,
+            op=op,
+            deployment=deployment,
+        )
+        reply = self._respond(recorded)
+        if reply.reset:
+            handler.close_connection = True
+            _reset(handler.connection)
+            return
+        try:
+            _send(handler, reply)
+        except (BrokenPipeError, ConnectionResetError):
+            if self._on_hang_up is not None:
+                self._on_hang_up()
+            handler.close_connection = True
 
 
 def _version_refusal(req: RecordedRequest) -> Reply | None:
@@ -321,7 +382,7 @@ def _reset(conn: socket.socket) -> None:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
-    owner: LoopbackServer
+    owner: Listener
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # Clients that time out or close early make writes fail; that is the test's point.
@@ -346,7 +407,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self.server.owner._connections.discard(self.connection)
 
     def do_POST(self) -> None:
-        self.server.owner._handle(self)
+        self.server.owner._serve(self)
 
     do_GET = do_POST
 

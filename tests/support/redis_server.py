@@ -12,16 +12,12 @@ import socket
 import subprocess
 import time
 
-__all__ = ["BINARY", "SKIP_REASON", "RedisServer"]
+from ports import free_port
+
+__all__ = ["BINARY", "SKIP_REASON", "RedisServer", "free_port"]  # free_port: ports.py's, as before
 
 BINARY = shutil.which("redis-server")
 SKIP_REASON = "needs redis-server: run `bash .ci/servers` (Debian's redis-server), or put one on PATH"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class RedisServer:

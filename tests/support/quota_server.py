@@ -20,11 +20,8 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
-from urllib.parse import urlsplit
 
-# The loopback's keep-alive handler serves this server too: it calls owner._handle under owner._lock.
-from loopback import RecordedRequest, Reply, _Handler, _hard_close, _route, _send, _Server
+from loopback import Listener, RecordedRequest, Reply
 from wire_samples import azure_error, default_reply, openai_error
 
 __all__ = ["QuotaServer", "QuotaStats"]
@@ -70,9 +67,7 @@ class QuotaServer:
         self._log: deque[tuple[float, int]] = deque()  # (accepted at, tokens charged)
         self._stats = QuotaStats(0, 0, 0, 0)
         self._lock = threading.Lock()
-        self._connections: set[Any] = set()
-        self._httpd: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._listener: Listener | None = None
         self.port = 0
 
     @property
@@ -86,28 +81,17 @@ class QuotaServer:
 
     def start(self) -> QuotaServer:
         """Listen (on the same port again after ``go_down()``)."""
-        httpd = _Server(("127.0.0.1", self.port), _Handler)
-        httpd.owner = self  # type: ignore[assignment]  # same duck: _handle, _lock, _connections
-        self.port = int(httpd.server_address[1])
-        self._httpd = httpd
-        serve = {"poll_interval": 0.02}
-        self._thread = threading.Thread(target=httpd.serve_forever, kwargs=serve, daemon=True)
-        self._thread.start()
+        listener = Listener(self._respond, port=self.port)
+        self.port = listener.port
+        self._listener = listener.start()
         return self
 
     def close(self) -> None:
         """Stop listening and drop every open connection: new connections are refused."""
-        if self._httpd is None:
+        if self._listener is None:
             return
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        with self._lock:
-            connections, self._connections = list(self._connections), set()
-        for conn in connections:
-            _hard_close(conn)
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._httpd = None
+        self._listener.close()
+        self._listener = None
 
     go_down = close
     come_back = start
@@ -120,15 +104,8 @@ class QuotaServer:
 
     # -- request handling (server threads) ------------------------------------------------
 
-    def _handle(self, handler: Any) -> None:
-        split = urlsplit(handler.path)
-        length = int(handler.headers.get("content-length") or 0)
-        body = json.loads(handler.rfile.read(length) or b"null") if length else None
-        shape, op, deployment = _route(split.path)
-        headers = {k.lower(): v for k, v in handler.headers.items()}
-        req = RecordedRequest(handler.command, split.path, {}, headers, body, shape, op, deployment)
-        reply = self._refusal(req) or self._admit(req)
-        _send(handler, reply)
+    def _respond(self, req: RecordedRequest) -> Reply:
+        return self._refusal(req) or self._admit(req)
 
     def _refusal(self, req: RecordedRequest) -> Reply | None:
         bearer = req.headers.get("authorization", "").removeprefix("Bearer ")

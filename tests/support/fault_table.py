@@ -572,7 +572,7 @@ def run(server: LoopbackServer, provider: str, fault: Fault) -> Measured:
         server.respond_with(None)
     return Measured(
         requests=server.count,
-        waits=list(wiring.time.waits),
+        waits=list(wiring.time.sleeps),
         elapsed=wiring.time.elapsed,
         error=raised,
         token_fetches=credential.calls if credential is not None else None,
