@@ -23,7 +23,7 @@ from ..services.client import Client
 from ..services.embeddings import EmbeddingService
 from ..services.retry import Retrier, RetryPolicy
 from ..services.token_cache import TokenCache
-from ..settings.model import CredentialKind, OwnCredential, Settings
+from ..settings import CredentialKind, OwnCredential, Settings
 from . import routing
 
 if TYPE_CHECKING:

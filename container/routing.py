@@ -17,8 +17,7 @@ from ..domain.errors import AuthenticationError
 from ..domain.ports import Closeable
 from ..services.routing.router import Deployment, Router
 from ..services.token_cache import TokenCache
-from ..settings.model import DeploymentSettings, Settings
-from ..settings.routing import budget_key
+from ..settings import DeploymentSettings, Settings, budget_key
 
 __all__ = ["budget_store", "router"]
 
