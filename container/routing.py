@@ -13,7 +13,6 @@ from typing import Any
 from dependency_injector import providers
 
 from ..domain.budget import Budget, BudgetStore
-from ..domain.errors import AuthenticationError
 from ..domain.ports import Closeable
 from ..services.routing.router import Deployment, Router
 from ..services.token_cache import TokenCache
@@ -83,12 +82,6 @@ def router(
 
 
 def _deployment(routed: DeploymentSettings, adapter: Any, cache: TokenCache | None) -> Deployment:
-    reauthenticate: Callable[[AuthenticationError], bool] | None = None
-    if cache is not None:
-
-        def reauthenticate(error: AuthenticationError) -> bool:
-            return cache.renew(error.claims)
-
     return Deployment(
         routed.name,
         adapter,
@@ -105,5 +98,5 @@ def _deployment(routed: DeploymentSettings, adapter: Any, cache: TokenCache | No
         model=routed.settings.chat_model,
         embedding_model=routed.settings.embedding_model,
         kinds=routed.kinds,  # type: ignore[arg-type]
-        reauthenticate=reauthenticate,
+        reauthenticate=cache.reauthenticate if cache is not None else None,
     )

@@ -146,6 +146,17 @@ class TokenCache:
                 self._cache[key] = token
         return rejected is None or token.token != rejected.token
 
+    def reauthenticate(self, error: AuthenticationError) -> bool:
+        """What a call does on a 401 (``error``): renew the token, with the error's claims challenge.
+
+        The retry owner and the router retry once only when this returns True: a retry is worth it
+        only with a token other than the one just rejected.
+
+        Raises:
+            AuthenticationError: the credential failed to give a token.
+        """
+        return self.renew(error.claims)
+
     def after_fork(self) -> None:
         """In a forked child: new locks (a parent thread may have held one at the fork); tokens stay."""
         self._lock = threading.Lock()
