@@ -47,7 +47,7 @@ def router(
     """The Router over every deployment of ``settings``; None for a client of one endpoint.
 
     ``make_container`` wires one deployment's settings (a ``Container``; passed in, not imported,
-    so that this module and ``container.py`` do not import each other).
+    so that this module and ``root.py`` do not import each other).
     """
     if store is None:
         return None

@@ -221,7 +221,9 @@ class MemoryBudgetStore:
 
     origin = "memory"
 
-    def __init__(self, *, clock: Callable[[], float] = time.time, lease_seconds: float = LEASE_SECONDS) -> None:
+    def __init__(
+        self, *, clock: Callable[[], float] = time.time, lease_seconds: float = LEASE_SECONDS
+    ) -> None:
         if not (
             isinstance(lease_seconds, (int, float)) and math.isfinite(lease_seconds) and lease_seconds >= 0
         ):
