@@ -131,14 +131,15 @@ class Settings:
         self._unpack_credential()
         for key, value in normalised(self._values(), self.sources).items():
             object.__setattr__(self, key, value)
-        check_choices(self._values(), self.sources)
-        check_kinds(self._values(), self.sources)
+        values = self._values()
+        check_choices(values, self.sources)
+        check_kinds(values, self.sources)
         check_budget_store(self.budget_store, self._origin("budget_store"))
         check_budget_namespace(self.budget_namespace, self._origin("budget_namespace"))
         if self.deployments or not isinstance(self.deployments, tuple):  # [] too: it is a mistake
             self._route()
             return
-        provider, endpoint = detect_provider(self._values())
+        provider, endpoint = detect_provider(values)
         object.__setattr__(self, "provider", provider)
         object.__setattr__(self, "endpoint", endpoint)
         self._check_values()
@@ -147,14 +148,14 @@ class Settings:
             object.__setattr__(self, "chat_model", self.chat_model or "fake-chat")
             object.__setattr__(self, "embedding_model", self.embedding_model or "fake-embedding")
             return
+        values = self._values()
         if self.provider != "openai":
-            check_endpoint(self._values(), self._origin("endpoint"))
-        auth = resolve_auth(self._values(), API_KEY_ENV[str(self.provider)])
-        object.__setattr__(self, "auth", auth)
+            check_endpoint(values, self._origin("endpoint"))
+        object.__setattr__(self, "auth", resolve_auth(values, API_KEY_ENV[str(self.provider)]))
 
     def _values(self) -> dict[str, Any]:
-        """The fields by name, as the checks take them."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        """The fields by name, as the checks take them (a copy: read it again after a change)."""
+        return {name: getattr(self, name) for name in _FIELD_NAMES}
 
     def _origin(self, key: str) -> str:
         return origin(self.sources, key)
@@ -171,8 +172,9 @@ class Settings:
         object.__setattr__(self, "sources", {**dict.fromkeys(changes, source), **self.sources})
 
     def _check_values(self) -> None:
-        check_numbers(self._values(), self.sources)
-        check_values(self._values(), self.sources)
+        values = self._values()
+        check_numbers(values, self.sources)
+        check_values(values, self.sources)
         prices, deployment_models = check_prices(self.prices, self.deployment_models, self.sources)
         object.__setattr__(self, "prices", prices)
         object.__setattr__(self, "deployment_models", deployment_models)
@@ -322,6 +324,7 @@ class Settings:
         return shown
 
 
+_FIELD_NAMES = tuple(f.name for f in dataclasses.fields(Settings))
 # Settings(...) itself: its generated __init__ holds every value as given (secrets in clear).
 Settings.__init__ = entry(Settings.__init__)  # type: ignore[method-assign]
 
