@@ -13,12 +13,10 @@ from typing import Any
 from dependency_injector import providers
 
 from ..domain.budget import Budget, BudgetStore
-from ..domain.errors import AuthenticationError
 from ..domain.ports import Closeable
 from ..services.routing.router import Deployment, Router
 from ..services.token_cache import TokenCache
-from ..settings.model import DeploymentSettings, Settings
-from ..settings.routing import budget_key
+from ..settings import DeploymentSettings, Settings, budget_key
 
 __all__ = ["budget_store", "router"]
 
@@ -49,7 +47,7 @@ def router(
     """The Router over every deployment of ``settings``; None for a client of one endpoint.
 
     ``make_container`` wires one deployment's settings (a ``Container``; passed in, not imported,
-    so that this module and ``container.py`` do not import each other).
+    so that this module and ``root.py`` do not import each other).
     """
     if store is None:
         return None
@@ -84,12 +82,6 @@ def router(
 
 
 def _deployment(routed: DeploymentSettings, adapter: Any, cache: TokenCache | None) -> Deployment:
-    reauthenticate: Callable[[AuthenticationError], bool] | None = None
-    if cache is not None:
-
-        def reauthenticate(error: AuthenticationError) -> bool:
-            return cache.renew(error.claims)
-
     return Deployment(
         routed.name,
         adapter,
@@ -106,5 +98,5 @@ def _deployment(routed: DeploymentSettings, adapter: Any, cache: TokenCache | No
         model=routed.settings.chat_model,
         embedding_model=routed.settings.embedding_model,
         kinds=routed.kinds,  # type: ignore[arg-type]
-        reauthenticate=reauthenticate,
+        reauthenticate=cache.reauthenticate if cache is not None else None,
     )

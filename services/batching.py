@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ..domain.defaults import MAX_EMBEDDING_BATCH
+
 __all__ = ["MAX_BATCH_SIZE", "estimate_tokens", "plan_batches"]
 
-# OpenAI and Azure OpenAI accept at most 2048 inputs in one embeddings request.
-MAX_BATCH_SIZE = 2048
+# The most inputs OpenAI and Azure OpenAI accept in one embeddings request.
+MAX_BATCH_SIZE = MAX_EMBEDDING_BATCH
 
 # OpenAI tokenizers average about 4 UTF-8 bytes per token on English prose; dividing by 3 over-counts
 # prose by a third so that denser text (code, digits, CJK at 3 bytes a character) still fits.

@@ -47,7 +47,6 @@ class ChatService:
         "_provider",
         "_retrier",
         "_telemetry",
-        "_token_cache",
     )
 
     def __init__(
@@ -66,21 +65,14 @@ class ChatService:
         self._provider = provider
         self._model = model
         self._retrier = retrier
-        self._token_cache = token_cache
         self._log_content = log_content
         self._log = CallLog("llmport.chat", provider=provider)
         self._on_unauthorized: Callable[[AuthenticationError], bool] | None = (
-            self._reauthenticate if token_cache is not None else None
+            token_cache.reauthenticate if token_cache is not None else None
         )
 
     def __repr__(self) -> str:
         return f"ChatService(provider={self._provider!r}, model={self._model!r})"
-
-    def _reauthenticate(self, error: AuthenticationError) -> bool:
-        # A retry is worth it only with a token other than the one just rejected.
-        if self._token_cache is None:
-            return False
-        return self._token_cache.renew(error.claims)
 
     def _resolve(self, request: ChatRequest) -> ChatRequest:
         if request.model is not None:

@@ -73,7 +73,6 @@ class EmbeddingService:
         "_retrier",
         "_telemetry",
         "_token_budget",
-        "_token_cache",
     )
 
     def __init__(
@@ -103,13 +102,12 @@ class EmbeddingService:
         self._provider = provider
         self._model = model
         self._retrier = retrier
-        self._token_cache = token_cache
         self._batch_size = batch_size
         self._token_budget = token_budget
         self._max_workers = max_workers
         self._log = CallLog("llmport.embeddings", provider=provider)
         self._on_unauthorized: Callable[[AuthenticationError], bool] | None = (
-            self._reauthenticate if token_cache is not None else None
+            token_cache.reauthenticate if token_cache is not None else None
         )
         # The pool is made on the first call that has several batches, never at build time.
         self._pool: ThreadPoolExecutor | None = None
@@ -120,12 +118,6 @@ class EmbeddingService:
             f"EmbeddingService(provider={self._provider!r}, model={self._model!r}, "
             f"batch_size={self._batch_size}, max_workers={self._max_workers})"
         )
-
-    def _reauthenticate(self, error: AuthenticationError) -> bool:
-        # A retry is worth it only with a token other than the one just rejected.
-        if self._token_cache is None:
-            return False
-        return self._token_cache.renew(error.claims)
 
     def embed(self, request: EmbeddingRequest, options: CallOptions | None = None) -> EmbeddingResponse:
         """Return one vector per input of ``request``, in input order.

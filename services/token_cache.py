@@ -13,6 +13,7 @@ from functools import partial
 from cachetools import TLRUCache
 
 from ..domain.deadline import current_deadline
+from ..domain.defaults import DEFAULT_SCOPE, TOKEN_REFRESH_MARGIN
 from ..domain.errors import AuthenticationError, LLMPortError, RequestTimeoutError
 from ..domain.models import AccessToken
 from ..domain.ports import CredentialPort
@@ -20,7 +21,7 @@ from ..domain.redaction import redact, unchained
 
 __all__ = ["DEFAULT_SCOPES", "TokenCache"]
 
-DEFAULT_SCOPES: tuple[str, ...] = ("https://cognitiveservices.azure.com/.default",)
+DEFAULT_SCOPES: tuple[str, ...] = (DEFAULT_SCOPE,)
 
 # A handful of scope sets per client at most; the bound only keeps a misuse from growing forever.
 _MAX_SCOPE_SETS = 16
@@ -65,7 +66,7 @@ class TokenCache:
         credential: CredentialPort,
         *,
         scopes: Sequence[str] = DEFAULT_SCOPES,
-        refresh_margin: float = 300.0,
+        refresh_margin: float = TOKEN_REFRESH_MARGIN,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._credential = credential
@@ -144,6 +145,17 @@ class TokenCache:
             with self._lock:
                 self._cache[key] = token
         return rejected is None or token.token != rejected.token
+
+    def reauthenticate(self, error: AuthenticationError) -> bool:
+        """What a call does on a 401 (``error``): renew the token, with the error's claims challenge.
+
+        The retry owner and the router retry once only when this returns True: a retry is worth it
+        only with a token other than the one just rejected.
+
+        Raises:
+            AuthenticationError: the credential failed to give a token.
+        """
+        return self.renew(error.claims)
 
     def after_fork(self) -> None:
         """In a forked child: new locks (a parent thread may have held one at the fork); tokens stay."""

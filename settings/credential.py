@@ -3,21 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import Any, Literal, Protocol, cast, get_args
 
 from ..domain.errors import ConfigurationError
 from .sources import describe
 
-if TYPE_CHECKING:
-    from .model import Settings
+__all__ = [
+    "KINDS",
+    "PARAMETERS",
+    "CredentialKind",
+    "OwnCredential",
+    "SupportsGetToken",
+    "TokenProvider",
+    "unpack_credential",
+]
 
-__all__ = ["KINDS", "OwnCredential", "SupportsGetToken", "TokenProvider", "unpack_credential"]
-
-KINDS = ("default", "managed_identity", "client_secret", "workload_identity", "azure_cli")
+CredentialKind = Literal["default", "managed_identity", "client_secret", "workload_identity", "azure_cli"]
+KINDS: tuple[str, ...] = get_args(CredentialKind)
 #: A function of no arguments returning a bearer token (``azure.identity.get_bearer_token_provider``).
 TokenProvider = Callable[[], str]
-# The parameters a nested credential table may carry, besides its kind.
-_PARAMETERS = ("client_id", "tenant_id", "client_secret")
+#: The settings a credential table may set besides its kind (and ``api_key``, which kind api_key sets).
+PARAMETERS = ("client_id", "tenant_id", "client_secret")
 
 
 class SupportsGetToken(Protocol):
@@ -56,28 +62,34 @@ class OwnCredential:
         return id(self.value)
 
 
-def unpack_credential(settings: Settings) -> None:
-    """Turn the credential setting into a kind's name or an OwnCredential, before any other check.
+def unpack_credential(value: object, given: Mapping[str, object], source: str) -> dict[str, Any]:
+    """The settings a credential value sets: none for a kind's name or an OwnCredential.
 
     A mapping ``{"kind": ..., "client_id": ..., ...}`` (a nested dict or TOML table) sets the kind
     and its parameters; ``{"kind": "api_key", "key": ...}`` sets the API key. An object with
     ``get_token`` or a callable becomes an OwnCredential; an object with a ``key`` string (azure-core's
     AzureKeyCredential) sets the API key.
 
+    Args:
+        value: the ``credential`` setting as given.
+        given: the values set outside it, by name: ``api_key`` and the ``PARAMETERS``.
+        source: where the credential came from (a source label).
+
+    Returns:
+        The settings to change, by name, ``credential`` among them; empty when there is nothing to unpack.
+
     Raises:
         ConfigurationError: a table without a known kind, an unknown parameter, a parameter also set
             outside the table with another value, or a value that is none of these.
     """
-    value = settings.credential
-    source = settings.sources.get("credential", "keyword")
     where = describe(source)
     if isinstance(value, (str, OwnCredential)):
-        return
+        return {}
     changes: dict[str, Any]
     if isinstance(value, Mapping):
         changes = _from_table(value, where)
     elif callable(getattr(value, "get_token", None)) or callable(value):
-        changes = {"credential": OwnCredential(value)}
+        changes = {"credential": OwnCredential(cast("TokenProvider | SupportsGetToken", value))}
     elif isinstance(key := getattr(value, "key", None), str):
         changes = {"credential": "default", "api_key": key}
     else:
@@ -87,14 +99,13 @@ def unpack_credential(settings: Settings) -> None:
             f"with get_token(*scopes){where}"
         )
     for key, new in changes.items():
-        old = getattr(settings, key)
+        old = given.get(key)
         if key != "credential" and old not in (None, "") and _plain(old) != new:
             raise ConfigurationError(
                 f"credential: {key} is set both inside the credential and outside it, differently; "
                 f"set it once{where}"
             )
-        object.__setattr__(settings, key, new)
-    object.__setattr__(settings, "sources", {**dict.fromkeys(changes, source), **settings.sources})
+    return changes
 
 
 def _from_table(table: Mapping[str, Any], where: str) -> dict[str, Any]:
@@ -102,7 +113,7 @@ def _from_table(table: Mapping[str, Any], where: str) -> dict[str, Any]:
     if kind == "api_key":
         allowed: tuple[str, ...] = ("kind", "key")
     elif kind in KINDS:
-        allowed = ("kind", *_PARAMETERS)
+        allowed = ("kind", *PARAMETERS)
     else:
         raise ConfigurationError(
             f"credential: a credential table needs kind = one of {', '.join((*KINDS, 'api_key'))}, "
@@ -118,7 +129,7 @@ def _from_table(table: Mapping[str, Any], where: str) -> dict[str, Any]:
         if not table.get("key"):
             raise ConfigurationError(f"credential: kind api_key needs key = the API key{where}")
         return {"credential": "default", "api_key": table["key"]}
-    return {"credential": kind, **{key: table[key] for key in _PARAMETERS if key in table}}
+    return {"credential": kind, **{key: table[key] for key in PARAMETERS if key in table}}
 
 
 def _plain(value: Any) -> Any:

@@ -1,4 +1,9 @@
-"""Typed, frozen settings from keywords, a dict, a TOML file or the environment; secrets never printed."""
+"""Typed, frozen settings from keywords, a dict, a TOML file or the environment; secrets never printed.
+
+``Settings`` and ``DeploymentSettings`` (a deployment of a routed client, holding its own Settings)
+refer to each other, so they live together here, at the top of ``settings/``: every reader and
+check below takes plain values and imports neither.
+"""
 
 from __future__ import annotations
 
@@ -6,99 +11,60 @@ import dataclasses
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeAlias, cast, get_args
+from typing import Any, TypeAlias, cast
 
 from ..domain.call_options import Headers
+from ..domain.defaults import DEFAULT_SCOPE, DEFAULT_TIMEOUT, MAX_EMBEDDING_BATCH, TOKEN_REFRESH_MARGIN
 from ..domain.errors import ConfigurationError
 from ..domain.redaction import entry
 from ..domain.usage import FrozenMap, ModelPrice
-from .checks import (
-    check_choice,
+from .credential import (
+    PARAMETERS,
+    CredentialKind,
+    OwnCredential,
+    SupportsGetToken,
+    TokenProvider,
+    unpack_credential,
+)
+from .routing import (
+    CLIENT_OWN,
+    ROUTING_KEYS,
+    check_budget_namespace,
+    check_budget_store,
+    check_entries,
+    check_names,
+    check_routing,
+    read_entry,
+    redacted_store,
+)
+from .rules import (
+    check_choices,
     check_endpoint,
     check_kinds,
     check_numbers,
     check_prices,
     check_values,
+    detect_provider,
+    normalised,
     resolve_auth,
-)
-from .components import from_component, is_component
-from .credential import OwnCredential, SupportsGetToken, TokenProvider, unpack_credential
-from .routing import (
-    ROUTING_KEYS,
-    DeploymentSettings,
-    check_budget_namespace,
-    check_budget_store,
-    redacted_store,
-    routed,
 )
 from .sources import (
     API_KEY_ENV,
-    AZURE_V1_SUFFIX,
-    ENV_VARS,
-    SECRETS,
+    client_table,
     client_tables,
     convert,
     describe,
     origin,
     read_env,
+    read_mapping,
 )
+from .values import Auth, MaxTokensField, Provider, Secret, WireApi
 
-__all__ = [
-    "ENV_VARS",
-    "ROUTING_KEYS",
-    "SECRETS",
-    "DeploymentSettings",
-    "OwnCredential",
-    "Secret",
-    "Settings",
-    "read_unchecked",
-]
+__all__ = ["DeploymentSettings", "OwnCredential", "Secret", "Settings", "budget_key"]
 
-Provider = Literal["openai", "azure", "azure_v1", "fake"]
-Auth = Literal["api_key", "entra", "token"]
-CredentialKind = Literal["default", "managed_identity", "client_secret", "workload_identity", "azure_cli"]
-WireApi = Literal["chat", "responses"]
-#: Where chat.completions gets max_tokens; auto: max_tokens (as the SDK sends it), switched once per
-#: deployment to max_completion_tokens when the deployment refuses max_tokens.
-MaxTokensField = Literal["auto", "max_tokens", "max_completion_tokens"]
 #: What ``credential`` takes; Settings holds a kind's name or an OwnCredential after validation.
 CredentialSetting: TypeAlias = (
     CredentialKind | OwnCredential | TokenProvider | SupportsGetToken | Mapping[str, Any]
-)
-DEFAULT_SCOPE = "https://cognitiveservices.azure.com/.default"
-
-
-class Secret:
-    """A string that never shows itself in a repr, str, log line or config dump."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        """Return the secret itself, for the one place that sends it."""
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('**********')"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
-
-
-# Optional names where "" means unset, as an empty environment variable does.
-_OPTIONAL_NAMES = ("api_version", "client_id", "tenant_id", "chat_model", "embedding_model")
-_CHOICES = (
-    ("provider", Provider, True),
-    ("auth", Auth, True),
-    ("api", WireApi, False),
-    ("max_tokens_field", MaxTokensField, False),
 )
 
 
@@ -133,12 +99,12 @@ class Settings:
     api: WireApi = "chat"
     max_tokens_field: MaxTokensField = "auto"
     max_retries: int = 2
-    timeout: float = 60.0
+    timeout: float = DEFAULT_TIMEOUT
     deadline: float | None = 120.0
-    embedding_batch_size: int = 2048
+    embedding_batch_size: int = MAX_EMBEDDING_BATCH
     embedding_token_budget: int = 300_000
     embedding_max_workers: int = 1
-    token_refresh_margin: float = 300.0
+    token_refresh_margin: float = TOKEN_REFRESH_MARGIN
     log_content: bool = False
     max_response_bytes: int = 64 * 1024 * 1024
     allow_insecure_http: bool = False
@@ -149,7 +115,7 @@ class Settings:
     #: The model each deployment (or request model) is priced and counted as, ``{"prod-chat": "gpt-4o"}``.
     deployment_models: Mapping[str, str] = FrozenMap()
     #: Several deployments behind this client: tables of settings plus name, priority, weight,
-    #: rpm, tpm (see ``_settings_routing.py``); what an entry leaves out it takes from the client.
+    #: rpm, tpm (see ``settings/routing.py``); what an entry leaves out it takes from the client.
     deployments: Sequence[DeploymentSettings | Mapping[str, Any]] = ()
     #: Where the deployments' rate budgets live: ``memory`` (this process) or a Redis URL (shared).
     budget_store: str = field(default="memory", repr=False)
@@ -162,51 +128,67 @@ class Settings:
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        unpack_credential(self)
-        _normalise(self)
-        for key, kind, optional in _CHOICES:
-            check_choice(key, getattr(self, key), get_args(kind), origin(self, key), optional=optional)
-        if not isinstance(self.credential, OwnCredential):
-            where = origin(self, "credential")
-            kinds = get_args(CredentialKind)
-            check_choice("credential", self.credential, kinds, where, optional=False, secret_like=True)
-        check_kinds(self)
-        check_budget_store(self)
-        check_budget_namespace(self)
+        self._unpack_credential()
+        for key, value in normalised(self._values(), self.sources).items():
+            object.__setattr__(self, key, value)
+        values = self._values()
+        check_choices(values, self.sources)
+        check_kinds(values, self.sources)
+        check_budget_store(self.budget_store, self._origin("budget_store"))
+        check_budget_namespace(self.budget_namespace, self._origin("budget_namespace"))
         if self.deployments or not isinstance(self.deployments, tuple):  # [] too: it is a mistake
             self._route()
             return
-        if self.endpoint:
-            endpoint = self.endpoint.rstrip("/")
-            is_v1 = endpoint.endswith(AZURE_V1_SUFFIX)
-            if is_v1:
-                endpoint = endpoint[: -len(AZURE_V1_SUFFIX)]
-            object.__setattr__(self, "endpoint", endpoint)
-            if self.provider is None:
-                object.__setattr__(self, "provider", "azure_v1" if is_v1 else "azure")
-        if self.provider is None and (self.api_key or self.base_url):
-            object.__setattr__(self, "provider", "openai")
-        if self.provider is None:
-            raise ConfigurationError(
-                "provider: nothing is configured; set OPENAI_API_KEY (OpenAI), AZURE_OPENAI_ENDPOINT "
-                "(Azure OpenAI), or provider='fake' / LLMPORT_PROVIDER=fake for the offline fake"
-            )
-        check_numbers(self)
-        check_values(self)
-        check_prices(self)
+        provider, endpoint = detect_provider(values)
+        object.__setattr__(self, "provider", provider)
+        object.__setattr__(self, "endpoint", endpoint)
+        self._check_values()
         if self.provider == "fake":
             # The fakes need no model; naming one keeps logs and replies meaningful offline.
             object.__setattr__(self, "chat_model", self.chat_model or "fake-chat")
             object.__setattr__(self, "embedding_model", self.embedding_model or "fake-embedding")
-        elif self.provider != "openai":
-            check_endpoint(self, origin(self, "endpoint"))
-            object.__setattr__(self, "auth", resolve_auth(self, API_KEY_ENV[str(self.provider)]))
-        else:
-            object.__setattr__(self, "auth", resolve_auth(self, API_KEY_ENV["openai"]))
+            return
+        values = self._values()
+        if self.provider != "openai":
+            check_endpoint(values, self._origin("endpoint"))
+        object.__setattr__(self, "auth", resolve_auth(values, API_KEY_ENV[str(self.provider)]))
+
+    def _values(self) -> dict[str, Any]:
+        """The fields by name, as the checks take them (a copy: read it again after a change)."""
+        return {name: getattr(self, name) for name in _FIELD_NAMES}
+
+    def _origin(self, key: str) -> str:
+        return origin(self.sources, key)
+
+    def _unpack_credential(self) -> None:
+        """The credential setting as a kind's name or an OwnCredential, before any other check."""
+        source = self.sources.get("credential", "keyword")
+        given = {key: getattr(self, key) for key in ("api_key", *PARAMETERS)}
+        changes = unpack_credential(self.credential, given, source)
+        if not changes:
+            return
+        for key, value in changes.items():
+            object.__setattr__(self, key, value)
+        object.__setattr__(self, "sources", {**dict.fromkeys(changes, source), **self.sources})
+
+    def _check_values(self) -> None:
+        values = self._values()
+        check_numbers(values, self.sources)
+        check_values(values, self.sources)
+        prices, deployment_models = check_prices(self.prices, self.deployment_models, self.sources)
+        object.__setattr__(self, "prices", prices)
+        object.__setattr__(self, "deployment_models", deployment_models)
 
     def _route(self) -> None:
         """A client over several deployments: each is validated; the client takes the first's shape."""
-        deployments = routed(self)
+        where = self._origin("deployments")
+        entries = check_entries(self.deployments, where)
+        inherited = self._inherited()
+        deployments = tuple(
+            given if isinstance(given, DeploymentSettings) else self._deployment(given, index, inherited)
+            for index, given in enumerate(entries)
+        )
+        check_names([deployment.name for deployment in deployments], where)
         object.__setattr__(self, "deployments", deployments)
         first = min(deployments, key=lambda deployment: deployment.priority).settings
         for key in ("provider", "auth"):
@@ -217,9 +199,36 @@ class Settings:
                     (getattr(d.settings, key) for d in deployments if getattr(d.settings, key)), None
                 )
                 object.__setattr__(self, key, model)
-        check_numbers(self)
-        check_values(self)
-        check_prices(self)
+        self._check_values()
+
+    def _inherited(self) -> dict[str, Any]:
+        """The client's settings that differ from their defaults: what every deployment starts from."""
+        return {
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if f.name not in CLIENT_OWN and (getattr(self, f.name) != f.default or f.name in self.sources)
+        }
+
+    def _deployment(self, given: object, index: int, inherited: dict[str, Any]) -> DeploymentSettings:
+        """One entry of ``deployments``: its settings over the client's, and how it is routed."""
+        where = self._origin("deployments")
+        read = read_entry(given, index, self.sources.get("deployments", "keyword"), where)
+        sources = {key: self.sources.get(key, "keyword") for key in inherited}
+        sources.update(dict.fromkeys(read.own, read.source))
+        try:
+            settings = type(self).from_dict(
+                {**inherited, **read.own}, name=f"{self.name}.{read.name}", source=sources
+            )
+        except ConfigurationError as error:
+            raise ConfigurationError(f"{read.label}: {error.message}") from None
+        routing = check_routing(read.routing, read.label, describe(read.source))
+        deployment = DeploymentSettings(read.name, settings, **routing)
+        if not deployment.kinds:
+            raise ConfigurationError(
+                f"{read.label}: names no model; set chat_model or embedding_model here or on the "
+                f"client{where}"
+            )
+        return deployment
 
     @property
     def routes(self) -> tuple[DeploymentSettings, ...]:
@@ -240,20 +249,8 @@ class Settings:
         Raises:
             ConfigurationError: an unknown key, or a value that is not of the field's type.
         """
-        if is_component(values):  # autogen's {"provider": "...ChatCompletionClient", "config": {...}}
-            values = from_component(values)
-            source = f"{source} (autogen component)" if isinstance(source, str) else source
-        sources = {key: source for key in values} if isinstance(source, str) else dict(source)
-        known = {f.name for f in dataclasses.fields(cls)} - {"name", "sources"}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ConfigurationError(
-                f"unknown setting(s) {', '.join(unknown)}{describe(sources.get(unknown[0], 'keyword'))}; "
-                f"the settings are: {', '.join(sorted(known))}"
-            )
-        converted = {
-            key: convert(key, value, describe(sources.get(key, "keyword"))) for key, value in values.items()
-        }
+        known = frozenset(f.name for f in dataclasses.fields(cls)) - {"name", "sources"}
+        converted, sources = read_mapping(values, source, known)
         return cls(**converted, name=name, sources=sources)
 
     @classmethod
@@ -278,7 +275,7 @@ class Settings:
         Raises:
             ConfigurationError: the file is missing or malformed, or has no such client.
         """
-        values, source = _client_table(path, name)
+        values, source = client_table(path, name)
         return cls.from_dict(values, name=name, source=source)
 
     @classmethod
@@ -327,67 +324,65 @@ class Settings:
         return shown
 
 
+_FIELD_NAMES = tuple(f.name for f in dataclasses.fields(Settings))
 # Settings(...) itself: its generated __init__ holds every value as given (secrets in clear).
 Settings.__init__ = entry(Settings.__init__)  # type: ignore[method-assign]
 
 
-@entry
-def read_unchecked(
-    path: str | os.PathLike[str] | None = None,
-    *,
-    name: str = "default",
-    environ: Mapping[str, str] | None = None,
-) -> tuple[dict[str, Any], dict[str, str]]:
-    """What a TOML file (or, without one, the environment) sets, unchecked, and where each value came from.
-
-    For showing a configuration that does not validate; secrets are plain text here, so redact them.
+@dataclass(frozen=True, slots=True)
+class DeploymentSettings:
+    """One deployment of a client: where it is (its own validated Settings) and how it is routed.
 
     Args:
-        path: the TOML file; None reads ``environ``.
-        name: the ``[clients.NAME]`` table of the file.
-        environ: the environment; ``os.environ`` when None.
-
-    Raises:
-        ConfigurationError: the file cannot be read or has no such client.
+        name: the deployment's id: on results, errors, logs, and its budget's key in the store.
+        settings: how to reach it: the entry's settings over the client's.
+        priority: lower is tried first (a PTU deployment 0, pay-as-you-go 1).
+        weight: breaks ties within a priority (higher first).
+        rpm: requests per minute it may take, or None for no limit.
+        tpm: tokens per minute it may take, or None for no limit.
+        eject_after: consecutive failures that eject it.
+        eject_for: seconds an ejection lasts before one probe call may go.
     """
-    if path is None:
-        env = os.environ if environ is None else environ
-        values, sources = read_env(env, {})
-        # read_env takes the key of the provider set; an unknown provider has none, yet a key is set.
-        for var in () if "api_key" in values else (*API_KEY_ENV.values(), "LLMPORT_API_KEY"):
-            if env.get(var):
-                values["api_key"], sources["api_key"] = env[var], f"environment {var}"
-                break
-        return values, sources
-    values, source = _client_table(path, name)
-    return dict(values), dict.fromkeys(values, source)
 
+    name: str
+    settings: Settings
+    priority: int = 0
+    weight: float = 1.0
+    rpm: int | None = None
+    tpm: int | None = None
+    eject_after: int = 3
+    eject_for: float = 30.0
 
-def _client_table(path: str | os.PathLike[str], name: str) -> tuple[dict[str, Any], str]:
-    tables = client_tables(path)
-    if name not in tables:
-        raise ConfigurationError(
-            f"config file {str(path)!r} has no [clients.{name}]; it has: {', '.join(sorted(tables))}"
+    @property
+    def kinds(self) -> frozenset[str]:
+        """The calls it takes: ``chat`` with a chat model, ``embeddings`` with an embedding model."""
+        settings = self.settings
+        return frozenset(
+            kind
+            for kind, model in (("chat", settings.chat_model), ("embeddings", settings.embedding_model))
+            if model is not None
         )
-    return tables[name]
+
+    def redacted(self) -> dict[str, Any]:
+        """How it is routed and reached, for display: no secret, only the settings that matter."""
+        shown: dict[str, Any] = {
+            key: getattr(self, key) for key in ROUTING_KEYS if key == "name" or getattr(self, key) is not None
+        }
+        for key in _SHOWN:
+            value = getattr(self.settings, key)
+            if value is not None:
+                shown[key] = value
+        return shown
 
 
-def _normalise(settings: Settings) -> None:
-    """Secrets given as text become Secret; an empty string is an unset secret or optional name."""
-    for key in SECRETS:
-        value = getattr(settings, key)
-        if isinstance(value, str):
-            object.__setattr__(settings, key, Secret(value) if value else None)
-        elif value is not None and not isinstance(value, Secret):
-            raise ConfigurationError(
-                f"{key}: must be a string, got {type(value).__name__}{origin(settings, key)}"
-            )
-    for key in _OPTIONAL_NAMES:
-        if getattr(settings, key) == "":
-            object.__setattr__(settings, key, None)
-    if not isinstance(settings.default_headers, Headers):
-        where = origin(settings, "default_headers")
-        headers = Headers(
-            settings.default_headers, where="default_headers", origin=where, error=ConfigurationError
-        )
-        object.__setattr__(settings, "default_headers", headers)
+# What a deployment shows of its settings besides how it is routed.
+_SHOWN = ("provider", "endpoint", "base_url", "api_version", "auth", "chat_model", "embedding_model")
+
+
+def budget_key(deployment: DeploymentSettings) -> str:
+    """What the provider limits for ``deployment``: its endpoint (or base URL) and its model or
+    Azure deployment names, the key of its budget, cooldown and ejection in a shared store."""
+    settings = deployment.settings
+    where = settings.endpoint or settings.base_url or f"{settings.provider}:default"
+    models = "|".join(model or "" for model in (settings.chat_model, settings.embedding_model))
+    return f"{where.rstrip('/').lower()}|{models}"

@@ -26,33 +26,31 @@ written once::
 
 from __future__ import annotations
 
-import dataclasses
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
 from urllib.parse import unquote, urlsplit
 
 from ..domain.errors import ConfigurationError
-from .sources import convert, describe, origin
-
-if TYPE_CHECKING:
-    from .model import Settings
+from .sources import convert, describe
 
 __all__ = [
+    "CLIENT_OWN",
     "ROUTING_KEYS",
-    "DeploymentSettings",
-    "budget_key",
+    "Entry",
     "check_budget_namespace",
     "check_budget_store",
+    "check_entries",
+    "check_names",
+    "check_routing",
+    "read_entry",
     "redacted_store",
-    "routed",
 ]
 
 #: The keys of a deployment entry that say how it is routed; every other key is a setting.
 ROUTING_KEYS = ("name", "priority", "weight", "rpm", "tpm", "eject_after", "eject_for")
-# The client's own settings that a deployment never takes from it.
-_NOT_INHERITED = frozenset(
+#: The client's own settings that a deployment never takes from it.
+CLIENT_OWN = frozenset(
     {"name", "sources", "deployments", "budget_store", "budget_namespace", "move_after_timeout"}
 )
 _STORE_SCHEMES = ("redis", "rediss", "unix")
@@ -60,105 +58,56 @@ _STORE_SCHEMES = ("redis", "rediss", "unix")
 _CLIENT_ONLY = frozenset({"budget_store", "move_after_timeout"})
 
 
-@dataclass(frozen=True, slots=True)
-class DeploymentSettings:
-    """One deployment of a client: where it is (its own validated Settings) and how it is routed.
+class Entry(NamedTuple):
+    """One entry of ``deployments``, read and checked, before its settings are built."""
 
-    Args:
-        name: the deployment's id: on results, errors, logs, and its budget's key in the store.
-        settings: how to reach it: the entry's settings over the client's.
-        priority: lower is tried first (a PTU deployment 0, pay-as-you-go 1).
-        weight: breaks ties within a priority (higher first).
-        rpm: requests per minute it may take, or None for no limit.
-        tpm: tokens per minute it may take, or None for no limit.
-        eject_after: consecutive failures that eject it.
-        eject_for: seconds an ejection lasts before one probe call may go.
-    """
-
+    #: The deployment's id.
     name: str
-    settings: Settings
-    priority: int = 0
-    weight: float = 1.0
-    rpm: int | None = None
-    tpm: int | None = None
-    eject_after: int = 3
-    eject_for: float = 30.0
-
-    @property
-    def kinds(self) -> frozenset[str]:
-        """The calls it takes: ``chat`` with a chat model, ``embeddings`` with an embedding model."""
-        settings = self.settings
-        return frozenset(
-            kind
-            for kind, model in (("chat", settings.chat_model), ("embeddings", settings.embedding_model))
-            if model is not None
-        )
-
-    def redacted(self) -> dict[str, Any]:
-        """How it is routed and reached, for display: no secret, only the settings that matter."""
-        settings = self.settings
-        shown: dict[str, Any] = {
-            key: getattr(self, key) for key in ROUTING_KEYS if key == "name" or getattr(self, key) is not None
-        }
-        for key in (
-            "provider",
-            "endpoint",
-            "base_url",
-            "api_version",
-            "auth",
-            "chat_model",
-            "embedding_model",
-        ):
-            value = getattr(settings, key)
-            if value is not None:
-                shown[key] = value
-        return shown
+    #: ``deployments[NAME]``, what its messages start with.
+    label: str
+    #: The source label its own settings carry.
+    source: str
+    #: How it is routed: the ``ROUTING_KEYS`` it sets but the name (see ``check_routing``).
+    routing: dict[str, Any]
+    #: Its own settings, unchecked (the settings it is built into check them).
+    own: dict[str, Any]
 
 
-def routed(parent: Settings) -> tuple[DeploymentSettings, ...]:
-    """Validate the client's ``deployments`` into DeploymentSettings, inheriting the client's settings.
+def check_entries(entries: object, where: str) -> Sequence[Any]:
+    """The ``deployments`` setting as a non-empty list of entries.
 
     Raises:
-        ConfigurationError: an entry is not a table, lacks a name, repeats one, holds an unknown
-            key or a bad value; the message names the deployment and the key.
+        ConfigurationError: it is not a list, or it is empty.
     """
-    entries = parent.deployments
-    where = origin(parent, "deployments")
     if isinstance(entries, (str, bytes, Mapping)) or not isinstance(entries, (list, tuple)):
         raise ConfigurationError(
             f"deployments: must be a list of tables ([[clients.NAME.deployments]] in TOML){where}"
         )
     if not entries:
         raise ConfigurationError(f"deployments: the list is empty; leave it out for one endpoint{where}")
-    inherited = _inherited(parent)
-    built: list[DeploymentSettings] = []
-    for index, entry in enumerate(entries):
-        if isinstance(entry, DeploymentSettings):
-            built.append(entry)
-            continue
-        built.append(_deployment(parent, entry, index, inherited, where))
-    names = [deployment.name for deployment in built]
+    return entries
+
+
+def check_names(names: Sequence[str], where: str) -> None:
+    """Refuse a deployment name used twice: it keys the budget and names the deployment in logs."""
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
         raise ConfigurationError(f"deployments: the name {repeated[0]!r} is used twice{where}")
-    return tuple(built)
 
 
-def _inherited(parent: Settings) -> dict[str, Any]:
-    """The client's settings that differ from their defaults: what every deployment starts from."""
-    values: dict[str, Any] = {}
-    for f in dataclasses.fields(parent):
-        if f.name in _NOT_INHERITED:
-            continue
-        value = getattr(parent, f.name)
-        if value != f.default or f.name in parent.sources:
-            values[f.name] = value
-    return values
+def read_entry(entry: object, index: int, source: str, where: str) -> Entry:
+    """Read one entry of ``deployments``: a table with a name, routing keys and settings.
 
+    Args:
+        entry: the entry as given.
+        index: its place in the list, for the messages of an entry without a name.
+        source: where ``deployments`` came from (a source label).
+        where: the same, as messages append it.
 
-def _deployment(
-    parent: Settings, entry: Any, index: int, inherited: dict[str, Any], where: str
-) -> DeploymentSettings:
+    Raises:
+        ConfigurationError: the entry is not a table, lacks a name, holds deployments or a client's
+            own setting, or a routing key of the wrong type or range.
+    """
     if not isinstance(entry, Mapping):
         raise ConfigurationError(f"deployments[{index}]: must be a table of settings{where}")
     name = entry.get("name")
@@ -173,7 +122,7 @@ def _deployment(
             f"name like 'ptu-east'{where}"
         )
     label = f"deployments[{name}]"
-    source = f"{parent.sources.get('deployments', 'keyword')} {label}"
+    source = f"{source} {label}"
     routing = {
         key: _routing_value(key, entry[key], label, describe(source))
         for key in ROUTING_KEYS
@@ -188,18 +137,7 @@ def _deployment(
             f"{label}.{client_only[0]}: is the client's setting, shared by all its deployments; set it on "
             f"the client, not in a deployment{describe(source)}"
         )
-    sources = {key: parent.sources.get(key, "keyword") for key in inherited}
-    sources.update(dict.fromkeys(own, source))
-    try:
-        settings = type(parent).from_dict({**inherited, **own}, name=f"{parent.name}.{name}", source=sources)
-    except ConfigurationError as error:
-        raise ConfigurationError(f"{label}: {error.message}") from None
-    deployment = DeploymentSettings(name, settings, **_checked(routing, label, describe(source)))
-    if not deployment.kinds:
-        raise ConfigurationError(
-            f"{label}: names no model; set chat_model or embedding_model here or on the client{where}"
-        )
-    return deployment
+    return Entry(name, label, source, routing, own)
 
 
 def _routing_value(key: str, value: Any, label: str, where: str) -> Any:
@@ -228,8 +166,8 @@ _EXAMPLES = {
 }
 
 
-def _checked(routing: dict[str, Any], label: str, where: str) -> dict[str, Any]:
-    """The routing keys, each of its type and range."""
+def check_routing(routing: dict[str, Any], label: str, where: str) -> dict[str, Any]:
+    """The routing keys of an entry, each of its type and range (after its settings: those first)."""
     for key in ("priority", "rpm", "tpm", "eject_after"):
         value = routing.get(key)
         low = 0 if key == "priority" else 1
@@ -247,10 +185,13 @@ def _checked(routing: dict[str, Any], label: str, where: str) -> dict[str, Any]:
     return routing
 
 
-def check_budget_store(settings: Settings) -> None:
-    """``memory``, or a Redis URL (``redis://``, ``rediss://``, ``unix://``)."""
-    value = settings.budget_store
-    where = origin(settings, "budget_store")
+def check_budget_store(value: object, where: str) -> None:
+    """``memory``, or a Redis URL (``redis://``, ``rediss://``, ``unix://``).
+
+    Args:
+        value: the ``budget_store`` setting.
+        where: where it came from, appended to a message.
+    """
     if value == "memory":
         return
     if not isinstance(value, str) or urlsplit(value).scheme not in _STORE_SCHEMES or value != value.strip():
@@ -284,9 +225,13 @@ def _store_problem(url: str) -> str | None:
     return None
 
 
-def check_budget_namespace(settings: Settings) -> None:
-    """None, or a non-blank string of printable characters without braces (it is part of keys)."""
-    value = settings.budget_namespace
+def check_budget_namespace(value: object, where: str) -> None:
+    """None, or a non-blank string of printable characters without braces (it is part of keys).
+
+    Args:
+        value: the ``budget_namespace`` setting.
+        where: where it came from, appended to a message.
+    """
     if value is None:
         return
     if (
@@ -298,17 +243,8 @@ def check_budget_namespace(settings: Settings) -> None:
     ):
         raise ConfigurationError(
             f"budget_namespace: must be a non-blank name without braces, like 'billing-app', "
-            f"got {value!r}{origin(settings, 'budget_namespace')}"
+            f"got {value!r}{where}"
         )
-
-
-def budget_key(deployment: DeploymentSettings) -> str:
-    """What the provider limits for ``deployment``: its endpoint (or base URL) and its model or
-    Azure deployment names, the key of its budget, cooldown and ejection in a shared store."""
-    settings = deployment.settings
-    where = settings.endpoint or settings.base_url or f"{settings.provider}:default"
-    models = "|".join(model or "" for model in (settings.chat_model, settings.embedding_model))
-    return f"{where.rstrip('/').lower()}|{models}"
 
 
 def redacted_store(url: str) -> str:

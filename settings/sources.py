@@ -7,12 +7,11 @@ import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..domain.errors import ConfigurationError
-
-if TYPE_CHECKING:
-    from .model import Settings
+from ..domain.redaction import entry
+from .components import from_component, is_component
 
 __all__ = [
     "API_KEY_ENV",
@@ -21,11 +20,14 @@ __all__ = [
     "ENV",
     "ENV_VARS",
     "SECRETS",
+    "client_table",
     "client_tables",
     "convert",
     "describe",
     "origin",
     "read_env",
+    "read_mapping",
+    "read_unchecked",
 ]
 
 AZURE_V1_SUFFIX = "/openai/v1"
@@ -192,9 +194,84 @@ def describe(source: str) -> str:
     return f" (from {'keyword argument' if source == 'keyword' else source})"
 
 
-def origin(settings: Settings, key: str) -> str:
+def origin(sources: Mapping[str, str], key: str) -> str:
     """Where a value came from, for a message about it: a variable, a file and table, a dict, a keyword.
 
-    A value without a recorded source was a keyword argument to ``Settings(...)`` itself.
+    Args:
+        sources: the settings' sources by key; a value without one was a keyword to ``Settings(...)``.
+        key: the setting.
     """
-    return describe(settings.sources.get(key, "keyword"))
+    return describe(sources.get(key, "keyword"))
+
+
+def read_mapping(
+    values: Mapping[str, Any], source: str | Mapping[str, str], known: frozenset[str]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The values of a mapping whose keys are the field names, text converted, and their sources.
+
+    An autogen component dict (``{"provider": "...ChatCompletionClient", "config": {...}}``) is read
+    as the settings it describes.
+
+    Raises:
+        ConfigurationError: an unknown key, or a value that is not of the field's type.
+    """
+    if is_component(values):
+        values = from_component(values)
+        source = f"{source} (autogen component)" if isinstance(source, str) else source
+    sources = {key: source for key in values} if isinstance(source, str) else dict(source)
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ConfigurationError(
+            f"unknown setting(s) {', '.join(unknown)}{describe(sources.get(unknown[0], 'keyword'))}; "
+            f"the settings are: {', '.join(sorted(known))}"
+        )
+    converted = {
+        key: convert(key, value, describe(sources.get(key, "keyword"))) for key, value in values.items()
+    }
+    return converted, sources
+
+
+def client_table(path: str | os.PathLike[str], name: str) -> tuple[dict[str, Any], str]:
+    """The ``[clients.NAME]`` table of a TOML file (or its top level), with its source label.
+
+    Raises:
+        ConfigurationError: the file cannot be read or has no such client.
+    """
+    tables = client_tables(path)
+    if name not in tables:
+        raise ConfigurationError(
+            f"config file {str(path)!r} has no [clients.{name}]; it has: {', '.join(sorted(tables))}"
+        )
+    return tables[name]
+
+
+@entry
+def read_unchecked(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    name: str = "default",
+    environ: Mapping[str, str] | None = None,
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """What a TOML file (or, without one, the environment) sets, unchecked, and where each value came from.
+
+    For showing a configuration that does not validate; secrets are plain text here, so redact them.
+
+    Args:
+        path: the TOML file; None reads ``environ``.
+        name: the ``[clients.NAME]`` table of the file.
+        environ: the environment; ``os.environ`` when None.
+
+    Raises:
+        ConfigurationError: the file cannot be read or has no such client.
+    """
+    if path is None:
+        env = os.environ if environ is None else environ
+        values, sources = read_env(env, {})
+        # read_env takes the key of the provider set; an unknown provider has none, yet a key is set.
+        for var in () if "api_key" in values else (*API_KEY_ENV.values(), "LLMPORT_API_KEY"):
+            if env.get(var):
+                values["api_key"], sources["api_key"] = env[var], f"environment {var}"
+                break
+        return values, sources
+    values, source = client_table(path, name)
+    return dict(values), dict.fromkeys(values, source)

@@ -33,6 +33,7 @@ from ...domain.budget import (
     Reservation,
     check_tokens,
 )
+from ...domain.defaults import LEASE_SECONDS
 from ...domain.errors import ConfigurationError
 from .leasing import LeaseBook
 
@@ -220,7 +221,9 @@ class MemoryBudgetStore:
 
     origin = "memory"
 
-    def __init__(self, *, clock: Callable[[], float] = time.time, lease_seconds: float = 0.25) -> None:
+    def __init__(
+        self, *, clock: Callable[[], float] = time.time, lease_seconds: float = LEASE_SECONDS
+    ) -> None:
         if not (
             isinstance(lease_seconds, (int, float)) and math.isfinite(lease_seconds) and lease_seconds >= 0
         ):

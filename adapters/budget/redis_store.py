@@ -55,6 +55,7 @@ from ...domain.budget import (
     check_tokens,
     newest_hint,
 )
+from ...domain.defaults import LEASE_SECONDS
 from ...domain.errors import ConfigurationError
 from ...domain.redaction import redact
 from . import lua
@@ -98,7 +99,7 @@ class RedisBudgetStore:
         timeout: float = 0.5,
         margin: int = 10,
         defer_reconcile: bool = True,
-        lease_seconds: float = 0.25,
+        lease_seconds: float = LEASE_SECONDS,
     ) -> None:
         try:
             import redis  # noqa: F401 - only whether it is there

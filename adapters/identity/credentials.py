@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
+from ...domain.defaults import DEFAULT_SCOPE
 from ...domain.errors import AuthenticationError, ConfigurationError, LLMPortError
 from ...domain.models import AccessToken
 from ...domain.redaction import redact, unchained
@@ -26,7 +27,6 @@ __all__ = [
     "TokenProviderCredential",
 ]
 
-DEFAULT_SCOPE = "https://cognitiveservices.azure.com/.default"
 CredentialKind = Literal["default", "managed_identity", "client_secret", "workload_identity", "azure_cli"]
 _KINDS: tuple[str, ...] = ("default", "managed_identity", "client_secret", "workload_identity", "azure_cli")
 # azure-identity credentials that take an authority host (sovereign clouds, or a test double).

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeGuard
 
+from ...domain.defaults import DEFAULT_SCOPE, TOKEN_REFRESH_MARGIN
 from ...domain.errors import AuthenticationError, ConfigurationError, LLMPortError
 from ...domain.models import AccessToken
 from ...domain.redaction import redact, unchained
@@ -18,7 +19,6 @@ if TYPE_CHECKING:
 
 __all__ = ["PROVIDER_REUSE", "AzureCoreCredential", "TokenProviderCredential"]
 
-DEFAULT_SCOPE = "https://cognitiveservices.azure.com/.default"
 #: Seconds a token-provider's token that states no expiry (not a JWT) is reused before it is asked again.
 PROVIDER_REUSE = 60.0
 
@@ -47,7 +47,7 @@ class TokenProviderCredential:
         self,
         provider: Callable[[], str],
         *,
-        assumed_lifetime: float = 300.0 + PROVIDER_REUSE,
+        assumed_lifetime: float = TOKEN_REFRESH_MARGIN + PROVIDER_REUSE,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if not callable(provider):

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import httpx2
 import openai
 
+from ...domain.defaults import DEFAULT_TIMEOUT
 from ...domain.errors import ConfigurationError
 from .wire.adapter import DEFAULT_MAX_RESPONSE_BYTES, HttpClientSource, WireAdapter
 from .wire.errors import Redactor
@@ -79,7 +80,7 @@ class AzureClassicAdapter(WireAdapter):
         api_version: str,
         api_key: str | None = None,
         token_provider: Callable[[], str] | None = None,
-        timeout: float = 60.0,
+        timeout: float = DEFAULT_TIMEOUT,
         api: Api = "chat",
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         max_tokens_field: MaxTokensField = "auto",
@@ -147,7 +148,7 @@ class AzureV1Adapter(WireAdapter):
         endpoint: str,
         api_key: str | None = None,
         token_provider: Callable[[], str] | None = None,
-        timeout: float = 60.0,
+        timeout: float = DEFAULT_TIMEOUT,
         api: Api = "chat",
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         max_tokens_field: MaxTokensField = "auto",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
+from ...domain.defaults import DEFAULT_TIMEOUT
 from ...domain.errors import ConfigurationError
 from .wire.adapter import DEFAULT_MAX_RESPONSE_BYTES, HttpClientSource, WireAdapter
 from .wire.errors import Redactor
@@ -52,7 +53,7 @@ class OpenAIAdapter(WireAdapter):
         *,
         api_key: str | Callable[[], str],
         base_url: str | None = None,
-        timeout: float = 60.0,
+        timeout: float = DEFAULT_TIMEOUT,
         api: Api = "chat",
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         max_tokens_field: MaxTokensField = "auto",

@@ -9,7 +9,7 @@ from typing import Any, TextIO
 
 from ...domain.call_options import is_credential_header
 from ...domain.errors import ConfigurationError
-from ...settings.model import ENV_VARS, ROUTING_KEYS, SECRETS, Settings, read_unchecked
+from ...settings import ENV_VARS, ROUTING_KEYS, SECRETS, Settings, read_unchecked
 
 __all__ = ["UsageError", "config_path", "config_show", "load_settings", "provider_url"]
 

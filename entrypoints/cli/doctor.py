@@ -14,8 +14,7 @@ from ...domain.ports import Closeable
 from ...domain.replies import Cost
 from ...domain.usage import UsageReport
 from ...services.client import Client
-from ...settings.model import Settings
-from ...settings.routing import redacted_store
+from ...settings import Settings, redacted_store
 from .config import provider_url
 
 __all__ = ["describe_error", "doctor"]

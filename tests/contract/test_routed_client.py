@@ -407,7 +407,7 @@ def test_a_forked_child_never_takes_from_its_parents_lease(clock: FakeClock) -> 
         pytest.skip(SKIP_REASON)
     from llmport.adapters.budget.redis_store import RedisBudgetStore
     from llmport.domain.budget import Budget
-    from llmport.settings.routing import budget_key
+    from llmport.settings import budget_key
 
     with QuotaServer(MODEL, clock=clock) as server, RedisServer() as redis:
         values = {

@@ -14,7 +14,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from llmport.adapters.telemetry.otel import OpenTelemetry
-from llmport.container.root import Container, _server, build_client
+from llmport.container.factories import server
+from llmport.container.root import Container, build_client
 from llmport.services.client import Client
 from llmport.settings.model import Settings
 
@@ -96,7 +97,7 @@ def settings_for(shape: str, server: LoopbackServer, **extra: Any) -> Settings:
 def traced_client(settings: Settings, otel: Otel, *, capture_content: bool | None = None) -> Client:
     """A client wired as the container wires it, with telemetry sent to ``otel`` and no sleeping."""
     container = Container(settings=settings)
-    address, port = _server(settings)
+    address, port = server(settings)
     telemetry = OpenTelemetry(
         provider=settings.provider or "unknown",
         server_address=address,

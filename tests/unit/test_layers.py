@@ -59,24 +59,16 @@ def package_modules() -> Iterator[tuple[str, Path]]:
         yield dotted.removesuffix(".__init__"), path
 
 
-def _type_only(tree: ast.Module) -> set[int]:
-    """The ids of the import nodes under ``if TYPE_CHECKING:`` (they never run)."""
-    hidden: set[int] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
-            hidden.update(id(inner) for statement in node.body for inner in ast.walk(statement))
-    return hidden
+def imports_of(module: str, path: Path) -> Iterator[tuple[str, int]]:
+    """Every module ``path`` imports, absolute, with its line (relative imports resolved).
 
-
-def imports_of(module: str, path: Path, *, runtime_only: bool = False) -> Iterator[tuple[str, int]]:
-    """Every module ``path`` imports, absolute, with its line (relative imports resolved)."""
+    Imports under ``if TYPE_CHECKING:`` and inside functions count as any other: they are a
+    dependency all the same, and a circle through them is a knot a reader must untie.
+    """
     is_package = path.name == "__init__.py"
     base = module.split(".") if is_package else module.split(".")[:-1]
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    hidden = _type_only(tree) if runtime_only else set()
     for node in ast.walk(tree):
-        if id(node) in hidden:
-            continue
         if isinstance(node, ast.Import):
             for alias in node.names:
                 yield alias.name, node.lineno
@@ -132,16 +124,16 @@ def test_no_import_points_up_a_floor_and_the_domain_uses_only_the_standard_libra
     assert _upward(MODULES) == []
 
 
-def test_no_module_imports_itself_through_a_circle() -> None:
-    # Imports under `if TYPE_CHECKING:` never run, so they cannot close a circle.
-    graph = {module: set() for module in MODULES}
-    for module, path in MODULES.items():
-        for imported, _line in imports_of(module, path, runtime_only=True):
+def _circles(modules: dict[str, Path]) -> list[str]:
+    """Every import circle among ``modules``, each as ``a -> b -> a``."""
+    graph: dict[str, set[str]] = {module: set() for module in modules}
+    for module, path in modules.items():
+        for imported, _line in imports_of(module, path):
             # "from .x import y" may name the module x.y or an attribute of x.
-            target = imported if imported in MODULES else imported.rpartition(".")[0]
-            if target in MODULES and target != module:
+            target = imported if imported in modules else imported.rpartition(".")[0]
+            if target in modules and target != module:
                 graph[module].add(target)
-    circles = []
+    circles: list[str] = []
     state: dict[str, int] = {}
 
     def visit(node: str, trail: list[str]) -> None:
@@ -156,7 +148,50 @@ def test_no_module_imports_itself_through_a_circle() -> None:
     for module in sorted(graph):
         if module not in state:
             visit(module, [module])
-    assert circles == []
+    return circles
+
+
+def test_no_module_imports_itself_through_a_circle_not_even_under_type_checking() -> None:
+    assert _circles(MODULES) == []
+
+
+def test_the_check_catches_a_circle_closed_under_type_checking(tmp_path: Path) -> None:
+    model, checks = tmp_path / "model.py", tmp_path / "checks.py"
+    model.write_text("from .checks import check\n", encoding="utf-8")
+    checks.write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .model import Settings\n",
+        encoding="utf-8",
+    )
+    planted = {"llmport.settings.model": model, "llmport.settings.checks": checks}
+    circle = "llmport.settings.checks -> llmport.settings.model -> llmport.settings.checks"
+    assert _circles(planted) == [circle]
+
+
+# What the other floors may import of settings/: its package (the API) and the module of Settings.
+SETTINGS_API = {"llmport.settings", "llmport.settings.model"}
+
+
+def _private_settings_imports(modules: dict[str, Path]) -> list[str]:
+    found = []
+    for module, path in modules.items():
+        if floor_of(module) == "settings":
+            continue
+        for imported, line in imports_of(module, path):
+            target = imported if imported in MODULES else imported.rpartition(".")[0]
+            if floor_of(target) == "settings" and target not in SETTINGS_API:
+                found.append(f"{path.name}:{line} ({module}) imports {imported}")
+    return found
+
+
+def test_other_floors_reach_settings_only_through_its_api() -> None:
+    assert _private_settings_imports(MODULES) == []
+
+
+def test_the_check_catches_an_import_of_a_private_settings_module(tmp_path: Path) -> None:
+    planted = tmp_path / "doctor.py"
+    planted.write_text("from ...settings.routing import redacted_store\n", encoding="utf-8")
+    problems = _private_settings_imports({"llmport.entrypoints.cli.doctor": planted})
+    assert problems == ["doctor.py:1 (llmport.entrypoints.cli.doctor) imports llmport.settings.routing"]
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from llmport import ConfigurationError, Settings
-from llmport.settings.model import read_unchecked
+from llmport.settings import read_unchecked
 
 ALLOWED = "is not one of openai, azure, azure_v1, fake"
 

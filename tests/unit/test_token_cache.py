@@ -182,3 +182,18 @@ def test_renew_with_claims_asks_the_credential_for_them(clock: FakeClock) -> Non
     cache.token()
     assert cache.renew('{"access_token": {"nbf": {"essential": true}}}') is True
     assert credential.claims == [None, '{"access_token": {"nbf": {"essential": true}}}']
+
+
+def test_reauthenticate_renews_with_the_401s_claims_and_says_whether_a_retry_is_worth_it(
+    clock: FakeClock,
+) -> None:
+    # The one 401 rule the chat and embedding services and the router's deployments all use.
+    same = AccessToken("revoked", clock() + 3600)
+    credential = FakeCredential(same, same, lifetime=3600, clock=clock)
+    cache = TokenCache(credential, clock=clock)
+    cache.token()
+    challenge = '{"access_token": {"nbf": {"essential": true}}}'
+    assert cache.reauthenticate(AuthenticationError("revoked", claims=challenge)) is False
+    assert cache.reauthenticate(AuthenticationError("still revoked")) is True
+    assert credential.claims == [None, challenge, None]
+    assert cache.token() == "fake-token-1"

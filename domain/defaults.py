@@ -1,0 +1,24 @@
+"""The defaults more than one floor uses, each written once: settings, services and adapters import them."""
+
+from __future__ import annotations
+
+__all__ = [
+    "DEFAULT_SCOPE",
+    "DEFAULT_TIMEOUT",
+    "LEASE_SECONDS",
+    "MAX_EMBEDDING_BATCH",
+    "TOKEN_REFRESH_MARGIN",
+]
+
+#: Seconds one HTTP request may take (``timeout``): the adapters' default and the setting's.
+DEFAULT_TIMEOUT = 60.0
+#: The most inputs OpenAI and Azure OpenAI accept in one embeddings request: the default
+#: ``embedding_batch_size`` and its ceiling.
+MAX_EMBEDDING_BATCH = 2048
+#: Seconds before a token's expiry when it stops being handed out (``token_refresh_margin``),
+#: as azure-core refreshes.
+TOKEN_REFRESH_MARGIN = 300.0
+#: Seconds a budget store's lease of room to this process lasts (``lease_seconds``).
+LEASE_SECONDS = 0.25
+#: The Entra ID scope of Azure OpenAI (``scope``).
+DEFAULT_SCOPE = "https://cognitiveservices.azure.com/.default"
