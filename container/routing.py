@@ -12,9 +12,9 @@ from typing import Any
 
 from dependency_injector import providers
 
-from ..domain.budget import Budget, BudgetStore
+from ..domain.budget import Budget
 from ..domain.errors import AuthenticationError
-from ..domain.ports import Closeable
+from ..domain.ports import BudgetStore, Closeable
 from ..services.routing.router import Deployment, Router
 from ..services.token_cache import TokenCache
 from ..settings.model import DeploymentSettings, Settings

@@ -20,7 +20,6 @@ from typing import Any, TypeVar
 import httpx2
 import openai
 
-from ....domain.budget import RateHint
 from ....domain.errors import (
     AuthenticationError,
     BadRequestError,
@@ -40,6 +39,7 @@ from ....domain.errors import (
     StreamInterruptedError,
 )
 from ....domain.redaction import Redactor, redact, unchained
+from .rate_limits import rate_hint_from_headers
 from .transport import ResponseTooLarge
 
 __all__ = [
@@ -97,7 +97,7 @@ def _reset_of_exhausted(headers: Mapping[str, str]) -> float | None:
     The limit whose ``x-ratelimit-remaining-*`` is 0 is the one that refused; when neither says
     0, the later reset is the safe wait.
     """
-    hint = RateHint.from_headers(headers)
+    hint = rate_hint_from_headers(headers)
     if hint is None:
         return None
     exhausted = [
