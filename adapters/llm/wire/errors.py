@@ -242,15 +242,6 @@ def error_from_body(
     inner = fields.get("innererror")
     inner = inner if isinstance(inner, Mapping) else {}
     code = redactor.value(_text(fields.get("code")) or _text(inner.get("code")))
-    said = (
-        _text(fields.get("message"))
-        or _text(fields.get("detail"))
-        or _text(fields.get("error"))
-        or _text(fields.get("error_description"))
-        or (body.strip() if isinstance(body, str) and not body.lstrip().startswith("<") else None)
-    )
-    fallback = f"the provider answered HTTP {status}" if status else "the provider answered with an error"
-    message = redactor(said)[:500] if said else fallback
     details: dict[str, Any] = {
         "provider": provider,
         "status_code": status,
@@ -264,7 +255,21 @@ def error_from_body(
     elif status == 409:
         # A conflict (e.g. a concurrent update on the provider's side) clears on its own.
         details["retryable"] = True
-    return error_class(message, **details)
+    return error_class(_message(body, fields, status, redactor), **details)
+
+
+def _message(body: object, fields: Mapping[str, Any], status: int | None, redactor: Redactor) -> str:
+    """What the provider said (redacted, at most 500 characters), or which status it answered."""
+    said = (
+        _text(fields.get("message"))
+        or _text(fields.get("detail"))
+        or _text(fields.get("error"))
+        or _text(fields.get("error_description"))
+        or (body.strip() if isinstance(body, str) and not body.lstrip().startswith("<") else None)
+    )
+    if said:
+        return redactor(said)[:500]
+    return f"the provider answered HTTP {status}" if status else "the provider answered with an error"
 
 
 def _claims_challenge(header: str) -> str | None:
