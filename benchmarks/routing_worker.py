@@ -60,7 +60,8 @@ def wired_client(config: dict[str, Any]) -> llmport.Client:
     from llmport.adapters.budget.redis_store import RedisBudgetStore
     from llmport.adapters.llm.openai import OpenAIAdapter
     from llmport.container.root import Container, build_client
-    from llmport.domain.budget import Budget, BudgetStore
+    from llmport.domain.budget import Budget
+    from llmport.domain.ports import BudgetStore
     from llmport.services.routing.router import Deployment, Router
 
     store: BudgetStore

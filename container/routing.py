@@ -12,8 +12,8 @@ from typing import Any
 
 from dependency_injector import providers
 
-from ..domain.budget import Budget, BudgetStore
-from ..domain.ports import Closeable
+from ..domain.budget import Budget
+from ..domain.ports import BudgetStore, Closeable
 from ..services.routing.router import Deployment, Router
 from ..services.token_cache import TokenCache
 from ..settings import DeploymentSettings, Settings, budget_key

@@ -1,4 +1,5 @@
-"""The budget store: per-deployment rate budgets, cooldowns and ejection, shared by every process of an app.
+"""The budget store's values: per-deployment rate budgets, cooldowns and ejection (the port,
+``BudgetStore``, is in ``ports.py``; the provider's rate-limit headers are read in the adapters).
 
 A deployment's budget is its requests-per-minute and tokens-per-minute limits, counted over a
 sliding window of 60 one-second buckets. Why buckets and not a fixed minute: a fixed window lets
@@ -32,11 +33,9 @@ probe never settled (its process died) is given up after ``probe_timeout`` secon
 from __future__ import annotations
 
 import math
-import re
 import threading
-from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, runtime_checkable
+from typing import Literal
 
 from .errors import ConfigurationError, ValidationError
 
@@ -44,7 +43,6 @@ __all__ = [
     "BUCKET_LIFETIME",
     "WINDOW_SECONDS",
     "Budget",
-    "BudgetStore",
     "Health",
     "Lease",
     "RateHint",
@@ -54,7 +52,6 @@ __all__ = [
     "Reservation",
     "check_tokens",
     "newest_hint",
-    "parse_reset",
 ]
 
 #: The length of the sliding window the limits are per.
@@ -167,25 +164,6 @@ class RateHint:
     remaining_tokens: int | None = None
     reset_requests: float | None = None
     reset_tokens: float | None = None
-
-    @classmethod
-    def from_headers(cls, headers: Mapping[str, str]) -> RateHint | None:
-        """Read a reply's headers (any case); None when they carry no rate-limit hint.
-
-        Azure's ``-1`` ("unknown") counts as absent; resets may be seconds (``55``, Azure) or
-        durations (``6m0s``, ``20ms``, OpenAI); ``x-rate-limit-reset-tokens`` (Azure's older
-        spelling) is read too.
-        """
-        lower = {name.lower(): value for name, value in headers.items()}
-        hint = cls(
-            remaining_requests=_count(lower.get("x-ratelimit-remaining-requests")),
-            remaining_tokens=_count(lower.get("x-ratelimit-remaining-tokens")),
-            reset_requests=parse_reset(lower.get("x-ratelimit-reset-requests")),
-            reset_tokens=parse_reset(
-                lower.get("x-ratelimit-reset-tokens") or lower.get("x-rate-limit-reset-tokens")
-            ),
-        )
-        return None if hint == cls() else hint
 
 
 def newest_hint(older: RateHint | None, newer: RateHint) -> RateHint:
@@ -303,98 +281,7 @@ class Lease:
             return self.requests, self.tokens
 
 
-_DURATION = re.compile(r"(?P<value>\d+(?:\.\d+)?)(?P<unit>ms|h|m|s)")
-_UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
-def parse_reset(raw: str | None) -> float | None:
-    """Seconds from a reset header: ``55``, ``0.5``, ``1s``, ``6m0s``, ``20ms``; None if unreadable."""
-    if raw is None:
-        return None
-    text = raw.strip()
-    try:
-        seconds = float(text)
-    except ValueError:
-        parts = list(_DURATION.finditer(text))
-        if not parts or "".join(part.group(0) for part in parts) != text:
-            return None
-        seconds = sum(float(part["value"]) * _UNIT[part["unit"]] for part in parts)
-    return seconds if math.isfinite(seconds) and seconds >= 0 else None
-
-
-def _count(raw: str | None) -> int | None:
-    try:
-        value = int(raw.strip()) if raw is not None else -1
-    except ValueError:
-        return None
-    return value if value >= 0 else None
-
-
 def check_tokens(tokens: int) -> None:
     """Raise ValidationError unless ``tokens`` is an integer >= 0 (the adapters share this check)."""
     if isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 0:
         raise ValidationError(f"tokens must be an integer >= 0, not {tokens!r}")
-
-
-@runtime_checkable
-class BudgetStore(Protocol):
-    """Per-deployment budgets, cooldowns and ejection state, possibly shared across processes.
-
-    No method raises because the store's backend failed: a shared store falls back to local
-    state and says so in the log. Bad arguments raise ValidationError.
-    """
-
-    #: The store's time (seconds on an epoch every process sharing it agrees on): cooldowns and
-    #: waits are on it.
-    clock: Callable[[], float]
-
-    def reserve(self, budget: Budget, tokens: int) -> Reservation | Refusal:
-        """Take one request and ``tokens`` from ``budget`` now, or say how long until there is room."""
-        ...
-
-    def reconcile(self, reservation: Reservation, used_tokens: int, hint: RateHint | None = None) -> None:
-        """A reply came: charge or refund the difference from the estimate, keep the provider's
-        hint, reset the failure count and close the circuit (a probe's success restores it)."""
-        ...
-
-    def fail(
-        self,
-        reservation: Reservation,
-        *,
-        cool_until: float | None = None,
-        hint: RateHint | None = None,
-        counts: bool = True,
-    ) -> Health:
-        """The call failed: refund its tokens (the request still counts), cool the deployment
-        until ``cool_until`` (a 429's hint, on the store's clock) and keep the hint. When the
-        failure ``counts`` (a 429 is a busy deployment, not a broken one: pass False), count it
-        and eject at ``eject_after`` (a failed probe ejects at once). Return the health after."""
-        ...
-
-    def cool_down(self, deployment: str, until: float) -> None:
-        """Refuse the deployment until ``until`` (the store's clock); a later cooldown wins."""
-        ...
-
-    def remaining(self, budgets: Sequence[Budget]) -> dict[str, Remaining]:
-        """What each deployment can take now, by deployment id, read in one go."""
-        ...
-
-    def reserve_and_read(
-        self, budget: Budget, tokens: int, budgets: Sequence[Budget]
-    ) -> tuple[Reservation | Refusal, dict[str, Remaining]]:
-        """``reserve(budget, tokens)``, then ``remaining(budgets)``: a router's whole conversation
-        with the store for one call, in one round trip to a shared backend (or none).
-
-        The reservation is exact. The budgets read may be up to a quarter second old while only
-        calls' own reservations and settlements happened since; a store may then answer with the
-        very same mapping again (so that a router knows it for the old read it is). A refusal, a failure, a
-        cooldown or a change of health makes the next answer a fresh read.
-
-        While a deployment has plenty of room, a store may lend room for the next calls with the
-        reservation (``Reservation.lease``, see ``Lease``): the caller takes them from it and
-        settles them on it without asking the store."""
-        ...
-
-    def close(self) -> None:
-        """Release the connections to a shared backend; calls after it are the caller's bug."""
-        ...

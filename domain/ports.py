@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Protocol, runtime_checkable
 
+from .budget import Budget, Health, RateHint, Refusal, Remaining, Reservation
 from .errors import LLMPortError
 from .models import (
     AccessToken,
@@ -18,6 +19,7 @@ from .models import (
 )
 
 __all__ = [
+    "BudgetStore",
     "CallSpan",
     "ChatPort",
     "Closeable",
@@ -159,4 +161,68 @@ class TelemetryPort(Protocol):
 
     def start_call(self, request: ChatRequest | EmbeddingRequest, *, stream: bool = False) -> CallSpan:
         """Open the span of one logical call for ``request`` (its model already resolved)."""
+        ...
+
+
+@runtime_checkable
+class BudgetStore(Protocol):
+    """Per-deployment budgets, cooldowns and ejection state, possibly shared across processes.
+
+    No method raises because the store's backend failed: a shared store falls back to local
+    state and says so in the log. Bad arguments raise ValidationError.
+    """
+
+    #: The store's time (seconds on an epoch every process sharing it agrees on): cooldowns and
+    #: waits are on it.
+    clock: Callable[[], float]
+
+    def reserve(self, budget: Budget, tokens: int) -> Reservation | Refusal:
+        """Take one request and ``tokens`` from ``budget`` now, or say how long until there is room."""
+        ...
+
+    def reconcile(self, reservation: Reservation, used_tokens: int, hint: RateHint | None = None) -> None:
+        """A reply came: charge or refund the difference from the estimate, keep the provider's
+        hint, reset the failure count and close the circuit (a probe's success restores it)."""
+        ...
+
+    def fail(
+        self,
+        reservation: Reservation,
+        *,
+        cool_until: float | None = None,
+        hint: RateHint | None = None,
+        counts: bool = True,
+    ) -> Health:
+        """The call failed: refund its tokens (the request still counts), cool the deployment
+        until ``cool_until`` (a 429's hint, on the store's clock) and keep the hint. When the
+        failure ``counts`` (a 429 is a busy deployment, not a broken one: pass False), count it
+        and eject at ``eject_after`` (a failed probe ejects at once). Return the health after."""
+        ...
+
+    def cool_down(self, deployment: str, until: float) -> None:
+        """Refuse the deployment until ``until`` (the store's clock); a later cooldown wins."""
+        ...
+
+    def remaining(self, budgets: Sequence[Budget]) -> dict[str, Remaining]:
+        """What each deployment can take now, by deployment id, read in one go."""
+        ...
+
+    def reserve_and_read(
+        self, budget: Budget, tokens: int, budgets: Sequence[Budget]
+    ) -> tuple[Reservation | Refusal, dict[str, Remaining]]:
+        """``reserve(budget, tokens)``, then ``remaining(budgets)``: a router's whole conversation
+        with the store for one call, in one round trip to a shared backend (or none).
+
+        The reservation is exact. The budgets read may be up to a quarter second old while only
+        calls' own reservations and settlements happened since; a store may then answer with the
+        very same mapping again (so that a router knows it for the old read it is). A refusal, a failure, a
+        cooldown or a change of health makes the next answer a fresh read.
+
+        While a deployment has plenty of room, a store may lend room for the next calls with the
+        reservation (``Reservation.lease``, see ``Lease``): the caller takes them from it and
+        settles them on it without asking the store."""
+        ...
+
+    def close(self) -> None:
+        """Release the connections to a shared backend; calls after it are the caller's bug."""
         ...

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -242,8 +242,3 @@ def tool_from_dict(spec: Mapping[str, Any]) -> Tool:
             f"a tool dict needs a 'type' (function, mcp, web_search...), got {short(dict(spec))}"
         )
     return HostedTool(spec)
-
-
-def as_tools(tools: Sequence[Tool | Mapping[str, Any]]) -> tuple[Tool, ...]:
-    """Turn a mix of tool objects and OpenAI tool dicts into tool objects."""
-    return tuple(tool_from_dict(t) if isinstance(t, Mapping) else t for t in tools)

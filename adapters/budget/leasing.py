@@ -12,8 +12,16 @@ from __future__ import annotations
 import math
 
 from ...domain.budget import Budget, Lease
+from ...domain.errors import ConfigurationError
 
-__all__ = ["LEASE_FIRST_CALLS", "LEASE_MAX_CALLS", "LEASE_MIN_CALLS", "LEASE_SHARE", "LeaseBook"]
+__all__ = [
+    "LEASE_FIRST_CALLS",
+    "LEASE_MAX_CALLS",
+    "LEASE_MIN_CALLS",
+    "LEASE_SHARE",
+    "LeaseBook",
+    "checked_lease_seconds",
+]
 
 #: A lease takes at most 1/LEASE_SHARE of each limit (the stores grant it only below half of each).
 LEASE_SHARE = 32
@@ -23,6 +31,17 @@ LEASE_MAX_CALLS = 128
 LEASE_MIN_CALLS = 2
 #: ... and for this many when a deployment has had none yet; then as its last one was used.
 LEASE_FIRST_CALLS = 8
+
+
+def checked_lease_seconds(value: object) -> float:
+    """A store's ``lease_seconds``, checked: seconds >= 0 (0: no leases).
+
+    Raises:
+        ConfigurationError: not a finite number of seconds >= 0.
+    """
+    if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+        raise ConfigurationError("lease_seconds must be seconds >= 0")
+    return float(value)
 
 
 class LeaseBook:

@@ -1,4 +1,4 @@
-"""The Lua scripts of the Redis budget store: the rules of ``budget_memory._State``, atomic in Redis.
+"""The Lua scripts of the Redis budget store: the rules of ``window.DeploymentState``, atomic in Redis.
 
 Every script takes KEYS[1] (the window: a hash of ``<second>:r`` and ``<second>:t`` counters) and
 KEYS[2] (the state: cooldown, hints, failures, ejection, probe), both under the deployment's hash
@@ -10,9 +10,12 @@ turns Lua numbers into integers), -1 meaning never.
 from __future__ import annotations
 
 import hashlib
+import logging
 from typing import Any
 
 __all__ = ["CHARGE", "COOL", "FAIL", "RECONCILE", "RELEASE", "REMAINING", "RESERVE", "Scripts"]
+
+logger = logging.getLogger("llmport.budget")
 
 _PRELUDE = """
 local W = 61  -- domain.budget.BUCKET_LIFETIME: a bucket counts until 61 s after its second began
@@ -316,8 +319,15 @@ class Scripts:
         return [*loads, ("SET", self._mark, "1", "NX")]
 
     def loaded_now(self, marked: Any) -> bool:
-        """The scripts are loaded; ``marked`` answered setting the mark. Whether Redis lost its data."""
+        """The scripts are loaded; ``marked`` answered setting the mark. Whether Redis lost its data
+        (then logged on ``llmport.budget``)."""
         self.loaded = True
         lost = marked is not None and not isinstance(marked, Exception) and self._marked
         self._marked = True
+        if lost:
+            logger.warning(
+                "Redis budget store: Redis lost every budget, cooldown and ejection (restarted "
+                "empty, or flushed); they count again from zero. Make Redis keep its data across "
+                "restarts (appendonly yes) if that matters"
+            )
         return lost

@@ -1,9 +1,10 @@
 """The in-process budget store: one lock, one state per deployment; the default (nothing to run).
 
-``adapters/budget_redis.py`` runs the same rules in Lua; the contract suite holds both to them.
+``redis_store.py`` runs the same rules in Lua; the contract suite holds both to them. Each
+deployment's state (its window, hint, cooldown and circuit) is a ``window.DeploymentState``.
 
 Leases: a caller that reads nothing with its reservation (a router's lane, its steady state) may
-be lent room for its next calls, as the Redis store lends it (``adapters/_leasing.py``): counted
+be lent room for its next calls, as the Redis store lends it (``leasing.py``): counted
 in the window at once, in the bucket of the second the lease ends in, granted only to a healthy
 deployment with no failure counted whose every limit (and the provider's hint while it holds)
 stays at most half used with the call and the lease counted. The calls taken from it touch no
@@ -19,193 +20,22 @@ import math
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 
 from ...domain.budget import (
-    BUCKET_LIFETIME,
     Budget,
     Health,
     Lease,
     RateHint,
     Refusal,
-    RefusalReason,
     Remaining,
     Reservation,
     check_tokens,
 )
 from ...domain.defaults import LEASE_SECONDS
-from ...domain.errors import ConfigurationError
-from .leasing import LeaseBook
+from .leasing import LeaseBook, checked_lease_seconds
+from .window import DeploymentState
 
 __all__ = ["MemoryBudgetStore"]
-
-#: A hint without a reset holds this long: a sliding window's count is soon out of date.
-HINT_SECONDS = 1.0
-#: Idle state is forgotten this long after the window (as the Redis keys expire).
-MARGIN_SECONDS = 10
-
-
-@dataclass
-class _State:
-    buckets: dict[int, list[int]] = field(default_factory=dict)  # second -> [requests, tokens]
-    totals: list[int] = field(default_factory=lambda: [0, 0])  # the buckets' sums, kept as they change
-    hint_requests: int | None = None
-    hint_requests_until: float = 0.0
-    hint_tokens: int | None = None
-    hint_tokens_until: float = 0.0
-    cooling_until: float = 0.0
-    failures: int = 0
-    ejected: bool = False
-    open_until: float = 0.0
-    probe_until: float = 0.0
-    touched: float = 0.0
-    expires: float = math.inf  # when the oldest bucket leaves the window
-
-    def prune(self, now: float) -> None:
-        # Buckets are added in time order, so the oldest come first. (A clock that stepped back
-        # leaves a bucket behind a newer one: it is kept until the newer goes, on the safe side.)
-        if now < self.expires:
-            return
-        buckets = self.buckets
-        while buckets:
-            second = next(iter(buckets))
-            if second + BUCKET_LIFETIME > now:
-                self.expires = second + BUCKET_LIFETIME
-                return
-            requests, tokens = buckets.pop(second)
-            self.totals[0] -= requests
-            self.totals[1] -= tokens
-        self.expires = math.inf
-
-    def charge(self, second: int, tokens: int, requests: int = 1) -> None:
-        """Count ``requests`` and ``tokens`` in the bucket of ``second``."""
-        bucket = self.buckets.get(second)
-        if bucket is None:
-            bucket = self.buckets[second] = [0, 0]
-            self.expires = min(self.expires, second + BUCKET_LIFETIME)
-        bucket[0] += requests
-        bucket[1] += tokens
-        self.totals[0] += requests
-        self.totals[1] += tokens
-
-    def release(self, second: int, requests: int, tokens: int) -> None:
-        """Give back ``requests`` and ``tokens`` counted in the bucket of ``second`` (a lease's room left)."""
-        bucket = self.buckets.get(second)
-        if bucket is not None:  # a bucket gone from the window needs no correction
-            for index, amount in ((0, requests), (1, tokens)):
-                after = max(0, bucket[index] - amount)
-                self.totals[index] += after - bucket[index]
-                bucket[index] = after
-
-    def plenty(self, budget: Budget, tokens: int, lease: int, now: float) -> bool:
-        """Whether a call of ``tokens`` just counted leaves every limit, and every live hint, at
-        most half used with a lease of ``lease`` more such calls counted too."""
-        rpm, tpm, (requests, used) = budget.rpm, budget.tpm, self.totals
-        if (rpm is not None and 2 * (requests + lease) > rpm) or (
-            tpm is not None and 2 * (used + lease * tokens) > tpm
-        ):
-            return False
-        # A hint is read as it was before the call spent it.
-        requests_short = (
-            self.hint_requests is not None
-            and now < self.hint_requests_until
-            and self.hint_requests + 1 < 2 * (1 + lease)
-        )
-        tokens_short = (
-            self.hint_tokens is not None
-            and now < self.hint_tokens_until
-            and self.hint_tokens + tokens < 2 * tokens * (1 + lease)
-        )
-        return not (requests_short or tokens_short)
-
-    def health(self, now: float) -> Health:
-        if not self.ejected:
-            return "closed"
-        return "open" if now < self.open_until else "half_open"
-
-    def used(self, index: int) -> int:
-        return self.totals[index]
-
-    def window_wait(self, index: int, need: int, limit: int | None, now: float) -> float:
-        """Seconds until ``need`` more fits under ``limit`` as old buckets leave the window."""
-        if limit is None:
-            return 0.0
-        if need > limit:
-            return math.inf
-        excess = self.totals[index] + need - limit
-        if excess <= 0:
-            return 0.0
-        for second in sorted(self.buckets):
-            excess -= self.buckets[second][index]
-            if excess <= 0:
-                return second + BUCKET_LIFETIME - now
-        return 0.0
-
-    def hint_wait(self, need_requests: int, need_tokens: int, now: float) -> tuple[float, float]:
-        wait_r = wait_t = 0.0
-        if self.hint_requests is not None and now < self.hint_requests_until:
-            wait_r = self.hint_requests_until - now if self.hint_requests < need_requests else 0.0
-        if self.hint_tokens is not None and now < self.hint_tokens_until:
-            wait_t = self.hint_tokens_until - now if self.hint_tokens < need_tokens else 0.0
-        return wait_r, wait_t
-
-    def assess(self, budget: Budget, tokens: int, now: float) -> tuple[RefusalReason, float] | None:
-        """Why ``tokens`` (and one request) cannot go now and for how long; None when they can."""
-        if self.fits(budget, tokens, now):
-            return None
-        if self.cooling_until > now:
-            return "cooling", self.cooling_until - now
-        health = self.health(now)
-        if health == "open":
-            return "ejected", self.open_until - now
-        if health == "half_open" and self.probe_until > now:
-            return "probing", self.probe_until - now
-        hint_r, hint_t = self.hint_wait(1, tokens, now)
-        wait_r = max(self.window_wait(0, 1, budget.rpm, now), hint_r)
-        wait_t = max(self.window_wait(1, tokens, budget.tpm, now), hint_t)
-        if wait_r <= 0 and wait_t <= 0:
-            return None
-        return ("tokens", wait_t) if wait_t >= wait_r else ("requests", wait_r)
-
-    def fits(self, budget: Budget, tokens: int, now: float) -> bool:
-        """The common case, told at once: serving, and room under every limit and live hint."""
-        rpm, tpm, totals = budget.rpm, budget.tpm, self.totals
-        return (
-            self.cooling_until <= now
-            and not self.ejected
-            and (rpm is None or totals[0] < rpm)
-            and (tpm is None or totals[1] + tokens <= tpm)
-            and (self.hint_requests is None or self.hint_requests >= 1 or now >= self.hint_requests_until)
-            and (self.hint_tokens is None or self.hint_tokens >= tokens or now >= self.hint_tokens_until)
-        )
-
-    def take_hint(self, hint: RateHint | None, now: float) -> None:
-        if hint is None:
-            return
-        if hint.remaining_requests is not None:
-            self.hint_requests = hint.remaining_requests
-            reset = hint.reset_requests if hint.reset_requests is not None else HINT_SECONDS
-            self.hint_requests_until = now + reset
-        if hint.remaining_tokens is not None:
-            self.hint_tokens = hint.remaining_tokens
-            reset = hint.reset_tokens if hint.reset_tokens is not None else HINT_SECONDS
-            self.hint_tokens_until = now + reset
-
-    def adjust_tokens(self, second: int, delta: int) -> None:
-        bucket = self.buckets.get(second)
-        if bucket is not None:  # a bucket gone from the window needs no correction
-            after = max(0, bucket[1] + delta)
-            self.totals[1] += after - bucket[1]
-            bucket[1] = after
-
-    def idle(self, now: float) -> bool:
-        self.prune(now)
-        markers = (self.cooling_until, self.open_until, self.probe_until)
-        return (
-            not self.buckets
-            and all(marker <= now for marker in markers)
-            and now - self.touched > BUCKET_LIFETIME + MARGIN_SECONDS
-        )
 
 
 class MemoryBudgetStore:
@@ -224,27 +54,23 @@ class MemoryBudgetStore:
     def __init__(
         self, *, clock: Callable[[], float] = time.time, lease_seconds: float = LEASE_SECONDS
     ) -> None:
-        if not (
-            isinstance(lease_seconds, (int, float)) and math.isfinite(lease_seconds) and lease_seconds >= 0
-        ):
-            raise ConfigurationError("lease_seconds must be seconds >= 0")
         self.clock = clock
         self._lock = threading.Lock()
-        self._book = LeaseBook(float(lease_seconds))
-        self._states: dict[str, _State] = {}
+        self._book = LeaseBook(checked_lease_seconds(lease_seconds))
+        self._states: dict[str, DeploymentState] = {}
         self._swept = 0.0
 
     def __repr__(self) -> str:
         return f"MemoryBudgetStore(deployments={len(self._states)})"
 
-    def _state(self, deployment: str, now: float) -> _State:
+    def _state(self, deployment: str, now: float) -> DeploymentState:
         if now - self._swept >= 1.0:  # forget idle deployments, at most once a second
             self._swept = now
             for name in [name for name, state in self._states.items() if state.idle(now)]:
                 del self._states[name]
         state = self._states.get(deployment)
         if state is None:
-            state = self._states[deployment] = _State()
+            state = self._states[deployment] = DeploymentState()
         state.prune(now)
         state.touched = now
         lease = self._book.open.get(deployment)
@@ -255,20 +81,20 @@ class MemoryBudgetStore:
                 self._collect(state, lease, now)
         return state
 
-    def _give_back(self, state: _State, lease: Lease, now: float) -> None:
+    def _give_back(self, state: DeploymentState, lease: Lease, now: float) -> None:
         """Close ``lease``: its room left goes back to the window, its calls' settlements count."""
         left = lease.close()
         if left is not None:
             state.release(lease.second, *left)
         self._collect(state, lease, now)
 
-    def _collect(self, state: _State, lease: Lease, now: float) -> None:
+    def _collect(self, state: DeploymentState, lease: Lease, now: float) -> None:
         charged, refunded, hint = lease.collect()
         state.adjust_tokens(lease.second, charged)  # a charge, then a refund: neither is cut to 0
         state.adjust_tokens(lease.second, refunded)
         state.take_hint(hint, now)
 
-    def _drop(self, deployment: str, state: _State, now: float) -> None:
+    def _drop(self, deployment: str, state: DeploymentState, now: float) -> None:
         """End the deployment's lease (a failure, a cooldown): calls on it are reserved exactly again."""
         lease = self._book.pop(deployment)
         if lease is not None:
@@ -390,10 +216,7 @@ class MemoryBudgetStore:
         if lease is not None and lease.until > now:  # room lent to this process is room it has
             requests = None if requests is None else requests + lease.requests
             tokens = None if tokens is None else tokens + lease.tokens
-        if state.hint_requests is not None and now < state.hint_requests_until:
-            requests = state.hint_requests if requests is None else min(requests, state.hint_requests)
-        if state.hint_tokens is not None and now < state.hint_tokens_until:
-            tokens = state.hint_tokens if tokens is None else min(tokens, state.hint_tokens)
+        requests, tokens = state.capped(requests, tokens, now)
         return Remaining(
             budget.deployment,
             requests=None if requests is None else max(requests, 0),

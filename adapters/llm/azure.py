@@ -14,6 +14,7 @@ from .wire.adapter import DEFAULT_MAX_RESPONSE_BYTES, HttpClientSource, WireAdap
 from .wire.errors import Redactor
 from .wire.sdk_setup import (
     Api,
+    MakeClient,
     MaxTokensField,
     checked_api_key,
     checked_headers,
@@ -49,7 +50,47 @@ def _endpoint(endpoint: str) -> str:
     return endpoint.rstrip("/")
 
 
-class AzureClassicAdapter(WireAdapter):
+#: Builds an Azure adapter's SDK client from its checked endpoint (no trailing ``/``), its one
+#: credential (a key, or a token provider) and its checked default headers.
+_Credential = str | Callable[[], str]
+_ClientFor = Callable[[str, _Credential, dict[str, str] | None], MakeClient]
+
+
+class _AzureAdapter(WireAdapter):
+    """What both Azure APIs check and build alike: one credential, the endpoint, the headers, the wire."""
+
+    def __init__(
+        self,
+        client_for: _ClientFor,
+        *,
+        provider: str,
+        endpoint: str,
+        api_key: str | None,
+        token_provider: Callable[[], str] | None,
+        timeout: float,
+        api: Api,
+        max_response_bytes: int,
+        max_tokens_field: MaxTokensField,
+        default_headers: Mapping[str, str] | None,
+        http_client: HttpClientSource | None,
+    ) -> None:
+        redactor = Redactor()
+        credential = _one_credential(provider, api_key, token_provider, redactor)
+        root = _endpoint(endpoint)
+        headers = checked_headers(default_headers, redactor)
+        super().__init__(
+            client_for(root, credential, headers),
+            provider=provider,
+            api=api,
+            timeout=timeout,
+            redactor=redactor,
+            max_tokens_field=checked_max_tokens_field(max_tokens_field),
+            max_response_bytes=max_response_bytes,
+            http_client=http_client,
+        )
+
+
+class AzureClassicAdapter(_AzureAdapter):
     """Azure OpenAI's deployments API (``/openai/deployments/{name}/...?api-version=``).
 
     The request's model is the deployment name. A key goes in the ``api-key`` header, a token
@@ -89,36 +130,38 @@ class AzureClassicAdapter(WireAdapter):
     ) -> None:
         if not api_version:
             raise ConfigurationError("api_version is required for Azure classic: set OPENAI_API_VERSION")
-        redactor = Redactor()
-        credential = _one_credential("azure", api_key, token_provider, redactor)
-        azure_endpoint = _endpoint(endpoint)
-        headers = checked_headers(default_headers, redactor)
 
-        def make_client(http_client: httpx2.Client) -> openai.OpenAI:
-            return openai.AzureOpenAI(
-                azure_endpoint=azure_endpoint,
-                api_version=api_version,
-                api_key=credential if isinstance(credential, str) else None,
-                azure_ad_token_provider=None if isinstance(credential, str) else credential,
-                timeout=timeout,
-                max_retries=0,
-                http_client=http_client,
-                default_headers=headers,
-            )
+        def classic_client(root: str, credential: _Credential, headers: dict[str, str] | None) -> MakeClient:
+            def make_client(http_client: httpx2.Client) -> openai.OpenAI:
+                return openai.AzureOpenAI(
+                    azure_endpoint=root,
+                    api_version=api_version,
+                    api_key=credential if isinstance(credential, str) else None,
+                    azure_ad_token_provider=None if isinstance(credential, str) else credential,
+                    timeout=timeout,
+                    max_retries=0,
+                    http_client=http_client,
+                    default_headers=headers,
+                )
+
+            return make_client
 
         super().__init__(
-            make_client,
+            classic_client,
             provider="azure",
-            api=api,
+            endpoint=endpoint,
+            api_key=api_key,
+            token_provider=token_provider,
             timeout=timeout,
-            redactor=redactor,
-            max_tokens_field=checked_max_tokens_field(max_tokens_field),
+            api=api,
             max_response_bytes=max_response_bytes,
+            max_tokens_field=max_tokens_field,
+            default_headers=default_headers,
             http_client=http_client,
         )
 
 
-class AzureV1Adapter(WireAdapter):
+class AzureV1Adapter(_AzureAdapter):
     """Azure OpenAI's v1 API (``/openai/v1/...``, no api-version), through ``openai.OpenAI``.
 
     The request's model is the deployment name. Key and token both travel as
@@ -155,19 +198,22 @@ class AzureV1Adapter(WireAdapter):
         default_headers: Mapping[str, str] | None = None,
         http_client: HttpClientSource | None = None,
     ) -> None:
-        redactor = Redactor()
-        credential = _one_credential("azure_v1", api_key, token_provider, redactor)
-        root = _endpoint(endpoint).removesuffix("/openai/v1")
+        def v1_client(root: str, credential: _Credential, headers: dict[str, str] | None) -> MakeClient:
+            return openai_client(
+                f"{root.removesuffix('/openai/v1')}/openai/v1/", credential, timeout, headers
+            )
+
         super().__init__(
-            openai_client(
-                f"{root}/openai/v1/", credential, timeout, checked_headers(default_headers, redactor)
-            ),
+            v1_client,
             provider="azure_v1",
-            api=api,
+            endpoint=endpoint,
+            api_key=api_key,
+            token_provider=token_provider,
             timeout=timeout,
-            redactor=redactor,
-            max_tokens_field=checked_max_tokens_field(max_tokens_field),
+            api=api,
             max_response_bytes=max_response_bytes,
+            max_tokens_field=max_tokens_field,
+            default_headers=default_headers,
             http_client=http_client,
         )
 

@@ -1,7 +1,9 @@
 """The OpenTelemetry names llmport records, taken from opentelemetry-semantic-conventions.
 
-Imported only by ``OpenTelemetry.__init__`` (it loads opentelemetry): never typed by hand, so a
-convention rename shows up as an import error here, not as a silent drift.
+Imported only when an ``OpenTelemetry`` is built (it loads opentelemetry): never typed by hand, so a
+convention rename shows up as an import error here, not as a silent drift. The GenAI names live in
+the package's ``_incubating`` modules (the conventions are still in development): this module is
+the only one of llmport that imports them.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from typing import Any
 from opentelemetry.context import attach, detach
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as _gen_ai
 from opentelemetry.semconv._incubating.attributes import openai_attributes as _openai
+from opentelemetry.semconv._incubating.metrics import gen_ai_metrics as _gen_ai_metrics
 from opentelemetry.semconv.attributes import error_attributes as _error
 from opentelemetry.semconv.attributes import http_attributes as _http
 from opentelemetry.semconv.attributes import server_attributes as _server
@@ -49,12 +52,18 @@ DIMENSIONS = _gen_ai.GEN_AI_EMBEDDINGS_DIMENSION_COUNT
 TOKEN_TYPE = _gen_ai.GEN_AI_TOKEN_TYPE
 INPUT = _gen_ai.GenAiTokenTypeValues.INPUT.value
 OUTPUT = _gen_ai.GenAiTokenTypeValues.COMPLETION.value  # the value is "output"
+PROVIDER_AZURE_OPENAI = _gen_ai.GenAiProviderNameValues.AZURE_AI_OPENAI.value
+PROVIDER_OPENAI = _gen_ai.GenAiProviderNameValues.OPENAI.value
 SYSTEM_FINGERPRINT = _openai.OPENAI_RESPONSE_SYSTEM_FINGERPRINT
 SERVICE_TIER = _openai.OPENAI_RESPONSE_SERVICE_TIER
 SERVER_ADDRESS = _server.SERVER_ADDRESS
 SERVER_PORT = _server.SERVER_PORT
 ERROR_TYPE = _error.ERROR_TYPE
 HTTP_STATUS = _http.HTTP_RESPONSE_STATUS_CODE
+
+OPERATION_DURATION_METRIC = _gen_ai_metrics.GEN_AI_CLIENT_OPERATION_DURATION
+TOKEN_USAGE_METRIC = _gen_ai_metrics.GEN_AI_CLIENT_TOKEN_USAGE
+TIME_TO_FIRST_CHUNK_METRIC = _gen_ai_metrics.GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK
 
 #: The attributes a metric point carries (the conventions' list for the client histograms).
 METRIC_KEYS = (OPERATION, PROVIDER, REQUEST_MODEL, SERVER_ADDRESS, SERVER_PORT)

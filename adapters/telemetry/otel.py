@@ -24,7 +24,7 @@ from ...domain.models import ChatRequest, EmbeddingRequest
 from .guard import BUILDING, STARTING_SPAN, telemetry_failed
 from .span import OtelCallSpan
 
-__all__ = ["CAPTURE_CONTENT_ENV", "NoTelemetry", "OpenTelemetry", "provider_name"]
+__all__ = ["CAPTURE_CONTENT_ENV", "CallShape", "NoTelemetry", "OpenTelemetry", "provider_name"]
 
 #: The conventions' switch for message content (the one instrumentation-openai-v2 reads).
 CAPTURE_CONTENT_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
@@ -53,13 +53,12 @@ class NoTelemetry:
 
 def provider_name(provider: str) -> str:
     """The conventions' ``gen_ai.provider.name`` for an llmport provider setting."""
-    from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
+    from . import names
 
-    names = gen_ai.GenAiProviderNameValues
     if provider in ("azure", "azure_v1"):
-        return names.AZURE_AI_OPENAI.value
+        return names.PROVIDER_AZURE_OPENAI
     if provider == "openai":
-        return names.OPENAI.value
+        return names.PROVIDER_OPENAI
     return f"llmport.{provider}"
 
 
@@ -75,6 +74,8 @@ class OpenTelemetry:
     stream) the span's name and attributes, and per (response model, error type) the attribute
     sets of the three metric points, handed to every record (the SDK copies them; never mutated
     here). The caches are bounded: past ``_CACHE_LIMIT`` entries, attributes are built per call.
+    What a call's span reads of it is public: ``tracer``, ``names`` (the conventions' names, from
+    ``names.py``), ``capture_content`` and the three histograms.
 
     Args:
         provider: llmport's provider setting (openai, azure, azure_v1, fake).
@@ -87,14 +88,14 @@ class OpenTelemetry:
 
     __slots__ = (
         "_attrs",
-        "_capture",
-        "_names",
         "_provider",
         "_shapes",
-        "_tracer",
+        "capture_content",
         "h_duration",
         "h_tokens",
         "h_ttfc",
+        "names",
+        "tracer",
     )
 
     def __init__(
@@ -111,15 +112,15 @@ class OpenTelemetry:
 
         from . import names
 
-        self._names = names
+        self.names = names
         self._provider = provider
-        self._capture = capture_content
+        self.capture_content = capture_content
         # A provider that raises here costs the client its traces or its metrics, never its build.
         try:
-            self._tracer = trace.get_tracer(_INSTRUMENTATION, tracer_provider=tracer_provider)
+            self.tracer = trace.get_tracer(_INSTRUMENTATION, tracer_provider=tracer_provider)
         except Exception as exc:
             telemetry_failed(BUILDING, exc)
-            self._tracer = trace.NoOpTracer()
+            self.tracer = trace.NoOpTracer()
         try:
             meter = metrics.get_meter(_INSTRUMENTATION, meter_provider=meter_provider)
             self.h_duration, self.h_tokens, self.h_ttfc = _histograms(meter, names)
@@ -134,26 +135,26 @@ class OpenTelemetry:
             if server_port and server_port != 443:
                 attrs[names.SERVER_PORT] = server_port
         self._attrs = attrs
-        self._shapes: dict[tuple[str, str, bool], _Shape] = {}
+        self._shapes: dict[tuple[str, str, bool], CallShape] = {}
 
     @property
     def enabled(self) -> bool:
         return True
 
     def __repr__(self) -> str:
-        return f"OpenTelemetry(provider={self._provider!r}, capture_content={self._capture})"
+        return f"OpenTelemetry(provider={self._provider!r}, capture_content={self.capture_content})"
 
-    def _shape(self, operation: str, model: str, stream: bool) -> _Shape:
+    def _shape(self, operation: str, model: str, stream: bool) -> CallShape:
         key = (operation, model, stream)
         shape = self._shapes.get(key)
         if shape is None:
-            shape = _Shape(self._names, self._attrs, operation, model, stream)
+            shape = CallShape(self.names, self._attrs, operation, model, stream)
             if len(self._shapes) < _CACHE_LIMIT:
                 self._shapes[key] = shape
         return shape
 
     def start_call(self, request: ChatRequest | EmbeddingRequest, *, stream: bool = False) -> OtelCallSpan:
-        names = self._names
+        names = self.names
         if isinstance(request, ChatRequest):
             shape = self._shape(names.CHAT, request.model or "", stream)
             extra = names.chat_request_attributes(request)
@@ -163,7 +164,7 @@ class OpenTelemetry:
         # A copy: an API implementation may keep the dict it is given as the span's own.
         attrs = {**shape.span_attrs, **extra} if extra else dict(shape.span_attrs)
         try:
-            span = self._tracer.start_span(shape.name, kind=names.CLIENT, attributes=attrs)
+            span = self.tracer.start_span(shape.name, kind=names.CLIENT, attributes=attrs)
         except Exception as exc:  # a processor's on_start: the call goes on, with its metrics
             telemetry_failed(STARTING_SPAN, exc)
             span = names.INVALID_SPAN
@@ -172,23 +173,21 @@ class OpenTelemetry:
 
 def _histograms(meter: Any, names: Any) -> tuple[Any, Any, Any]:
     """The three GenAI client histograms: duration, token usage, time to first chunk."""
-    from opentelemetry.semconv._incubating.metrics import gen_ai_metrics
-
     return (
         meter.create_histogram(
-            gen_ai_metrics.GEN_AI_CLIENT_OPERATION_DURATION,
+            names.OPERATION_DURATION_METRIC,
             unit="s",
             description="GenAI operation duration",
             explicit_bucket_boundaries_advisory=names.DURATION_BUCKETS,
         ),
         meter.create_histogram(
-            gen_ai_metrics.GEN_AI_CLIENT_TOKEN_USAGE,
+            names.TOKEN_USAGE_METRIC,
             unit="{token}",
             description="Number of input and output tokens used",
             explicit_bucket_boundaries_advisory=names.TOKEN_BUCKETS,
         ),
         meter.create_histogram(
-            gen_ai_metrics.GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK,
+            names.TIME_TO_FIRST_CHUNK_METRIC,
             unit="s",
             description="Time to receive the first chunk of a streamed reply",
             explicit_bucket_boundaries_advisory=names.DURATION_BUCKETS,
@@ -196,7 +195,7 @@ def _histograms(meter: Any, names: Any) -> tuple[Any, Any, Any]:
     )
 
 
-class _Shape:
+class CallShape:
     """What every call of one (operation, model, stream) shares: span name, attributes, metric sets."""
 
     __slots__ = ("_metric_sets", "_names", "metric_attrs", "name", "span_attrs")

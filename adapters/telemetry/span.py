@@ -1,4 +1,4 @@
-"""One traced call (``_CallSpan``) and its attempts (``_Attempt``), for ``telemetry.OpenTelemetry``.
+"""One traced call (``OtelCallSpan``) and its attempts (``_Attempt``), for ``telemetry.OpenTelemetry``.
 
 Every step that reaches the OpenTelemetry SDK is guarded: what it raises (a span processor, an
 exemplar filter, a view) is handed to ``_otel_guard.telemetry_failed`` and the call goes on, its
@@ -24,7 +24,7 @@ from .guard import (
 )
 
 if TYPE_CHECKING:
-    from .otel import OpenTelemetry, _Shape
+    from .otel import CallShape, OpenTelemetry
 
 __all__ = ["ATTEMPT", "OtelCallSpan"]
 
@@ -46,14 +46,14 @@ class OtelCallSpan:
         "_shape",
         "_span",
         "_started",
-        "_tel",
         "_ttfc",
         "_ttfc_pending",
         "_usage",
+        "telemetry",
     )
 
-    def __init__(self, telemetry: OpenTelemetry, span: Any, shape: _Shape) -> None:
-        self._tel = telemetry
+    def __init__(self, telemetry: OpenTelemetry, span: Any, shape: CallShape) -> None:
+        self.telemetry = telemetry
         self._span = span
         self._shape = shape
         self._started = perf_counter()
@@ -67,7 +67,7 @@ class OtelCallSpan:
 
     @property
     def capture_content(self) -> bool:
-        return self._tel._capture
+        return self.telemetry.capture_content
 
     @property
     def log_fields(self) -> Mapping[str, str]:
@@ -86,7 +86,7 @@ class OtelCallSpan:
     def context(self) -> Any:
         """The OpenTelemetry context with this call's span current (built on first use)."""
         if self._context is None:
-            self._context = self._tel._names.set_span_in_context(self._span)
+            self._context = self.telemetry.names.set_span_in_context(self._span)
         return self._context
 
     def attempt(self, number: int) -> AbstractContextManager[None]:
@@ -97,7 +97,7 @@ class OtelCallSpan:
         return _Attempt(self, number, eager=number > 1)
 
     def retry(self, attempt: int, error: LLMPortError, delay: float, reason: str) -> None:
-        names = self._tel._names
+        names = self.telemetry.names
         attributes: dict[str, Any] = {
             ATTEMPT: attempt,
             "llmport.retry.reason": reason,
@@ -131,7 +131,7 @@ class OtelCallSpan:
         service_tier: str | None = None,
         deployment: str | None = None,
     ) -> None:
-        names = self._tel._names
+        names = self.telemetry.names
         # One set_attributes call: the SDK takes its span lock once, not once per attribute.
         attributes: dict[str, Any] = {}
         if self._ttfc_pending:
@@ -163,7 +163,7 @@ class OtelCallSpan:
         self._set(attributes)
 
     def embedding_reply(self, reply: EmbeddingResponse) -> None:
-        names = self._tel._names
+        names = self.telemetry.names
         attributes: dict[str, Any] = {}
         if reply.model:
             attributes[names.RESPONSE_MODEL] = reply.model
@@ -179,7 +179,7 @@ class OtelCallSpan:
         self._set(attributes)
 
     def content(self, input_messages: str | None, output_messages: str | None) -> None:
-        names = self._tel._names
+        names = self.telemetry.names
         attributes: dict[str, Any] = {}
         if input_messages is not None:
             attributes[names.INPUT_MESSAGES] = input_messages
@@ -198,7 +198,7 @@ class OtelCallSpan:
         if self._ended:
             return
         self._ended = True
-        names = self._tel._names
+        names = self.telemetry.names
         error_type: str | None = None
         if error is not None:
             error_type = type(error).__name__
@@ -228,7 +228,7 @@ class OtelCallSpan:
         self._record(duration, error_type)
 
     def _record(self, duration: float, error_type: str | None) -> None:
-        tel = self._tel
+        tel = self.telemetry
         point, input_point, output_point = self._shape.metric_sets(self._model, error_type)
         _record(tel.h_duration, duration, point)
         if self._ttfc is not None:
@@ -269,7 +269,7 @@ class _Attempt:
     def _start(self, start_time: int | None = None) -> Any:
         call = self._call
         try:
-            return call._tel._tracer.start_span(
+            return call.telemetry.tracer.start_span(
                 ATTEMPT, context=call.context(), attributes={ATTEMPT: self._number}, start_time=start_time
             )
         except Exception as exc:
@@ -278,7 +278,7 @@ class _Attempt:
 
     def __enter__(self) -> None:
         call = self._call
-        names = call._tel._names
+        names = call.telemetry.names
         try:
             if not self._eager:
                 self._started_ns = time_ns()
@@ -293,7 +293,7 @@ class _Attempt:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
         if self._token is not None:
             try:
-                self._call._tel._names.detach(self._token)
+                self._call.telemetry.names.detach(self._token)
             except Exception as error:
                 telemetry_failed(SWITCHING_CONTEXT, error)
         failed = exc is not None and not isinstance(exc, GeneratorExit)
@@ -303,7 +303,7 @@ class _Attempt:
             self._finish(exc if failed else None)
 
     def _finish(self, exc: BaseException | None) -> None:
-        names = self._call._tel._names
+        names = self._call.telemetry.names
         span = self._span
         try:
             if exc is not None:

@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TypeVar, cast
 
-from ...domain.budget import BudgetStore, Lease, RateHint, Refusal, Remaining, Reservation
+from ...domain.budget import Lease, RateHint, Refusal, Remaining, Reservation
 from ...domain.deadline import current_deadline
 from ...domain.errors import (
     AuthenticationError,
@@ -42,7 +42,7 @@ from ...domain.errors import (
     StreamInterruptedError,
 )
 from ...domain.models import ChatChunk, ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse
-from ...domain.ports import ChatPort, Closeable, EmbeddingPort, ForkAware
+from ...domain.ports import BudgetStore, ChatPort, Closeable, EmbeddingPort, ForkAware
 from ...domain.replies import served_by
 from .plan import (
     LOGGER,

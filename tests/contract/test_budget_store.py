@@ -24,7 +24,9 @@ from clock import START, FakeClock
 from redis_server import BINARY, SKIP_REASON, RedisServer
 
 from llmport.adapters.budget.memory import MemoryBudgetStore
-from llmport.domain.budget import Budget, BudgetStore, RateHint, Refusal, Reservation
+from llmport.adapters.llm.wire.rate_limits import rate_hint_from_headers
+from llmport.domain.budget import Budget, Refusal, Reservation
+from llmport.domain.ports import BudgetStore
 
 needs_redis = pytest.mark.skipif(BINARY is None, reason=SKIP_REASON)
 
@@ -115,7 +117,7 @@ def test_remaining_reads_several_deployments_in_one_call(store: Any, clock: Fake
 
 def test_the_providers_hint_caps_the_budget_until_its_reset(store: Any, clock: FakeClock) -> None:
     budget = Budget("d1", rpm=100, tpm=10_000)
-    hint = RateHint.from_headers({"X-RateLimit-Remaining-Tokens": "50", "x-ratelimit-reset-tokens": "10"})
+    hint = rate_hint_from_headers({"X-RateLimit-Remaining-Tokens": "50", "x-ratelimit-reset-tokens": "10"})
     store.reconcile(granted(store.reserve(budget, 10)), 10, hint)
     assert store.remaining([budget])["d1"].tokens == 50
     answer = refused(store.reserve(budget, 60))

@@ -13,6 +13,7 @@ from clock import FakeClock
 from quota_server import QuotaServer, QuotaStats
 
 import llmport
+from llmport.adapters.llm.wire.rate_limits import rate_hint_from_headers
 from llmport.domain.budget import RateHint
 from llmport.domain.errors import RateLimitedError
 
@@ -73,7 +74,7 @@ def test_tokens_per_minute_count_the_prompt_estimate_and_max_tokens(
         "40000",
         "40",
     )
-    hint = RateHint.from_headers(headers)  # what a router's budget store will read
+    hint = rate_hint_from_headers(headers)  # what a router's budget store will read
     assert hint == RateHint(remaining_requests=1, remaining_tokens=12, reset_requests=40, reset_tokens=40)
     assert post(server, {**CHAT, "max_tokens": 8})[0] == 200  # 12 tokens still fit
     assert server.stats == QuotaStats(requests=4, accepted=3, accepted_tokens=100, throttled=1)

@@ -515,10 +515,10 @@ def test_a_routed_call_costs_one_round_trip_to_redis_in_steady_state(clock: Fake
         for _ in range(20):
             assert router.complete(request).deployment == "ptu"
         assert Counting.round_trips == 20
-        waiting = dict(store._settling)  # the last settlement waits for the next request ...
+        waiting = dict(store._ledger.settling)  # the last settlement waits for the next request ...
         router.close()
         store.close()  # ... or for close()
-        assert len(waiting) == 1 and not store._settling
+        assert len(waiting) == 1 and not store._ledger.settling
 
 
 def test_settling_keeps_the_max_tokens_the_provider_counts_so_a_busy_deployment_meets_no_429(

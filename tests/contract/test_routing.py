@@ -20,7 +20,7 @@ from routing_helpers import routing_events, watch_routing
 from llmport.adapters.budget.memory import MemoryBudgetStore
 from llmport.adapters.fakes import FakeChat, FakeStreamBreak
 from llmport.adapters.llm.openai import OpenAIAdapter
-from llmport.domain.budget import Budget, BudgetStore, Reservation
+from llmport.domain.budget import Budget, Reservation
 from llmport.domain.deadline import Deadline, deadline_scope
 from llmport.domain.errors import (
     BadRequestError,
@@ -31,6 +31,7 @@ from llmport.domain.errors import (
 )
 from llmport.domain.messages import Message
 from llmport.domain.models import ChatChunk, ChatRequest, ChatResponse, EmbeddingRequest
+from llmport.domain.ports import BudgetStore
 from llmport.services.retry import Retrier, RetryPolicy
 from llmport.services.routing.router import Deployment, Router
 

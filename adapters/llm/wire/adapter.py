@@ -12,7 +12,6 @@ from typing import Any, TypeVar
 import httpx2
 import openai
 
-from ....domain.budget import RateHint
 from ....domain.call_options import CallOptions, current_call_options
 from ....domain.errors import (
     BadRequestError,
@@ -34,6 +33,7 @@ from .chat_stream import ChatStreamReader
 from .embeddings import embedding_body, iter_sse, parse_embeddings
 from .errors import Redactor, error_from_body, request_id_of, translated, unchained
 from .max_tokens import MaxTokensChoice
+from .rate_limits import rate_hint_of_reply
 from .responses import parse_response, responses_body
 from .responses_stream import ResponsesStreamReader
 from .sdk_setup import Api, MakeClient, MaxTokensField
@@ -222,7 +222,7 @@ class WireAdapter:
             # Some gateways and OpenAI-compatible servers answer 200 with only an error inside.
             raise error_from_body(data, None, self.provider, self._redactor, request_id)
         reply = self._parsed(partial(parse, data, request_id, apim_request_id), request_id)
-        hint = _rate_hint(response.headers)
+        hint = rate_hint_of_reply(response.headers)
         if hint is not None:
             _attach(reply, "rate_limits", hint)
         if self.deployment_name is not None:
@@ -297,7 +297,7 @@ class WireAdapter:
         # Until a chunk is handed out, a broken connection is like one under complete(): the
         # retry policy may try again; after it, a retry would repeat text, so it is final.
         started = False
-        hint = _rate_hint(response.headers)
+        hint = rate_hint_of_reply(response.headers)
         deployment = self.deployment_name
         try:
             events = iter_sse(response.iter_lines())
@@ -378,21 +378,6 @@ def _model(model: str | None, setting: str) -> str:
             f"no model given: set {setting} (the model, or the deployment name on Azure)"
         )
     return model
-
-
-_RATE_HEADERS = (
-    "x-ratelimit-remaining-requests",
-    "x-ratelimit-remaining-tokens",
-    "x-ratelimit-reset-requests",
-    "x-ratelimit-reset-tokens",
-    "x-rate-limit-reset-tokens",
-)
-
-
-def _rate_hint(headers: Any) -> RateHint | None:
-    """The reply's rate-limit headers as a RateHint (httpx's headers are read case-insensitively)."""
-    found = {name: value for name in _RATE_HEADERS if (value := headers.get(name)) is not None}
-    return RateHint.from_headers(found) if found else None
 
 
 def _attach(reply: object, name: str, value: object) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ....domain.models import ChatChunk, ToolCallDelta
+from ....domain.models import ChatChunk, TokenLogprob, ToolCallDelta, Usage
 from .chat import filtered_error, logprobs_of, stream_error, usage_of
 
 __all__ = ["ChatStreamReader"]
@@ -54,36 +54,73 @@ class ChatStreamReader:
             self._filters["prompt_filter_results"] = data["prompt_filter_results"]
             self._filters_pending = True
         usage = usage_of(data["usage"]) if data.get("usage") else None
-        text, refusal, reasoning, finish, brought_filters, index = "", "", "", None, False, 0
-        deltas: tuple[ToolCallDelta, ...] = ()
-        logprobs = None
-        choices = data.get("choices") or ()
+        choices = data.get("choices")
         if choices:
-            choice = choices[0]
-            delta = choice.get("delta") or {}
-            text = delta.get("content") or ""
-            refusal = delta.get("refusal") or ""
-            reasoning = delta.get("reasoning_content") or ""
-            deltas = tuple(_tool_delta(i, d) for i, d in enumerate(delta.get("tool_calls") or ()))
-            finish = choice.get("finish_reason") or delta.get("finish_reason")
-            index = choice.get("index") or 0
-            if choice.get("logprobs"):
-                logprobs = logprobs_of(choice["logprobs"].get("content"))
-            if choice.get("content_filter_results"):
-                self._filters["content_filter_results"] = choice["content_filter_results"]
-                self._filters_pending = brought_filters = True
-            if finish == "content_filter":
-                raise filtered_error(choice.get("content_filter_results"), self.request_id)
-        elif usage is None:
+            return self._choice(data, choices[0], usage)
+        return None if usage is None else self._chunk(data, usage=usage)
+
+    def _choice(
+        self, data: Mapping[str, Any], choice: Mapping[str, Any], usage: Usage | None
+    ) -> ChatChunk | None:
+        """The chunk of an event's first choice; None when it brings nothing."""
+        delta = choice.get("delta") or {}
+        finish = choice.get("finish_reason") or delta.get("finish_reason")
+        brought_filters = self._keep_filters(choice, finish)
+        logprobs = logprobs_of(choice["logprobs"].get("content")) if choice.get("logprobs") else None
+        text = delta.get("content") or ""
+        refusal = delta.get("refusal") or ""
+        reasoning = delta.get("reasoning_content") or ""
+        calls = delta.get("tool_calls")
+        deltas = tuple(_tool_delta(i, d) for i, d in enumerate(calls)) if calls else ()
+        # any() of a tuple, not a chain of `or`: one branch, and as fast for a text delta.
+        if not any((text, refusal, reasoning, deltas, finish, usage, brought_filters, logprobs)):
             return None
-        if not (text or refusal or reasoning or deltas or finish or usage or brought_filters or logprobs):
-            return None
+        return self._chunk(
+            data,
+            text=text,
+            tool_calls=deltas,
+            finish_reason=finish,
+            usage=usage,
+            refusal=refusal,
+            reasoning=reasoning,
+            logprobs=logprobs,
+            index=choice.get("index") or 0,
+        )
+
+    def _keep_filters(self, choice: Mapping[str, Any], finish: str | None) -> bool:
+        """Keep the choice's content filter results; whether it brought some.
+
+        Raises:
+            ContentFilteredError: the filter cut the reply.
+        """
+        results = choice.get("content_filter_results")
+        if results:
+            self._filters["content_filter_results"] = results
+            self._filters_pending = True
+        if finish == "content_filter":
+            raise filtered_error(results, self.request_id)
+        return bool(results)
+
+    def _chunk(
+        self,
+        data: Mapping[str, Any],
+        *,
+        text: str = "",
+        tool_calls: tuple[ToolCallDelta, ...] = (),
+        finish_reason: str | None = None,
+        usage: Usage | None = None,
+        refusal: str = "",
+        reasoning: str = "",
+        logprobs: tuple[TokenLogprob, ...] | None = None,
+        index: int = 0,
+    ) -> ChatChunk:
+        """The chunk to yield, carrying the filter results gathered since the last one that did."""
         content_filter = dict(self._filters) if self._filters_pending else None
         self._filters_pending = False
         return ChatChunk(
             text=text,
-            tool_calls=deltas,
-            finish_reason=finish,
+            tool_calls=tool_calls,
+            finish_reason=finish_reason,
             usage=usage,
             model=data.get("model") or "",
             request_id=self.request_id,
@@ -97,7 +134,7 @@ class ChatStreamReader:
             system_fingerprint=data.get("system_fingerprint"),
             service_tier=data.get("service_tier"),
             apim_request_id=self.apim_request_id,
-            parse=self._parser if finish else None,
+            parse=self._parser if finish_reason else None,
             raw=data,
         )
 

@@ -20,7 +20,6 @@ from typing import Any, TypeVar
 import httpx2
 import openai
 
-from ....domain.budget import RateHint
 from ....domain.errors import (
     AuthenticationError,
     BadRequestError,
@@ -40,6 +39,7 @@ from ....domain.errors import (
     StreamInterruptedError,
 )
 from ....domain.redaction import Redactor, redact, unchained
+from .rate_limits import rate_hint_from_headers
 from .transport import ResponseTooLarge
 
 __all__ = [
@@ -97,7 +97,7 @@ def _reset_of_exhausted(headers: Mapping[str, str]) -> float | None:
     The limit whose ``x-ratelimit-remaining-*`` is 0 is the one that refused; when neither says
     0, the later reset is the safe wait.
     """
-    hint = RateHint.from_headers(headers)
+    hint = rate_hint_from_headers(headers)
     if hint is None:
         return None
     exhausted = [
@@ -242,15 +242,6 @@ def error_from_body(
     inner = fields.get("innererror")
     inner = inner if isinstance(inner, Mapping) else {}
     code = redactor.value(_text(fields.get("code")) or _text(inner.get("code")))
-    said = (
-        _text(fields.get("message"))
-        or _text(fields.get("detail"))
-        or _text(fields.get("error"))
-        or _text(fields.get("error_description"))
-        or (body.strip() if isinstance(body, str) and not body.lstrip().startswith("<") else None)
-    )
-    fallback = f"the provider answered HTTP {status}" if status else "the provider answered with an error"
-    message = redactor(said)[:500] if said else fallback
     details: dict[str, Any] = {
         "provider": provider,
         "status_code": status,
@@ -264,7 +255,21 @@ def error_from_body(
     elif status == 409:
         # A conflict (e.g. a concurrent update on the provider's side) clears on its own.
         details["retryable"] = True
-    return error_class(message, **details)
+    return error_class(_message(body, fields, status, redactor), **details)
+
+
+def _message(body: object, fields: Mapping[str, Any], status: int | None, redactor: Redactor) -> str:
+    """What the provider said (redacted, at most 500 characters), or which status it answered."""
+    said = (
+        _text(fields.get("message"))
+        or _text(fields.get("detail"))
+        or _text(fields.get("error"))
+        or _text(fields.get("error_description"))
+        or (body.strip() if isinstance(body, str) and not body.lstrip().startswith("<") else None)
+    )
+    if said:
+        return redactor(said)[:500]
+    return f"the provider answered HTTP {status}" if status else "the provider answered with an error"
 
 
 def _claims_challenge(header: str) -> str | None:

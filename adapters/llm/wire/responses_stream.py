@@ -70,14 +70,22 @@ class ResponsesStreamReader:
             index = self._tool_index.setdefault(data["output_index"], len(self._tool_index))
             return self._chunk(data, tool_calls=(ToolCallDelta(index, arguments=data.get("delta") or ""),))
         if kind in ("response.failed", "error"):
-            error = (data.get("response") or {}).get("error") or data
-            raise StreamInterruptedError(
-                f"the provider reported an error mid-stream: "
-                f"{redact(str(error.get('message') or 'no reason given'))}",
-                code=error.get("code"),
-                request_id=self.request_id,
-            )
+            raise self._failed(data)
         self._pending.append(stream_event(data))
+        return self._event(kind, data)
+
+    def _failed(self, data: Mapping[str, Any]) -> StreamInterruptedError:
+        """The error a ``response.failed`` or ``error`` event reports."""
+        error = (data.get("response") or {}).get("error") or data
+        return StreamInterruptedError(
+            f"the provider reported an error mid-stream: "
+            f"{redact(str(error.get('message') or 'no reason given'))}",
+            code=error.get("code"),
+            request_id=self.request_id,
+        )
+
+    def _event(self, kind: Any, data: Mapping[str, Any]) -> ChatChunk | None:
+        """An event kept for the next chunk's ``events``: what it changes, and its chunk if any."""
         if kind in ("response.created", "response.in_progress", "response.queued"):
             response = data.get("response") or {}
             self._model = response.get("model") or self._model

@@ -20,10 +20,10 @@ from typing import Any, TypeVar
 
 import httpcore2
 import httpx2
-import openai
 
 from ....domain.deadline import current_deadline
 from ....domain.errors import ConfigurationError
+from ._httpx_private import TransportBuildingClient, client_transports, network_backend, set_network_backend
 from .tls import shared_ssl_context
 
 __all__ = [
@@ -185,29 +185,14 @@ class _LimitedTransport(httpx2.HTTPTransport):
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
-        # httpx builds its connection pool (or proxy pool) without a way to pass a network
-        # backend; every one of them keeps it in this attribute. openai<4 pins httpx2, and the
-        # contract tests exercise the wrapper, so a rename would fail loudly, not silently.
-        pool: Any = self._pool
-        pool._network_backend = _LimitedBackend(pool._network_backend)
+        # httpx builds its connection pool (or proxy pool) without a way to pass a network backend.
+        set_network_backend(self, _LimitedBackend(network_backend(self)))
 
 
-class _LimitedClient(openai.DefaultHttpxClient):
-    """The SDK's default httpx client (its timeouts, limits, redirects), on limited transports.
+class _LimitedClient(TransportBuildingClient):
+    """The SDK's default httpx client (its timeouts, limits, redirects), on limited transports only."""
 
-    httpx builds its transports through these two methods (with keyword arguments), the proxy
-    ones from the environment included, so no request can bypass the limits.
-    """
-
-    def _init_transport(  # type: ignore[override]  # httpx passes these by keyword only
-        self, transport: httpx2.BaseTransport | None = None, **options: Any
-    ) -> httpx2.BaseTransport:
-        return transport or _LimitedTransport(**options)
-
-    def _init_proxy_transport(  # type: ignore[override]  # httpx passes these by keyword only
-        self, proxy: httpx2.Proxy, **options: Any
-    ) -> httpx2.BaseTransport:
-        return _LimitedTransport(proxy=proxy, **options)
+    make_transport = _LimitedTransport
 
 
 def guarded_http_client(timeout: float) -> httpx2.Client:
@@ -229,22 +214,21 @@ def guard_user_client(client: object) -> httpx2.Client:
 
     Raises:
         ConfigurationError: it is not an ``httpx2.Client``, or a transport is not httpx's own
-            ``HTTPTransport`` (through which alone the deadline and the byte cap can be kept).
+            ``HTTPTransport`` (through which alone the deadline and the byte cap can be kept), or
+            the installed httpx2 is not one llmport was tested with (``_httpx_private.py``).
     """
     if not isinstance(client, httpx2.Client):
         raise ConfigurationError(
             f"http_client must be an httpx2.Client (or a callable returning one), got {type(client).__name__}"
         )
-    mounts: Any = client._mounts  # httpx keeps the proxy transports here, by URL pattern
-    transports = [client._transport, *(t for t in mounts.values() if t is not None)]
-    for transport in transports:
+    for transport in client_transports(client):
         if not isinstance(transport, httpx2.HTTPTransport):
             raise ConfigurationError(
                 f"http_client: its transport {type(transport).__name__} is not an httpx2.HTTPTransport; "
                 "llmport bounds every call by its deadline and max_response_bytes only through httpx's own "
                 "transport: configure proxy=, verify=, cert= on the httpx2.Client instead"
             )
-        pool: Any = transport._pool
-        if not isinstance(pool._network_backend, _LimitedBackend):
-            pool._network_backend = _LimitedBackend(pool._network_backend)
+        backend = network_backend(transport)
+        if not isinstance(backend, _LimitedBackend):
+            set_network_backend(transport, _LimitedBackend(backend))
     return client
