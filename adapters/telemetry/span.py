@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from time import perf_counter, time_ns
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from ...domain.errors import LLMPortError
 from ...domain.models import EmbeddingResponse, Usage
@@ -23,10 +23,33 @@ from .guard import (
     telemetry_failed,
 )
 
-if TYPE_CHECKING:
-    from .otel import CallShape, OpenTelemetry
-
 __all__ = ["ATTEMPT", "OtelCallSpan"]
+
+_MetricSets = tuple[dict[str, Any], dict[str, Any], dict[str, Any]]
+
+
+class CallShape(Protocol):
+    """What a span needs of ``otel.CallShape`` (typed here so that span.py does not import otel.py)."""
+
+    def metric_sets(self, response_model: str, error_type: str | None) -> _MetricSets: ...
+
+
+class OpenTelemetry(Protocol):
+    """What a span needs of ``otel.OpenTelemetry``: the tracer, the names, the histograms."""
+
+    @property
+    def names(self) -> Any: ...
+    @property
+    def capture_content(self) -> bool: ...
+    @property
+    def tracer(self) -> Any: ...
+    @property
+    def h_duration(self) -> Any: ...
+    @property
+    def h_tokens(self) -> Any: ...
+    @property
+    def h_ttfc(self) -> Any: ...
+
 
 ATTEMPT = "llmport.attempt"  # the attempt span's name and the attribute numbering attempts
 _REQUEST_ID = "llmport.request_id"
