@@ -13,19 +13,16 @@ from ..domain.call_options import CallOptions
 from ..domain.conversations import MessagesLike
 from ..domain.errors import ClientClosedError
 from ..domain.models import (
-    Api,
     ChatChunk,
+    ChatRequest,
     ChatResponse,
     EmbeddingRequest,
     EmbeddingResponse,
-    Reasoning,
-    ResponseFormat,
-    Tool,
 )
 from ..domain.redaction import bare_failures, entry
 from ..domain.usage import UsageReport
 from .chat import ChatService
-from .chat_request import chat_request
+from .chat_request import chat_call, check_keywords, takes_arguments_of
 from .embeddings import EmbeddingService
 from .usage import Accounting, Pricing
 
@@ -115,36 +112,8 @@ class Client:
         return view
 
     @entry
-    def chat(
-        self,
-        prompt: MessagesLike,
-        *,
-        system: str | None = None,
-        model: str | None = None,
-        temperature: float | None = None,
-        top_p: float | None = None,
-        max_tokens: int | None = None,
-        stop: str | Sequence[str] | None = None,
-        seed: int | None = None,
-        tools: Sequence[Tool | Mapping[str, Any]] | None = (),
-        tool_choice: str | None = None,
-        response_format: ResponseFormat | type[Any] | None = None,
-        user: str | None = None,
-        extra: Mapping[str, Any] | None = None,
-        api: Api | None = None,
-        n: int | None = None,
-        logprobs: bool | None = None,
-        top_logprobs: int | None = None,
-        parallel_tool_calls: bool | None = None,
-        reasoning: Reasoning | None = None,
-        instructions: str | None = None,
-        previous_response_id: str | None = None,
-        store: bool | None = None,
-        max_retries: int | None = None,
-        timeout: float | None = None,
-        deadline: float | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> ChatResponse:
+    @takes_arguments_of(chat_call)
+    def chat(self, prompt: MessagesLike, **options: Any) -> ChatResponse:
         """Send a conversation and return the whole reply.
 
         Args:
@@ -178,67 +147,13 @@ class Client:
             ClientClosedError: the client was closed.
             LLMPortError: any other failure, as a subclass that says what happened.
         """
-        self._check_open()
-        options = _per_call(self._options, max_retries, timeout, deadline, headers)
-        root = self._root
-        request = chat_request(
-            prompt,
-            system=system,
-            model=model,
-            temperature=temperature,
-            top_p=top_p,
-            max_tokens=max_tokens,
-            stop=stop,
-            seed=seed,
-            tools=tools,
-            tool_choice=tool_choice,
-            response_format=response_format,
-            user=user,
-            extra=extra,
-            api=api,
-            n=n,
-            logprobs=logprobs,
-            top_logprobs=top_logprobs,
-            parallel_tool_calls=parallel_tool_calls,
-            reasoning=reasoning,
-            instructions=instructions,
-            previous_response_id=previous_response_id,
-            store=store,
-        )
-        response = root._chat.complete(request, options)
+        root, request, call = self._chat_call(prompt, options, "chat")
+        response = root._chat.complete(request, call)
         return root._accounting.reply(request.model or root._chat_model, response)
 
     @entry
-    def stream(
-        self,
-        prompt: MessagesLike,
-        *,
-        system: str | None = None,
-        model: str | None = None,
-        temperature: float | None = None,
-        top_p: float | None = None,
-        max_tokens: int | None = None,
-        stop: str | Sequence[str] | None = None,
-        seed: int | None = None,
-        tools: Sequence[Tool | Mapping[str, Any]] | None = (),
-        tool_choice: str | None = None,
-        response_format: ResponseFormat | type[Any] | None = None,
-        user: str | None = None,
-        extra: Mapping[str, Any] | None = None,
-        api: Api | None = None,
-        n: int | None = None,
-        logprobs: bool | None = None,
-        top_logprobs: int | None = None,
-        parallel_tool_calls: bool | None = None,
-        reasoning: Reasoning | None = None,
-        instructions: str | None = None,
-        previous_response_id: str | None = None,
-        store: bool | None = None,
-        max_retries: int | None = None,
-        timeout: float | None = None,
-        deadline: float | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> Iterator[ChatChunk]:
+    @takes_arguments_of(chat_call)
+    def stream(self, prompt: MessagesLike, **options: Any) -> Iterator[ChatChunk]:
         """Send a conversation and yield the reply as it is generated (arguments as :meth:`chat`).
 
         The request is validated now; it is sent on the first ``next()``. The last chunk carries
@@ -250,34 +165,8 @@ class Client:
             StreamInterruptedError: the stream broke after it had started.
             LLMPortError: any other failure.
         """
-        self._check_open()
-        options = _per_call(self._options, max_retries, timeout, deadline, headers)
-        root = self._root
-        request = chat_request(
-            prompt,
-            system=system,
-            model=model,
-            temperature=temperature,
-            top_p=top_p,
-            max_tokens=max_tokens,
-            stop=stop,
-            seed=seed,
-            tools=tools,
-            tool_choice=tool_choice,
-            response_format=response_format,
-            user=user,
-            extra=extra,
-            api=api,
-            n=n,
-            logprobs=logprobs,
-            top_logprobs=top_logprobs,
-            parallel_tool_calls=parallel_tool_calls,
-            reasoning=reasoning,
-            instructions=instructions,
-            previous_response_id=previous_response_id,
-            store=store,
-        )
-        chunks = root._chat.stream(request, options)
+        root, request, call = self._chat_call(prompt, options, "stream")
+        chunks = root._chat.stream(request, call)
         return bare_failures(root._accounting.stream(request.model or root._chat_model, chunks))
 
     @entry
@@ -324,6 +213,18 @@ class Client:
         """In a forked child: new locks (a parent thread may have held one); the totals stay."""
         self._lock = threading.Lock()
         self._accounting.ledger.after_fork()
+
+    def _chat_call(
+        self, prompt: MessagesLike, options: dict[str, Any], method: str
+    ) -> tuple[Client, ChatRequest, CallOptions | None]:
+        """The client that serves a chat or stream call (the root), its request and its options."""
+        self._check_open()
+        try:
+            request, call = chat_call(prompt, **options)
+        except TypeError:
+            check_keywords(f"Client.{method}", options)  # a misspelt keyword is named as Python would
+            raise
+        return self._root, request, self._options if call is None else call.over(self._options)
 
     def _check_open(self) -> None:
         # Read without the lock: a call racing close() is the services' and adapters' business.
