@@ -29,7 +29,7 @@ from .usage import Accounting, Pricing
 if TYPE_CHECKING:
     from ..settings.model import Settings
 
-__all__ = ["Client"]
+__all__ = ["Client", "composition_root", "swap_services"]
 
 
 class Client:
@@ -51,9 +51,9 @@ class Client:
         self._chat = chat
         self._embeddings = embeddings
         self.settings = settings
-        #: The composition root that built this client, or None. Typed opaquely because services
-        #: must not depend on the container; ``llmport.testing.override`` reaches the adapters through it.
-        self.container = container
+        # The composition root that built this client, or None. Typed opaquely because services
+        # must not depend on the container; llmport.testing reaches it through composition_root().
+        self._container = container
         self._on_close = on_close
         self._closed = False
         self._lock = threading.Lock()
@@ -234,27 +234,6 @@ class Client:
                 "build_client()) and close it only at shutdown"
             )
 
-    def swap_services(
-        self, chat: ChatService | None = None, embeddings: EmbeddingService | None = None
-    ) -> tuple[ChatService, EmbeddingService]:
-        """Replace the services this client calls and return the previous ones (for test overrides).
-
-        Calls already running finish on the services they started with; later calls use the new ones.
-        ``llmport.testing.override`` uses this and puts the previous services back afterwards.
-
-        Args:
-            chat: the new chat service; None keeps the current one.
-            embeddings: the new embedding service; None keeps the current one.
-        """
-        root = self._root
-        with root._lock:
-            previous = (root._chat, root._embeddings)
-            if chat is not None:
-                root._chat = chat
-            if embeddings is not None:
-                root._embeddings = embeddings
-        return previous
-
     def close(self) -> None:
         """Close the adapters' connections and the credential; calling it again does nothing.
 
@@ -301,6 +280,34 @@ def _per_call(
     if max_retries is None and timeout is None and deadline is None and headers is None:
         return base
     return CallOptions(max_retries, deadline, timeout, _as_given(headers)).over(base)
+
+
+def composition_root(client: Client) -> object | None:
+    """The container that built ``client`` (``llmport.testing.container_of``), or None if built by hand."""
+    return client._root._container
+
+
+def swap_services(
+    client: Client, chat: ChatService | None = None, embeddings: EmbeddingService | None = None
+) -> tuple[ChatService, EmbeddingService]:
+    """Replace the services ``client`` calls and return the previous ones (``llmport.testing.override``).
+
+    Calls already running finish on the services they started with; later calls, the views'
+    included, use the new ones.
+
+    Args:
+        client: the client, or one of its :meth:`Client.with_options` views.
+        chat: the new chat service; None keeps the current one.
+        embeddings: the new embedding service; None keeps the current one.
+    """
+    root = client._root
+    with root._lock:
+        previous = (root._chat, root._embeddings)
+        if chat is not None:
+            root._chat = chat
+        if embeddings is not None:
+            root._embeddings = embeddings
+    return previous
 
 
 def _pricing(settings: Settings | None) -> Pricing | None:

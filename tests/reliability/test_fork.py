@@ -49,8 +49,9 @@ from harness import PROVIDERS, settings_for  # noqa: E402
 from loopback import LoopbackServer, RecordedRequest, Reply  # noqa: E402
 from wire_samples import chat_chunks, chat_completion, embedding_list  # noqa: E402
 
-from llmport import Client, Container, build_client  # noqa: E402
+from llmport import Client, build_client  # noqa: E402
 from llmport.domain.models import AccessToken  # noqa: E402
+from llmport.testing import Container  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork (POSIX)")
 
