@@ -103,3 +103,5 @@ def test_a_hand_built_client_cannot_be_overridden() -> None:
     )
     with pytest.raises(TypeError, match="assembled by hand"), override(client, chat=FakeChat()):
         pass
+    with pytest.raises(TypeError, match="assembled by hand"):
+        container_of(client)
