@@ -1,4 +1,4 @@
-"""Test helpers for llmport's users: the fakes, clients wired to them, overrides, pytest fixtures."""
+"""Test helpers for llmport's users: fakes, clients wired to them, the container, overrides, fixtures."""
 
 from __future__ import annotations
 
