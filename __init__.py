@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from typing import TYPE_CHECKING, Any
 
 from .domain.conversations import fold_stream, to_messages
@@ -71,7 +72,6 @@ __version__ = "0.1.0"
 if TYPE_CHECKING:
     from .container.root import (
         Clients,
-        Container,
         build_client,
         clients_from_file,
         from_dict,
@@ -94,7 +94,6 @@ __all__ = [
     "CodeInterpreterTool",
     "ConfigurationError",
     "ConnectionFailedError",
-    "Container",
     "ContentFilteredError",
     "ContextLengthExceededError",
     "Cost",
@@ -160,12 +159,21 @@ del _logger
 # The composition root imports dependency_injector (tens of milliseconds, and more modules through its
 # optional integrations); `import llmport` leaves it, like openai, until a client is built (PEP 562).
 _FROM_CONTAINER = frozenset(
-    ("Clients", "Container", "build_client", "clients_from_file", "from_dict", "from_env", "from_file")
+    ("Clients", "build_client", "clients_from_file", "from_dict", "from_env", "from_file")
 )
 
 if not TYPE_CHECKING:  # mypy sees the imports above; a typo stays an error for it
 
     def __getattr__(name: str) -> Any:
+        if name == "Container":  # a test tool, exported here before (the README's container): still works
+            warnings.warn(
+                "llmport.Container is for tests; import Container (or container_of) from llmport.testing",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            from .container import Container
+
+            return Container  # not cached: every use is told
         if name in _FROM_CONTAINER:
             from . import container
 

@@ -1,4 +1,4 @@
-"""Test helpers for llmport's users: the fakes, clients wired to them, overrides, pytest fixtures."""
+"""Test helpers for llmport's users: fakes, clients wired to them, the container, overrides, fixtures."""
 
 from __future__ import annotations
 
@@ -14,25 +14,30 @@ from .adapters.fakes import FakeChat, FakeCredential, FakeEmbeddings
 from .container.root import Container, build_client
 from .domain.budget import Budget
 from .domain.ports import ChatPort, EmbeddingPort
-from .services.client import Client
+from .services.client import Client, composition_root, swap_services
 from .services.routing.router import Deployment, Router
 from .settings.model import Settings
 
 # Router, Deployment, Budget and MemoryBudgetStore: to build a router by hand over fakes, for tests of
-# an application's failover (README, "Several deployments").
+# an application's failover (README, "Several deployments"). Container and container_of: to override
+# any provider (sleep, clock, an adapter) of a container, or of the one that built a client.
 __all__ = [
     "Budget",
+    "Container",
     "Deployment",
     "FakeChat",
     "FakeCredential",
     "FakeEmbeddings",
     "MemoryBudgetStore",
     "Router",
+    "container_of",
     "fake_client",
     "override",
 ]
 
 _Target = TypeVar("_Target", Client, Container)
+
+_BUILT = "a Client built by llmport (from_env, from_dict, build_client, the Flask or Django integration)"
 
 # Overrides change shared providers and a shared client; one at a time keeps their stacks in order.
 _override_lock = threading.RLock()
@@ -61,6 +66,22 @@ def fake_client(
     return build_client(resolved, container)
 
 
+def container_of(client: Client) -> Container:
+    """The container that built ``client``: override its providers to change what it resolves next.
+
+    Its ``chat_service`` / ``embedding_service`` are what the client calls; ``sleep``, ``clock``,
+    ``wall_clock`` and ``rand`` are injected time and jitter. To swap the adapters of a client that
+    is already running, use :func:`override`.
+
+    Raises:
+        TypeError: the client was not built by llmport's container (it was assembled by hand).
+    """
+    container = _as_container(composition_root(client))
+    if container is None:
+        raise TypeError(f"container_of() needs {_BUILT}; this Client was assembled by hand")
+    return container
+
+
 @contextmanager
 def override(
     target: _Target, *, chat: ChatPort | None = None, embeddings: EmbeddingPort | None = None
@@ -85,12 +106,9 @@ def override(
     if chat is None and embeddings is None:
         raise TypeError("override() needs chat=, embeddings= or both")
     client = target if isinstance(target, Client) else None
-    container = _as_container(target.container if isinstance(target, Client) else target)
+    container = _as_container(composition_root(target) if isinstance(target, Client) else target)
     if container is None:
-        raise TypeError(
-            "override() needs a Client built by llmport (from_env, from_dict, build_client, the Flask "
-            "or Django integration) or a Container; this Client was assembled by hand"
-        )
+        raise TypeError(f"override() needs {_BUILT} or a Container; this Client was assembled by hand")
     with ExitStack() as restore, _override_lock:
         chat_service = embedding_service = None
         if chat is not None:
@@ -100,8 +118,8 @@ def override(
                 restore, container.embedding_adapter, container.embedding_service, embeddings
             )
         if client is not None:
-            previous = client.swap_services(chat_service, embedding_service)
-            restore.callback(client.swap_services, *previous)
+            previous = swap_services(client, chat_service, embedding_service)
+            restore.callback(swap_services, client, *previous)
         # The stack unwinds on exit: the client first, then the providers, newest override first.
         unwind = restore.pop_all()
     try:

@@ -1,50 +1,69 @@
-"""What ``Client.chat`` and ``Client.stream`` are given, shaped into a ChatRequest."""
+"""The one place a chat option is declared: what ``Client.chat`` and ``Client.stream`` take, shaped."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+import inspect
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
+from ..domain.call_options import CallOptions
 from ..domain.conversations import MessagesLike, to_messages
 from ..domain.models import Api, ChatRequest, Reasoning, ResponseFormat, Tool
 from .structured import response_format_for
 
-__all__ = ["chat_request"]
+__all__ = ["chat_call", "check_keywords", "takes_arguments_of"]
+
+P = ParamSpec("P")
+S = TypeVar("S")
+R = TypeVar("R")
 
 
-def chat_request(  # one parameter per keyword of Client.chat
+def chat_call(
     prompt: MessagesLike,
     *,
-    system: str | None,
-    model: str | None,
-    temperature: float | None,
-    top_p: float | None,
-    max_tokens: int | None,
-    stop: str | Sequence[str] | None,
-    seed: int | None,
-    tools: Sequence[Tool | Mapping[str, Any]] | None,
-    tool_choice: str | None,
-    response_format: ResponseFormat | type[Any] | None,
-    user: str | None,
-    extra: Mapping[str, Any] | None,
-    api: Api | None,
-    n: int | None,
-    logprobs: bool | None,
-    top_logprobs: int | None,
-    parallel_tool_calls: bool | None,
-    reasoning: Reasoning | None,
-    instructions: str | None,
-    previous_response_id: str | None,
-    store: bool | None,
-) -> ChatRequest:
-    """Build the request; a class as ``response_format`` becomes its strict JSON-schema format.
+    system: str | None = None,
+    model: str | None = None,
+    temperature: float | None = None,
+    top_p: float | None = None,
+    max_tokens: int | None = None,
+    stop: str | Sequence[str] | None = None,
+    seed: int | None = None,
+    tools: Sequence[Tool | Mapping[str, Any]] | None = (),
+    tool_choice: str | None = None,
+    response_format: ResponseFormat | type[Any] | None = None,
+    user: str | None = None,
+    extra: Mapping[str, Any] | None = None,
+    api: Api | None = None,
+    n: int | None = None,
+    logprobs: bool | None = None,
+    top_logprobs: int | None = None,
+    parallel_tool_calls: bool | None = None,
+    reasoning: Reasoning | None = None,
+    instructions: str | None = None,
+    previous_response_id: str | None = None,
+    store: bool | None = None,
+    max_retries: int | None = None,
+    timeout: float | None = None,
+    deadline: float | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> tuple[ChatRequest, CallOptions | None]:
+    """The request of a chat or stream call, and its own options (None when it sets none).
+
+    Its keywords are ``Client.chat``'s and ``Client.stream``'s (:func:`takes_arguments_of` shows
+    them there): a new chat option is a keyword here, passed on to its ChatRequest field below,
+    and a line in ``Client.chat``'s docstring (tests/unit/test_chat_options.py checks all three).
+    A class as ``response_format`` becomes its strict JSON-schema format.
 
     Raises:
-        ValidationError: an argument is malformed (ChatRequest names it).
+        ValidationError: an argument is malformed (CallOptions or ChatRequest names it).
     """
+    # The call's options are checked first, as the client always did.
+    options = None
+    if max_retries is not None or timeout is not None or deadline is not None or headers is not None:
+        options = CallOptions(max_retries, deadline, timeout, _as_given(headers))
     # ChatRequest validates every argument and turns lists into tuples; nothing is converted
     # here, so that a wrong type (stop=5, extra="abc") reaches its check, not a raw tuple() or dict().
-    return ChatRequest(
+    request = ChatRequest(
         to_messages(prompt, system=system),
         model=model,
         temperature=temperature,
@@ -69,6 +88,39 @@ def chat_request(  # one parameter per keyword of Client.chat
         previous_response_id=previous_response_id,
         store=store,
     )
+    return request, options
+
+
+def takes_arguments_of(
+    spec: Callable[P, object],
+) -> Callable[[Callable[Concatenate[S, ...], R]], Callable[Concatenate[S, P], R]]:
+    """Declare that a method ``def m(self, first, **rest)`` takes exactly ``spec``'s arguments.
+
+    Type checkers (mypy, pyright) and IDEs then check and complete the method's calls against
+    ``spec``'s parameters, and ``help()`` and ``inspect.signature`` show them (``__signature__``).
+    Nothing wraps the method: a call costs what it did. An unknown keyword reaches ``spec`` and
+    raises its TypeError there (see :func:`check_keywords`).
+    """
+    parameters = tuple(inspect.signature(spec).parameters.values())
+
+    def decorate(method: Callable[Concatenate[S, ...], R]) -> Callable[Concatenate[S, P], R]:
+        own = inspect.signature(method)
+        this = next(iter(own.parameters.values()))
+        method.__signature__ = own.replace(parameters=(this, *parameters))  # type: ignore[attr-defined]
+        return method
+
+    return decorate
+
+
+def check_keywords(method: str, given: Mapping[str, object], spec: Callable[..., object] = chat_call) -> None:
+    """Raise the TypeError Python raises for an unknown keyword, naming ``method``, if one was ``given``.
+
+    For the rare path only (a TypeError came out of ``spec``): it reads ``spec``'s signature.
+    """
+    known = inspect.signature(spec).parameters
+    for name in given:
+        if name not in known:
+            raise TypeError(f"{method}() got an unexpected keyword argument {name!r}") from None
 
 
 def _as_given(value: object) -> Any:

@@ -13,26 +13,23 @@ from ..domain.call_options import CallOptions
 from ..domain.conversations import MessagesLike
 from ..domain.errors import ClientClosedError
 from ..domain.models import (
-    Api,
     ChatChunk,
+    ChatRequest,
     ChatResponse,
     EmbeddingRequest,
     EmbeddingResponse,
-    Reasoning,
-    ResponseFormat,
-    Tool,
 )
 from ..domain.redaction import bare_failures, entry
 from ..domain.usage import UsageReport
 from .chat import ChatService
-from .chat_request import chat_request
+from .chat_request import chat_call, check_keywords, takes_arguments_of
 from .embeddings import EmbeddingService
 from .usage import Accounting, Pricing
 
 if TYPE_CHECKING:
     from ..settings.model import Settings
 
-__all__ = ["Client"]
+__all__ = ["Client", "composition_root", "swap_services"]
 
 
 class Client:
@@ -54,9 +51,9 @@ class Client:
         self._chat = chat
         self._embeddings = embeddings
         self.settings = settings
-        #: The composition root that built this client, or None. Typed opaquely because services
-        #: must not depend on the container; ``llmport.testing.override`` reaches the adapters through it.
-        self.container = container
+        # The composition root that built this client, or None. Typed opaquely because services
+        # must not depend on the container; llmport.testing reaches it through composition_root().
+        self._container = container
         self._on_close = on_close
         self._closed = False
         self._lock = threading.Lock()
@@ -115,36 +112,8 @@ class Client:
         return view
 
     @entry
-    def chat(
-        self,
-        prompt: MessagesLike,
-        *,
-        system: str | None = None,
-        model: str | None = None,
-        temperature: float | None = None,
-        top_p: float | None = None,
-        max_tokens: int | None = None,
-        stop: str | Sequence[str] | None = None,
-        seed: int | None = None,
-        tools: Sequence[Tool | Mapping[str, Any]] | None = (),
-        tool_choice: str | None = None,
-        response_format: ResponseFormat | type[Any] | None = None,
-        user: str | None = None,
-        extra: Mapping[str, Any] | None = None,
-        api: Api | None = None,
-        n: int | None = None,
-        logprobs: bool | None = None,
-        top_logprobs: int | None = None,
-        parallel_tool_calls: bool | None = None,
-        reasoning: Reasoning | None = None,
-        instructions: str | None = None,
-        previous_response_id: str | None = None,
-        store: bool | None = None,
-        max_retries: int | None = None,
-        timeout: float | None = None,
-        deadline: float | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> ChatResponse:
+    @takes_arguments_of(chat_call)
+    def chat(self, prompt: MessagesLike, **options: Any) -> ChatResponse:
         """Send a conversation and return the whole reply.
 
         Args:
@@ -178,67 +147,13 @@ class Client:
             ClientClosedError: the client was closed.
             LLMPortError: any other failure, as a subclass that says what happened.
         """
-        self._check_open()
-        options = _per_call(self._options, max_retries, timeout, deadline, headers)
-        root = self._root
-        request = chat_request(
-            prompt,
-            system=system,
-            model=model,
-            temperature=temperature,
-            top_p=top_p,
-            max_tokens=max_tokens,
-            stop=stop,
-            seed=seed,
-            tools=tools,
-            tool_choice=tool_choice,
-            response_format=response_format,
-            user=user,
-            extra=extra,
-            api=api,
-            n=n,
-            logprobs=logprobs,
-            top_logprobs=top_logprobs,
-            parallel_tool_calls=parallel_tool_calls,
-            reasoning=reasoning,
-            instructions=instructions,
-            previous_response_id=previous_response_id,
-            store=store,
-        )
-        response = root._chat.complete(request, options)
+        root, request, call = self._chat_call(prompt, options, "chat")
+        response = root._chat.complete(request, call)
         return root._accounting.reply(request.model or root._chat_model, response)
 
     @entry
-    def stream(
-        self,
-        prompt: MessagesLike,
-        *,
-        system: str | None = None,
-        model: str | None = None,
-        temperature: float | None = None,
-        top_p: float | None = None,
-        max_tokens: int | None = None,
-        stop: str | Sequence[str] | None = None,
-        seed: int | None = None,
-        tools: Sequence[Tool | Mapping[str, Any]] | None = (),
-        tool_choice: str | None = None,
-        response_format: ResponseFormat | type[Any] | None = None,
-        user: str | None = None,
-        extra: Mapping[str, Any] | None = None,
-        api: Api | None = None,
-        n: int | None = None,
-        logprobs: bool | None = None,
-        top_logprobs: int | None = None,
-        parallel_tool_calls: bool | None = None,
-        reasoning: Reasoning | None = None,
-        instructions: str | None = None,
-        previous_response_id: str | None = None,
-        store: bool | None = None,
-        max_retries: int | None = None,
-        timeout: float | None = None,
-        deadline: float | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> Iterator[ChatChunk]:
+    @takes_arguments_of(chat_call)
+    def stream(self, prompt: MessagesLike, **options: Any) -> Iterator[ChatChunk]:
         """Send a conversation and yield the reply as it is generated (arguments as :meth:`chat`).
 
         The request is validated now; it is sent on the first ``next()``. The last chunk carries
@@ -250,34 +165,8 @@ class Client:
             StreamInterruptedError: the stream broke after it had started.
             LLMPortError: any other failure.
         """
-        self._check_open()
-        options = _per_call(self._options, max_retries, timeout, deadline, headers)
-        root = self._root
-        request = chat_request(
-            prompt,
-            system=system,
-            model=model,
-            temperature=temperature,
-            top_p=top_p,
-            max_tokens=max_tokens,
-            stop=stop,
-            seed=seed,
-            tools=tools,
-            tool_choice=tool_choice,
-            response_format=response_format,
-            user=user,
-            extra=extra,
-            api=api,
-            n=n,
-            logprobs=logprobs,
-            top_logprobs=top_logprobs,
-            parallel_tool_calls=parallel_tool_calls,
-            reasoning=reasoning,
-            instructions=instructions,
-            previous_response_id=previous_response_id,
-            store=store,
-        )
-        chunks = root._chat.stream(request, options)
+        root, request, call = self._chat_call(prompt, options, "stream")
+        chunks = root._chat.stream(request, call)
         return bare_failures(root._accounting.stream(request.model or root._chat_model, chunks))
 
     @entry
@@ -325,6 +214,18 @@ class Client:
         self._lock = threading.Lock()
         self._accounting.ledger.after_fork()
 
+    def _chat_call(
+        self, prompt: MessagesLike, options: dict[str, Any], method: str
+    ) -> tuple[Client, ChatRequest, CallOptions | None]:
+        """The client that serves a chat or stream call (the root), its request and its options."""
+        self._check_open()
+        try:
+            request, call = chat_call(prompt, **options)
+        except TypeError:
+            check_keywords(f"Client.{method}", options)  # a misspelt keyword is named as Python would
+            raise
+        return self._root, request, self._options if call is None else call.over(self._options)
+
     def _check_open(self) -> None:
         # Read without the lock: a call racing close() is the services' and adapters' business.
         if self._root._closed:
@@ -332,27 +233,6 @@ class Client:
                 "this llmport client is closed; build a new one (llmport.from_env(), from_dict() or "
                 "build_client()) and close it only at shutdown"
             )
-
-    def swap_services(
-        self, chat: ChatService | None = None, embeddings: EmbeddingService | None = None
-    ) -> tuple[ChatService, EmbeddingService]:
-        """Replace the services this client calls and return the previous ones (for test overrides).
-
-        Calls already running finish on the services they started with; later calls use the new ones.
-        ``llmport.testing.override`` uses this and puts the previous services back afterwards.
-
-        Args:
-            chat: the new chat service; None keeps the current one.
-            embeddings: the new embedding service; None keeps the current one.
-        """
-        root = self._root
-        with root._lock:
-            previous = (root._chat, root._embeddings)
-            if chat is not None:
-                root._chat = chat
-            if embeddings is not None:
-                root._embeddings = embeddings
-        return previous
 
     def close(self) -> None:
         """Close the adapters' connections and the credential; calling it again does nothing.
@@ -400,6 +280,34 @@ def _per_call(
     if max_retries is None and timeout is None and deadline is None and headers is None:
         return base
     return CallOptions(max_retries, deadline, timeout, _as_given(headers)).over(base)
+
+
+def composition_root(client: Client) -> object | None:
+    """The container that built ``client`` (``llmport.testing.container_of``), or None if built by hand."""
+    return client._root._container
+
+
+def swap_services(
+    client: Client, chat: ChatService | None = None, embeddings: EmbeddingService | None = None
+) -> tuple[ChatService, EmbeddingService]:
+    """Replace the services ``client`` calls and return the previous ones (``llmport.testing.override``).
+
+    Calls already running finish on the services they started with; later calls, the views'
+    included, use the new ones.
+
+    Args:
+        client: the client, or one of its :meth:`Client.with_options` views.
+        chat: the new chat service; None keeps the current one.
+        embeddings: the new embedding service; None keeps the current one.
+    """
+    root = client._root
+    with root._lock:
+        previous = (root._chat, root._embeddings)
+        if chat is not None:
+            root._chat = chat
+        if embeddings is not None:
+            root._embeddings = embeddings
+    return previous
 
 
 def _pricing(settings: Settings | None) -> Pricing | None:

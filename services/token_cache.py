@@ -237,8 +237,3 @@ class TokenCache:
             AuthenticationError: as get_token.
         """
         return self.get_token().token
-
-    def invalidate(self) -> None:
-        """Drop every cached token, e.g. after the provider answered 401."""
-        with self._lock:
-            self._cache.clear()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal, TypeVar
 
 from ...domain.budget import Budget, Remaining
 from ...domain.errors import AuthenticationError, ConfigurationError
@@ -14,9 +14,11 @@ from ...domain.models import ChatRequest, EmbeddingRequest, Usage
 from ...domain.ports import ChatPort, EmbeddingPort
 
 __all__ = [
+    "VIEW_LIFETIME",
     "Deployment",
     "Kind",
     "Plan",
+    "addressed",
     "charged",
     "estimate_chat",
     "estimate_embedding",
@@ -24,10 +26,16 @@ __all__ = [
     "plan",
 ]
 
+RequestT = TypeVar("RequestT", ChatRequest, EmbeddingRequest)
+
 #: The calls a deployment may take.
 Kind = Literal["chat", "embeddings"]
 #: Every routing decision is one record on this logger; its fields are in ``record.routing``.
 LOGGER = logging.getLogger("llmport.routing")
+#: Seconds a router plans from the store's last answer; an older one is read again first. Under
+#: load every call refreshes it; a quiet client pays one more round trip, and never plans from a
+#: world (Redis back, budgets refilled) more than a second old.
+VIEW_LIFETIME = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +95,12 @@ class Deployment:
         if kind == "embeddings" and self.embedding_model is not None:
             return self.embedding_model
         return self.model
+
+
+def addressed(request: RequestT, deployment: Deployment, kind: Kind) -> RequestT:
+    """``request`` as sent to ``deployment``: with the model it names for ``kind`` calls, if any."""
+    model = deployment.model_for(kind)
+    return request if model is None or model == request.model else replace(request, model=model)
 
 
 @dataclass(frozen=True, slots=True)

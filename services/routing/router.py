@@ -4,51 +4,37 @@ One call, one attempt of the Retrier (``services/retry.py``, the one retry owner
 
     a lane open? take from the lease its store lent (no store call), else reserve without a read
               send -> reply? settle, done | refused or moved? end the lane, plan the others
-    order the deployments by the store's last answer (services/routing_plan.py)
+    order the deployments by the store's last answer (plan.py)
     for each: reserve + read all (one round trip) -> refused? re-plan from what was read
               send -> reply? reconcile, done | failure? fail, move or raise
     none could take it -> RateLimitedError(retry_after = the shortest wait): the Retrier waits
 
-A lane opens when a call went to the first deployment of its plan with no deployment failing on
-it; it spans that deployment's priority group and lasts until the plan could change (``_lane_after``).
-
-The Router never sends the same call to the same deployment twice and never starts a send after
-the deadline; waiting for room is the Retrier's job, bounded by the same policy and deadline.
-
-Which failures move a call to the next deployment (each is a rule below):
-429 (cooled until its Retry-After), 408, 5xx, a connection that could not be made, a stream that
-broke before its first chunk. A timeout or a lost connection on a sent request does not move by
-default: the provider may have done (and billed) the work; ``move_after_timeout=True`` moves it.
-Everything else (400, 401, 403, 404, quota) is the caller's to see at once.
+Its lanes (where calls go with no plan while nothing changes) are in ``lane.py``; which failures
+move a call to the next deployment, in ``failover.py``. The Router never sends the same call to
+the same deployment twice and never starts a send after the deadline; waiting for room is the
+Retrier's job, bounded by the same policy and deadline.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
 from typing import TypeVar, cast
 
 from ...domain.budget import Lease, RateHint, Refusal, Remaining, Reservation
-from ...domain.deadline import current_deadline
-from ...domain.errors import (
-    AuthenticationError,
-    ConfigurationError,
-    ConnectionFailedError,
-    LLMPortError,
-    RateLimitedError,
-    ServiceUnavailableError,
-    StreamInterruptedError,
-)
+from ...domain.errors import ConfigurationError, LLMPortError
 from ...domain.models import ChatChunk, ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse
 from ...domain.ports import BudgetStore, ChatPort, Closeable, EmbeddingPort, ForkAware
 from ...domain.replies import served_by
+from .failover import Failover, Moved, not_past_deadline, out_of_time, unrouted
+from .lane import FOREVER, Lane, alone, opened
 from .plan import (
     LOGGER,
+    VIEW_LIFETIME,
     Deployment,
     Kind,
     Plan,
+    addressed,
     charged,
     estimate_chat,
     estimate_embedding,
@@ -56,14 +42,9 @@ from .plan import (
     plan,
 )
 
-__all__ = ["Deployment", "Router"]
+__all__ = ["VIEW_LIFETIME", "Deployment", "Router"]
 
 T = TypeVar("T")
-
-#: Seconds a router plans from the store's last answer; an older one is read again first. Under
-#: load every call refreshes it; a quiet client pays one more round trip, and never plans from a
-#: world (Redis back, budgets refilled) more than a second old.
-VIEW_LIFETIME = 1.0
 
 
 class Router:
@@ -105,8 +86,7 @@ class Router:
         self._store = store
         self._clock = store.clock if clock is None else clock
         self._default_max_tokens = default_max_tokens
-        self._default_cooldown = default_cooldown
-        self._move_after_timeout = move_after_timeout
+        self._failover = Failover(store, self._clock, default_cooldown, move_after_timeout)
         self._on_close = on_close
         self._parts = tuple(parts)
         kinds: tuple[Kind, ...] = ("chat", "embeddings")
@@ -117,9 +97,9 @@ class Router:
         }
         # What the store said after the last call, per kind: the next call's plan (see _route).
         self._views: dict[Kind, tuple[float, dict[str, Remaining]]] = {}
-        # Where a kind's calls go with no plan while nothing changes (see _route and _lane_after):
+        # Where a kind's calls go with no plan while nothing changes (see _route and lane.py):
         # its one deployment, for good, or the first of the last plan, for a while.
-        self._lanes: dict[Kind, _Lane] = self._alone()
+        self._lanes: dict[Kind, Lane] = alone(self._serving)
 
     @property
     def deployments(self) -> tuple[Deployment, ...]:
@@ -139,7 +119,7 @@ class Router:
         tokens = estimate_chat(request, self._default_max_tokens)
 
         def send(deployment: Deployment) -> ChatResponse:
-            return cast(ChatPort, deployment.adapter).complete(_for(request, deployment, "chat"))
+            return cast(ChatPort, deployment.adapter).complete(addressed(request, deployment, "chat"))
 
         reserved, deployment, reply = self._route("chat", tokens, send)
         used = charged(tokens, request.max_tokens or self._default_max_tokens, reply.usage)
@@ -151,7 +131,7 @@ class Router:
         tokens = estimate_embedding(request)
 
         def send(deployment: Deployment) -> EmbeddingResponse:
-            return cast(EmbeddingPort, deployment.adapter).embed(_for(request, deployment, "embeddings"))
+            return cast(EmbeddingPort, deployment.adapter).embed(addressed(request, deployment, "embeddings"))
 
         reserved, deployment, reply = self._route("embeddings", tokens, send)
         used = reply.usage.total_tokens or reply.usage.prompt_tokens or tokens
@@ -166,7 +146,7 @@ class Router:
         tokens = estimate_chat(request, self._default_max_tokens)
 
         def send(deployment: Deployment) -> tuple[ChatChunk | None, Iterator[ChatChunk]]:
-            chunks = cast(ChatPort, deployment.adapter).stream(_for(request, deployment, "chat"))
+            chunks = cast(ChatPort, deployment.adapter).stream(addressed(request, deployment, "chat"))
             return next(chunks, None), chunks
 
         reserved, deployment, (first, chunks) = self._route("chat", tokens, send)
@@ -184,7 +164,7 @@ class Router:
             # Rule: after the first chunk nothing moves; the failure still counts against the deployment.
             settled = True
             failed = reserved if isinstance(reserved, Reservation) else reserved.reservation(tokens)
-            self._store.fail(failed, counts=not _out_of_time(error))
+            self._store.fail(failed, counts=not out_of_time(error))
             error.deployment = deployment.name
             raise
         finally:
@@ -204,18 +184,10 @@ class Router:
 
     def after_fork(self) -> None:
         """In a forked child: each adapter and the store drop what is the parent's (the lanes' leases too)."""
-        self._lanes = self._alone()
+        self._lanes = alone(self._serving)
         for part in (*(deployment.adapter for deployment in self._deployments), self._store, *self._parts):
             if isinstance(part, ForkAware):
                 part.after_fork()
-
-    def _alone(self) -> dict[Kind, _Lane]:
-        """The lanes that never end: to the one deployment of a kind that has one."""
-        return {
-            kind: _Lane((serving[0],), -_FOREVER, _FOREVER)
-            for kind, serving in self._serving.items()
-            if len(serving) == 1
-        }
 
     def _settled(
         self,
@@ -233,7 +205,7 @@ class Router:
         self._store.reconcile(reserved, used, hint)
         if reserved.probe:  # its reply came: the store has closed the deployment's circuit
             self._views.clear()  # they saw the probe out: read the deployment restored afresh
-            self._lanes = self._alone()  # and plan again with it
+            self._lanes = alone(self._serving)  # and plan again with it
             log_event("restored", deployment, logging.WARNING)
 
     def _route(
@@ -267,16 +239,16 @@ class Router:
             lane.leases[index] = None if answer.probe else answer.lease
             reserved = answer
             outcome = self._attempt(kind, deployment, answer, send)
-        if not isinstance(outcome, _Moved):
+        if not isinstance(outcome, Moved):
             return reserved, deployment, outcome
         self._left(kind, lane)
         return self._planned(
             kind, tokens, send, tried={deployment.name}, waits=outcome.waits, last_error=outcome.error
         )
 
-    def _left(self, kind: Kind, lane: _Lane) -> None:
+    def _left(self, kind: Kind, lane: Lane) -> None:
         """End a lane one of its deployments refused or failed (one deployment's lane never ends)."""
-        if lane.until != _FOREVER and self._lanes.get(kind) is lane:
+        if lane.until != FOREVER and self._lanes.get(kind) is lane:
             self._lanes.pop(kind, None)
         lane.leases = [None] * len(lane.members)
 
@@ -295,13 +267,13 @@ class Router:
         if not serving:
             raise ConfigurationError(f"no deployment of this router serves {kind} calls")
         if len(tried) == len(serving):  # the lane's one deployment could not
-            raise _unrouted(waits, last_error) from None
+            raise unrouted(waits, last_error) from None
         order, view, elapsed, stale = self._first_plan(kind, tried)
         while True:
             replan = False
             for deployment in order.order:
                 if last_error is not None:
-                    _not_past_deadline(last_error)
+                    not_past_deadline(last_error)
                 tried.add(deployment.name)
                 answer, read = self._store.reserve_and_read(deployment.limits, tokens, limits)
                 if read is not view:  # a new read (not the one a lease repeats): plan from it next
@@ -315,7 +287,7 @@ class Router:
                         break
                     continue
                 outcome = self._attempt(kind, deployment, answer, send)
-                if not isinstance(outcome, _Moved):
+                if not isinstance(outcome, Moved):
                     lane_waits = None if last_error is not None else waits
                     self._lane_after(
                         kind, order, answer, deployment, view=view, elapsed=elapsed, waits=lane_waits
@@ -332,7 +304,7 @@ class Router:
                 break
             order = plan([d for d in serving if d.name not in tried], view, elapsed)
         waits += order.waits
-        raise _unrouted(waits, last_error) from None
+        raise unrouted(waits, last_error) from None
 
     def _lane_after(
         self,
@@ -345,28 +317,25 @@ class Router:
         elapsed: float,
         waits: list[float] | None,
     ) -> None:
-        """Open a lane to ``served`` and its priority group when the plan put it first.
+        """Open a lane to ``served`` and its group when the plan put it first (``lane.opened``).
 
-        The next calls then go straight to the group's deployments that the plan found ready,
-        while they grant them, until the plan would be made again: when the view planned from is
-        ``VIEW_LIFETIME`` old, or a deployment skipped for a while (a better one cooling, full or
-        ejected) may serve again. Within a group, each call goes to the one with the most budget
-        left as the lane counts it (``_Lane.next_turn``): what the view said, less the calls the
-        lane has sent since, as a plan for each call would choose while only this router spends
-        them; a refusal ends the lane, and the next plan reads them again. No lane after a
-        deployment failed on this call (``waits`` None): the next call tries it again.
+        No lane after a deployment failed on this call (``waits`` None): the next call tries it again.
         """
-        if waits is None or not order.order or order.order[0] is not served or answer.probe:
+        if waits is None:
             return
-        lasts = min((VIEW_LIFETIME - elapsed, *waits, *order.waits))
-        if lasts > 0:
-            members = tuple(d for d in order.order if d.priority == served.priority)
-            now = self._clock()
-            lane = self._lanes[kind] = _Lane(members, now, now + lasts)
-            lane.leases[0] = answer.lease
-            lane.spilled = served.priority > self._best_priority[kind]
-            if len(members) > 1:  # what each has left, the call just served counted (by the read)
-                lane.left = [_counts(member, view.get(member.name)) for member in members]
+        best = self._best_priority[kind]
+        lane = opened(
+            order,
+            answer,
+            served,
+            view=view,
+            elapsed=elapsed,
+            waits=waits,
+            clock=self._clock,
+            best_priority=best,
+        )
+        if lane is not None:
+            self._lanes[kind] = lane
 
     def _first_plan(self, kind: Kind, tried: set[str]) -> tuple[Plan, dict[str, Remaining], float, bool]:
         """The call's plan, from the store's last answer while it is recent, else from a read;
@@ -395,7 +364,7 @@ class Router:
 
     def _attempt(
         self, kind: Kind, deployment: Deployment, answer: Reservation, send: Callable[[Deployment], T]
-    ) -> T | _Moved:
+    ) -> T | Moved:
         """Send on ``deployment``: its reply, or what moves the call on; raises what must not move."""
         if deployment.priority > self._best_priority[kind]:
             log_event("spilled", deployment, from_priority=self._best_priority[kind])
@@ -414,180 +383,8 @@ class Router:
         send: Callable[[Deployment], T],
         *,
         error: BaseException,
-    ) -> T | _Moved:
-        """A send on ``deployment`` raised ``error``: the reply of a resend with a new token, or
-        what moves the call on, with the failure settled; raises what must not move."""
-        if isinstance(error, AuthenticationError) and self._renewed(deployment, error):
-            try:
-                return send(deployment)  # once more, with the deployment's new token
-            except BaseException as again:  # handled below, as the first would be
-                error = again
-        if not isinstance(error, LLMPortError):
-            self._store.fail(answer, counts=False)
-            raise error
-        error.deployment = deployment.name
-        self._views.pop(kind, None)  # the failure changed what the store holds
-        if not self._failed(answer, deployment, error):
-            raise error
-        hinted = isinstance(error, RateLimitedError) and error.retry_after is not None
-        return _Moved(error, [error.retry_after] if hinted and error.retry_after is not None else [])
-
-    def _renewed(self, deployment: Deployment, error: AuthenticationError) -> bool:
-        """Whether a send that got ``error`` goes once more: a 401, and the deployment got a new token."""
-        renew = deployment.reauthenticate
-        if error.status_code != 401 or renew is None or not renew(error):
-            return False
-        log_event("reauthenticated", deployment, logging.INFO)
-        return True
-
-    def _failed(self, reservation: Reservation, deployment: Deployment, error: LLMPortError) -> bool:
-        """Settle a failed send with the store; return whether the call moves to the next deployment."""
-        name = type(error).__name__
-        if isinstance(error, RateLimitedError):
-            # Rule: a 429 is a busy deployment, not a broken one: cool it, do not count it.
-            wait = error.retry_after if error.retry_after is not None else self._default_cooldown
-            self._store.fail(reservation, cool_until=self._clock() + wait, counts=False)
-            log_event("cooled", deployment, logging.WARNING, seconds=wait)
-            moves = True
-        elif _out_of_time(error):
-            # Rule: a send the call's deadline cut short is the deadline's doing, not the
-            # deployment's failure: counted nowhere, never ejecting it, and nothing moves.
-            self._store.fail(reservation, counts=False)
-            moves = False
-        elif isinstance(error, ConnectionFailedError) and error.sent and error.status_code != 408:
-            # Rule: a sent request that timed out or lost its connection may have done (and
-            # billed) the work; it moves only when the user said so, and then neither does the
-            # Retrier send it again (its next attempt would go to another deployment).
-            moves = self._move_after_timeout
-            error.retryable = error.retryable and moves
-            self._ejected_if(self._store.fail(reservation), deployment)
-        elif isinstance(error, (ServiceUnavailableError, ConnectionFailedError)) or (
-            isinstance(error, StreamInterruptedError) and error.retryable
-        ):
-            # Rule: 5xx, 408, a connection never made, a stream broken before its first chunk:
-            # nothing was served, another deployment may serve it.
-            moves = True
-            self._ejected_if(self._store.fail(reservation), deployment)
-        else:
-            # Rule: the request or the account is at fault; another deployment would say the same.
-            self._store.fail(reservation, counts=False)
-            moves = False
-        if moves:
-            log_event("failed_over", deployment, logging.WARNING, error=name)
-        return moves
-
-    def _ejected_if(self, health: str, deployment: Deployment) -> None:
-        if health == "open":
-            log_event("ejected", deployment, logging.WARNING)
-
-
-#: A lane's end when it is its kind's one deployment.
-_FOREVER = math.inf
-
-
-@dataclass(slots=True)
-class _Lane:
-    """Calls of a kind go straight to ``members`` from ``since`` until ``until`` (the store's
-    clock), each taking from the lease its store last lent for that member (``leases``), else
-    reserving one by one; within a group, by the budget ``left`` as the lane counts it."""
-
-    members: tuple[Deployment, ...]
-    since: float
-    until: float
-    leases: list[Lease | None] = field(init=False)
-    left: list[list[int | None]] = field(default_factory=list)  # per member: requests, tokens, rpm, tpm
-    spilled: bool = False  # logged on every call: its priority is not the best
-
-    def __post_init__(self) -> None:
-        self.leases = [None] * len(self.members)
-
-    def next_turn(self, tokens: int) -> int:
-        """The member with the most budget left (the first on a tie), which this call then spends.
-
-        As ``routing_plan._room`` counts it, inline: it runs before every call. Threads
-        may race on the counts: they stay near, and the store still grants every call.
-        """
-        best, most = 0, -1.0
-        for index, counts in enumerate(self.left):
-            requests, left_tokens, rpm, tpm = counts
-            room = 1.0
-            if requests is not None and rpm is not None:
-                room = requests / rpm
-            if left_tokens is not None and tpm is not None and left_tokens / tpm < room:
-                room = left_tokens / tpm
-            if room > most:
-                best, most = index, room
-        counts = self.left[best]
-        if counts[0] is not None:
-            counts[0] -= 1
-        if counts[1] is not None:
-            counts[1] -= tokens
-        return best
-
-
-def _counts(deployment: Deployment, left: Remaining | None) -> list[int | None]:
-    """A lane's count of what a deployment has left: requests, tokens, and its limits."""
-    budget = deployment.limits
-    if left is None:
-        return [None, None, budget.rpm, budget.tpm]
-    return [left.requests, left.tokens, budget.rpm, budget.tpm]
-
-
-@dataclass(frozen=True, slots=True)
-class _Moved:
-    """A send that failed in a way that moves the call on; ``waits`` holds its retry hint."""
-
-    error: LLMPortError
-    waits: list[float]
-
-
-def _unrouted(waits: list[float], last_error: LLMPortError | None) -> LLMPortError:
-    """What a call no deployment served raises: the last one's error, or when one will have room."""
-    if last_error is not None and not waits:
-        return last_error
-    return _no_room(waits, last_error)
-
-
-def _no_room(waits: list[float], last_error: LLMPortError | None) -> RateLimitedError:
-    wait = min(waits)
-    if wait == float("inf"):
-        return RateLimitedError(
-            "the call needs more tokens than any deployment's tokens-per-minute budget",
-            code="no_budget",
-            retryable=False,
+    ) -> T | Moved:
+        """A send on ``deployment`` raised ``error``: see ``Failover.after``."""
+        return self._failover.after(
+            deployment, answer, send, error, forget=lambda: self._views.pop(kind, None)
         )
-    after = f" (the last one failed: {type(last_error).__name__})" if last_error is not None else ""
-    return RateLimitedError(
-        f"no deployment has room for this call now{after}; retry after {wait:.2f} s",
-        code="no_budget",
-        retry_after=wait,
-    )
-
-
-def _out_of_time(error: LLMPortError) -> bool:
-    """Whether ``error`` is a send cut short because the call's deadline passed."""
-    deadline = current_deadline()
-    return (
-        isinstance(error, ConnectionFailedError)
-        and deadline is not None
-        and deadline.remaining() <= _DEADLINE_SLACK
-    )
-
-
-#: Seconds before a deadline when a timed-out send counts as cut by it (the clocks read apart).
-_DEADLINE_SLACK = 0.01
-
-
-def _not_past_deadline(last_error: LLMPortError) -> None:
-    """Rule: a call is never moved past its deadline (the last deployment's error is raised)."""
-    deadline = current_deadline()
-    if deadline is not None and deadline.remaining() <= 0:
-        raise last_error from None
-
-
-RequestT = TypeVar("RequestT", ChatRequest, EmbeddingRequest)
-
-
-def _for(request: RequestT, deployment: Deployment, kind: Kind) -> RequestT:
-    model = deployment.model_for(kind)
-    return request if model is None or model == request.model else replace(request, model=model)

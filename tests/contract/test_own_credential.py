@@ -23,12 +23,13 @@ from token_endpoint import TokenEndpoint, point_managed_identity_at, refuse_off_
 from wire_samples import azure_error, openai_error
 
 import llmport
-from llmport import AuthenticationError, ConfigurationError, Container, Settings, build_client
+from llmport import AuthenticationError, ConfigurationError, Settings, build_client
 from llmport.adapters.fakes import FakeCredential
 from llmport.adapters.identity.credentials import AzureCoreCredential, TokenProviderCredential
 from llmport.domain.models import AccessToken
 from llmport.services.token_cache import TokenCache
 from llmport.settings.model import OwnCredential
+from llmport.testing import Container
 
 SCOPE = "https://cognitiveservices.azure.com/.default"
 AZURE = ("azure", "azure_v1")

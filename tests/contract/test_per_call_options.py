@@ -23,7 +23,7 @@ from loopback import LoopbackServer, Reply
 from wire_samples import openai_error
 
 import llmport
-from llmport import Client, Container, Settings, build_client
+from llmport import Client, Settings, build_client
 from llmport.domain.call_options import CallOptions, current_call_options
 from llmport.domain.errors import ConfigurationError, ServiceUnavailableError, ValidationError
 from llmport.domain.models import (
@@ -34,6 +34,7 @@ from llmport.domain.models import (
     Message,
     Usage,
 )
+from llmport.testing import Container, container_of
 
 APIM_KEY = "apim-s3cr3t-7q"  # short: no pattern would hide it, only the redactor knowing it
 DEFAULTS = {"Ocp-Apim-Subscription-Key": APIM_KEY, "x-ms-client-request-id": "trace-default"}
@@ -118,7 +119,7 @@ def test_embedding_batches_on_the_pool_all_carry_the_call_headers(
 def test_a_view_shares_the_connection_pool_and_services(client: Client, server: LoopbackServer) -> None:
     port = int(server.url.rsplit(":", 1)[1])
     client.chat("hi")
-    adapter = client.container.chat_adapter()  # type: ignore[attr-defined]
+    adapter = container_of(client).chat_adapter()
     sdk = adapter._sdk()
     before = client_sockets(port)
 
@@ -130,7 +131,7 @@ def test_a_view_shares_the_connection_pool_and_services(client: Client, server: 
     # The same SDK client and pool carried every call: still one keep-alive connection.
     assert (before, client_sockets(port)) == (1, 1)
     assert adapter._sdk() is sdk
-    assert client.container.chat_service() is client._chat  # type: ignore[attr-defined]
+    assert container_of(client).chat_service() is client._chat
     assert view._root is client
 
 

@@ -38,6 +38,7 @@ from llmport.domain.messages import Message
 from llmport.domain.models import ChatChunk, ChatRequest, ChatResponse
 from llmport.services.routing.router import Deployment, Router
 from llmport.settings.model import Settings
+from llmport.testing import container_of
 
 MODEL = "gpt-4o-mini"
 
@@ -261,7 +262,7 @@ def test_embedding_batches_spread_over_the_deployments_in_parallel(clock: FakeCl
         with build(values, clock) as client:
             assert client.settings is not None
             reply = client.embed([f"text {i}" for i in range(16)])
-            embeddings = client.container.embedding_service()  # type: ignore[union-attr]
+            embeddings = container_of(client).embedding_service()
     assert len(reply.vectors) == 16
     assert east.stats.accepted > 0 and west.stats.accepted > 0  # both served batches
     assert east.stats.accepted + west.stats.accepted == 8

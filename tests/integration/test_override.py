@@ -11,7 +11,7 @@ import llmport
 from llmport.services.chat import ChatService
 from llmport.services.embeddings import EmbeddingService
 from llmport.services.retry import Retrier, RetryPolicy
-from llmport.testing import FakeChat, FakeEmbeddings, fake_client, override
+from llmport.testing import FakeChat, FakeEmbeddings, container_of, fake_client, override
 
 
 @pytest.fixture
@@ -29,7 +29,7 @@ def test_chat_goes_to_the_override_inside_and_to_the_original_after(client: llmp
 
 
 def test_the_container_gives_back_its_own_adapters_and_services(client: llmport.Client) -> None:
-    container = client.container
+    container = container_of(client)
     assert isinstance(container, containers.Container)
     adapter_before, service_before = container.chat_adapter(), container.chat_service()
     with override(client, chat=FakeChat()):
@@ -73,7 +73,7 @@ def test_a_fake_client_can_be_overridden_on_top_of_its_fakes() -> None:
 
 
 def test_overriding_a_container_changes_what_it_resolves(client: llmport.Client) -> None:
-    container = client.container
+    container = container_of(client)
     scripted = FakeChat("from the container")
     with override(container, chat=scripted):
         assert container.chat_adapter() is scripted
@@ -103,3 +103,5 @@ def test_a_hand_built_client_cannot_be_overridden() -> None:
     )
     with pytest.raises(TypeError, match="assembled by hand"), override(client, chat=FakeChat()):
         pass
+    with pytest.raises(TypeError, match="assembled by hand"):
+        container_of(client)

@@ -22,6 +22,7 @@ from wire_samples import embedding_list, openai_error, vector_for
 
 import llmport
 from llmport import AccessToken, LLMPortError, RateLimitedError, RequestTimeoutError
+from llmport.testing import Container
 
 
 @pytest.mark.parametrize("fault", sorted(FAULTS))
@@ -96,7 +97,7 @@ def test_a_stalled_token_endpoint_does_not_outlast_the_deadline(provider: str) -
     credential = SlowCredential()
     with LoopbackServer(accept_token=lambda token: token.startswith("slow-token-")) as server:
         settings = settings_for(server, provider, auth="entra", deadline=1.0)
-        container = llmport.Container(settings=settings)
+        container = Container(settings=settings)
         container.credential.override(providers.Object(credential))
         with llmport.build_client(settings, container) as client:
             started = time.monotonic()

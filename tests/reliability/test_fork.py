@@ -45,8 +45,9 @@ from harness import PROVIDERS, settings_for
 from loopback import LoopbackServer, RecordedRequest, Reply
 from wire_samples import chat_chunks, chat_completion, embedding_list
 
-from llmport import Client, Container, build_client
+from llmport import Client, build_client
 from llmport.domain.models import AccessToken
+from llmport.testing import Container
 
 HERE = Path(__file__).resolve().parent
 

@@ -28,10 +28,11 @@ from loopback import LoopbackServer, RecordedRequest, Reply
 from token_endpoint import TokenEndpoint, point_managed_identity_at, refuse_off_machine
 from wire_samples import azure_error, openai_error
 
-from llmport import AuthenticationError, Client, Container, Settings, build_client
+from llmport import AuthenticationError, Client, Settings, build_client
 from llmport.adapters.fakes import FakeCredential
 from llmport.adapters.identity.credentials import AzureIdentityCredential
 from llmport.domain.models import AccessToken
+from llmport.testing import Container
 
 AZURE = ("azure", "azure_v1")
 CLAIMS = '{"access_token":{"nbf":{"essential":true,"value":"1700000000"}}}'

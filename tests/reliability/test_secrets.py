@@ -22,6 +22,7 @@ from llmport.adapters.identity.credentials import (
     StaticTokenCredential,
 )
 from llmport.domain.models import AccessToken
+from llmport.testing import container_of
 
 API_KEY = "sk-reliabilityKEY0123456789abcdefSECRET"
 TOKEN = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJyZWxpYWJpbGl0eSJ9.c2lnbmF0dXJlU0VDUkVU"
@@ -103,7 +104,7 @@ def test_no_secret_in_the_repr_of_settings_credentials_clients_and_adapters(serv
         ),
     ]
     wiring = wire(server, "azure", api_key=API_KEY)
-    container: Any = wiring.client.container
+    container: Any = container_of(wiring.client)
     objects: list[object] = [
         *settings,
         *(s.redacted() for s in settings),

@@ -34,8 +34,9 @@ from sentry_keeping import KeepingTransport, chain, error_texts, frames, keeping
 from token_endpoint import TokenEndpoint, point_managed_identity_at, refuse_off_machine
 from wire_samples import azure_error, openai_error
 
-from llmport import AuthenticationError, Client, Container, LLMPortError, Settings, build_client
+from llmport import AuthenticationError, Client, LLMPortError, Settings, build_client
 from llmport.adapters.identity.credentials import AzureIdentityCredential
+from llmport.testing import Container
 
 
 def _joined(*pieces: str) -> str:

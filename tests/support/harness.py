@@ -15,9 +15,10 @@ from clock import FakeClock
 from dependency_injector import providers
 from loopback import LoopbackServer
 
-from llmport import Client, Container, Settings, build_client
+from llmport import Client, Settings, build_client
 from llmport.adapters.fakes import FakeCredential
 from llmport.domain.models import AccessToken
+from llmport.testing import Container
 
 PROVIDERS = ("openai", "azure", "azure_v1")
 CHAT_MODEL = "gpt-4o-mini"  # the deployment name on Azure

@@ -77,6 +77,7 @@ def test_every_public_name_is_importable_and_documented() -> None:
         ("llmport.services.routing", "Router", llmport.testing.Router),
         ("llmport.services.routing", "Deployment", llmport.testing.Deployment),
         ("llmport.adapters.budget_memory", "MemoryBudgetStore", llmport.testing.MemoryBudgetStore),
+        ("llmport", "Container", llmport.testing.Container),
     ],
 )
 def test_a_path_an_earlier_readme_taught_still_works_and_says_where_to_go(
@@ -89,3 +90,13 @@ def test_a_path_an_earlier_readme_taught_still_works_and_says_where_to_go(
     assert value is public
     messages = [str(w.message) for w in caught if issubclass(w.category, DeprecationWarning)]
     assert messages and all("llmport.testing" in message for message in messages), messages
+
+
+def test_the_test_hooks_are_in_llmport_testing_not_on_the_client_users_hold() -> None:
+    assert "Container" not in llmport.__all__
+    assert {"Container", "container_of"} <= set(llmport.testing.__all__)
+    with llmport.from_dict({"provider": "fake"}) as client:
+        assert [name for name in ("container", "swap_services") if hasattr(client, name)] == []
+        container = llmport.testing.container_of(client)
+        assert container.declarative_parent is llmport.testing.Container
+        assert llmport.testing.container_of(client.with_options(timeout=5)) is container

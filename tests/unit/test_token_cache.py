@@ -120,12 +120,12 @@ def test_domain_errors_from_the_credential_pass_through_unchanged() -> None:
     assert raised.value is error
 
 
-def test_invalidate_makes_the_next_call_fetch_a_new_token() -> None:
+def test_after_a_renewal_the_next_call_gets_the_new_token() -> None:
     credential = FakeCredential()
     cache = TokenCache(credential)
     assert cache.token() == "fake-token-1"
     assert cache.token() == "fake-token-1"
-    cache.invalidate()
+    assert cache.renew() is True  # what a 401 does (ChatService, the Router)
     assert cache.token() == "fake-token-2"
     assert credential.calls == 2
 
