@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from ...domain.budget import BudgetStore, Reservation
+from ...domain.budget import Reservation
 from ...domain.deadline import current_deadline
 from ...domain.errors import (
     AuthenticationError,
@@ -26,6 +26,7 @@ from ...domain.errors import (
     ServiceUnavailableError,
     StreamInterruptedError,
 )
+from ...domain.ports import BudgetStore
 from .plan import Deployment, log_event
 
 __all__ = ["Failover", "Moved", "not_past_deadline", "out_of_time", "renewed", "unrouted"]
