@@ -81,14 +81,27 @@ def _make_strict(node: Any, root: dict[str, Any]) -> None:
         return
     if not isinstance(node, dict):
         return
+    _strict_children(node, root)
+    if node.get("type") == "object" or "properties" in node:
+        node.setdefault("additionalProperties", False)
+        node["required"] = list(node.get("properties") or {})
+    _inline_all_of(node, root)
+    if "default" in node and node["default"] is None:
+        del node["default"]
+    _resolve_ref(node, root)
+
+
+def _strict_children(node: dict[str, Any], root: dict[str, Any]) -> None:
+    # The schemas a node holds: by name (definitions, properties) and in place (items, anyOf...).
     for key in ("$defs", "definitions", "properties"):
         for child in (node.get(key) or {}).values():
             _make_strict(child, root)
     for key in ("items", "anyOf", "prefixItems"):
         _make_strict(node.get(key), root)
-    if node.get("type") == "object" or "properties" in node:
-        node.setdefault("additionalProperties", False)
-        node["required"] = list(node.get("properties") or {})
+
+
+def _inline_all_of(node: dict[str, Any], root: dict[str, Any]) -> None:
+    # A lone allOf (pydantic's wrapper of a $ref with a description) is merged into the node.
     all_of = node.get("allOf")
     if isinstance(all_of, list) and len(all_of) == 1:
         del node["allOf"]
@@ -96,8 +109,10 @@ def _make_strict(node: Any, root: dict[str, Any]) -> None:
         node.update(all_of[0])
     elif all_of:
         _make_strict(all_of, root)
-    if "default" in node and node["default"] is None:
-        del node["default"]
+
+
+def _resolve_ref(node: dict[str, Any], root: dict[str, Any]) -> None:
+    # Strict mode refuses a $ref with siblings: the target's keys are copied in, the node's own win.
     ref = node.get("$ref")
     if isinstance(ref, str) and len(node) > 1 and ref.startswith("#/"):
         del node["$ref"]
@@ -119,7 +134,7 @@ def _object(cls: type[Any], defs: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _schema(hint: Any, defs: dict[str, Any], where: str) -> dict[str, Any]:  # noqa: PLR0911  # one per kind
+def _schema(hint: Any, defs: dict[str, Any], where: str) -> dict[str, Any]:
     origin, args = get_origin(hint), get_args(hint)
     if hint in _SCALARS:
         return dict(_SCALARS[hint])
@@ -129,20 +144,38 @@ def _schema(hint: Any, defs: dict[str, Any], where: str) -> dict[str, Any]:  # n
         return {"anyOf": [_schema(arg, defs, where) for arg in args]}
     if origin is Literal:
         return _enum(list(args))
-    if origin in (list, tuple, Sequence) and args and (origin is not tuple or args[1:] in ((), (...,))):
+    if _is_array(origin, args):
         return {"type": "array", "items": _schema(args[0], defs, where)}
-    if isinstance(hint, type) and issubclass(hint, enum.Enum):
-        defs.setdefault(hint.__name__, _enum([member.value for member in hint]))
-        return {"$ref": f"#/$defs/{hint.__name__}"}
-    if isinstance(hint, type) and (dataclasses.is_dataclass(hint) or _is_typeddict(hint)):
-        if hint.__name__ not in defs:
-            defs[hint.__name__] = {}  # a placeholder first: a class may refer to itself
-            defs[hint.__name__] = _object(hint, defs)
-        return {"$ref": f"#/$defs/{hint.__name__}"}
+    if _is_named(hint):
+        return {"$ref": _define(hint, defs)}
     raise ValidationError(
         f"response_format: {where} is {hint!r:.60}, which has no strict JSON schema; use str, int, "
         f"float, bool, list[...], Literal, an Enum, X | None, or nested dataclasses / TypedDicts"
     )
+
+
+def _is_array(origin: Any, args: tuple[Any, ...]) -> bool:
+    # list[X], Sequence[X] and tuple[X, ...] (a tuple of fixed length has no strict schema).
+    fixed_tuple = origin is tuple and args[1:] not in ((), (...,))
+    return origin in (list, tuple, Sequence) and bool(args) and not fixed_tuple
+
+
+def _is_named(hint: Any) -> bool:
+    # The classes that become a $defs entry: an Enum, a dataclass, a TypedDict.
+    return isinstance(hint, type) and (
+        issubclass(hint, enum.Enum) or dataclasses.is_dataclass(hint) or _is_typeddict(hint)
+    )
+
+
+def _define(cls: type[Any], defs: dict[str, Any]) -> str:
+    # Puts the class's schema in defs once (by its name) and returns the $ref to it.
+    if cls.__name__ not in defs:
+        if issubclass(cls, enum.Enum):
+            defs[cls.__name__] = _enum([member.value for member in cls])
+        else:
+            defs[cls.__name__] = {}  # a placeholder first: a class may refer to itself
+            defs[cls.__name__] = _object(cls, defs)
+    return f"#/$defs/{cls.__name__}"
 
 
 def _is_typeddict(hint: Any) -> bool:
@@ -163,26 +196,38 @@ def _from_json(cls: type[Any], text: str) -> Any:
     return _build(cls, json.loads(text))
 
 
-def _build(hint: Any, value: Any) -> Any:  # noqa: PLR0911  # one per kind
+def _build(hint: Any, value: Any) -> Any:
     origin, args = get_origin(hint), get_args(hint)
     if origin is Annotated:
         return _build(args[0], value)
     if origin in (Union, types.UnionType):
-        if value is None:
-            return None
-        options = [arg for arg in args if arg is not type(None)]
-        return _build(options[0], value) if len(options) == 1 else value
-    if origin in (list, Sequence) and args and isinstance(value, list):
-        return [_build(args[0], item) for item in value]
-    if origin is tuple and args and isinstance(value, list):
-        return tuple(_build(args[0], item) for item in value)
-    if isinstance(hint, type) and issubclass(hint, enum.Enum):
-        return hint(value)
-    if isinstance(hint, type) and dataclasses.is_dataclass(hint) and isinstance(value, dict):
-        hints = get_type_hints(hint)
-        return hint(**{key: _build(hints[key], item) for key, item in value.items() if key in hints})
-    if isinstance(hint, type) and _is_typeddict(hint) and isinstance(value, dict):
-        hints = get_type_hints(hint)
+        return _build_union(args, value)
+    if origin in (list, Sequence, tuple) and args and isinstance(value, list):
+        items = [_build(args[0], item) for item in value]
+        return tuple(items) if origin is tuple else items
+    if isinstance(hint, type):
+        return _build_class(hint, value)
+    return value
+
+
+def _build_union(args: tuple[Any, ...], value: Any) -> Any:
+    # X | None is built as X; a union of several classes is left as the JSON gave it.
+    if value is None:
+        return None
+    options = [arg for arg in args if arg is not type(None)]
+    return _build(options[0], value) if len(options) == 1 else value
+
+
+def _build_class(cls: type[Any], value: Any) -> Any:
+    if issubclass(cls, enum.Enum):
+        return cls(value)
+    if not isinstance(value, dict):
+        return value
+    if dataclasses.is_dataclass(cls):
+        hints = get_type_hints(cls)
+        return cls(**{key: _build(hints[key], item) for key, item in value.items() if key in hints})
+    if _is_typeddict(cls):
+        hints = get_type_hints(cls)
         return {key: _build(hints.get(key), item) for key, item in value.items()}
     return value
 

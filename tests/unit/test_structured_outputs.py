@@ -118,3 +118,33 @@ def test_a_reply_that_does_not_fit_is_a_provider_error_naming_the_schema() -> No
 
     with pytest.raises(ProviderError, match="Model schema"):
         parse('{"subs": "no"}')
+
+
+class Described(pydantic.BaseModel):
+    # A nested model with a description beside its $ref, and a default of None to drop.
+    sub: Sub = pydantic.Field(description="the sub-model")
+    maybe: Sub | None = pydantic.Field(default=None, description="perhaps")
+
+
+def test_a_ref_with_siblings_and_a_null_default_are_made_strict_as_the_sdk_does() -> None:
+    schema = response_format_for(Described).schema
+
+    assert schema == to_strict_json_schema(Described)
+    assert "$ref" not in schema["properties"]["sub"]
+    assert "default" not in schema["properties"]["maybe"]
+
+
+@dataclass
+class Series:
+    values: tuple[int, ...]
+    colors: list[Color]
+    label: str | None
+
+
+def test_the_parser_builds_tuples_lists_of_enums_and_optional_fields() -> None:
+    parse = response_format_for(Series).parser
+    assert parse is not None
+
+    parsed = parse('{"values": [1, 2], "colors": ["blue"], "label": null}')
+
+    assert parsed == Series((1, 2), [Color.BLUE], None)
