@@ -159,37 +159,54 @@ def resolve_auth(values: Mapping[str, Any], key_var: str) -> Auth:
         key_var: the environment variable of the provider's API key, for the messages.
     """
     auth = cast("Auth | None", values["auth"])
-    api_key, token = values["api_key"], values["token"]
     # Your own token provider or TokenCredential object (an OwnCredential), not a kind's name.
     own = not isinstance(values["credential"], str)
-    if own and (api_key or token or auth in ("api_key", "token")):
+    if own and (values["api_key"] or values["token"] or auth in ("api_key", "token")):
         raise ConfigurationError(
             "credential: a token provider or credential object is set, and so is an API key, a token or "
             "auth api_key/token; remove one (your own credential means auth=entra)"
         )
     if auth is None:
-        if api_key and token:
-            raise ConfigurationError(
-                "auth: both an API key and a token are set; remove one, or set auth to api_key or token"
-            )
-        auth = "api_key" if api_key else "token" if token else "entra"
-        if auth == "entra" and values["provider"] == "openai" and not own:
-            raise ConfigurationError("api_key: OpenAI needs an API key; set OPENAI_API_KEY")
-    if auth == "api_key" and not api_key:
+        auth = _detected_auth(values, own=own)
+    _check_auth_secret(auth, values, key_var)
+    if auth == "entra":
+        _check_entra(values)
+    return auth
+
+
+def _detected_auth(values: Mapping[str, Any], *, own: bool) -> Auth:
+    # No auth set: a key means api_key, a token token, neither Entra ID (on OpenAI only with your own).
+    api_key, token = values["api_key"], values["token"]
+    if api_key and token:
+        raise ConfigurationError(
+            "auth: both an API key and a token are set; remove one, or set auth to api_key or token"
+        )
+    auth: Auth = "api_key" if api_key else "token" if token else "entra"
+    if auth == "entra" and values["provider"] == "openai" and not own:
+        raise ConfigurationError("api_key: OpenAI needs an API key; set OPENAI_API_KEY")
+    return auth
+
+
+def _check_auth_secret(auth: Auth, values: Mapping[str, Any], key_var: str) -> None:
+    # auth api_key needs a key, auth token a token.
+    if auth == "api_key" and not values["api_key"]:
         raise ConfigurationError(f"api_key: auth is api_key but no key is set; set {key_var}")
-    if auth == "token" and not token:
+    if auth == "token" and not values["token"]:
         raise ConfigurationError("token: auth is token but no token is set; set AZURE_OPENAI_AD_TOKEN")
-    if auth == "entra" and api_key:
+
+
+def _check_entra(values: Mapping[str, Any]) -> None:
+    # Entra ID takes no key, and the client_secret credential needs its three parameters.
+    if values["api_key"]:
         raise ConfigurationError(
             "auth: both an API key and Entra ID are configured; remove the key, or set auth=api_key"
         )
     client_secret_parts = values["client_id"] and values["tenant_id"] and values["client_secret"]
-    if auth == "entra" and values["credential"] == "client_secret" and not client_secret_parts:
+    if values["credential"] == "client_secret" and not client_secret_parts:
         raise ConfigurationError(
             "credential: client_secret needs client_id, tenant_id and client_secret; set "
             "AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_CLIENT_SECRET"
         )
-    return auth
 
 
 def check_kinds(values: Mapping[str, object], sources: Mapping[str, str]) -> None:
