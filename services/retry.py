@@ -195,16 +195,8 @@ class Retrier:
             try:
                 return self._attempt(operation, deadline, policy)
             except AuthenticationError as error:
-                # Rule: a 401 may mean the token went stale or was revoked; try once more at once,
-                # but only with a token the credential says is new (or that meets the claims
-                # challenge). The same token again would only earn the same 401. A credential that
-                # failed to give a token (no status) has nothing stale to drop.
-                if (
-                    error.status_code != 401
-                    or reauthenticated
-                    or on_unauthorized is None
-                    or not on_unauthorized(error)
-                ):
+                # Rule: one retry at once after a 401, with a new token (see _renews_token).
+                if not _renews_token(error, reauthenticated, on_unauthorized):
                     raise
                 reauthenticated = True
                 if on_retry is not None:
@@ -222,15 +214,35 @@ class Retrier:
             # Rule: the retry budget is spent.
             if retries_taken >= policy.max_retries:
                 raise last_error
-            wait = policy.delay(retries_taken, last_error, self._rand())
-            # Rule: never sleep past the deadline; failing now beats waiting for a doomed attempt.
-            if deadline is not None and self._clock() + wait >= deadline.at:
-                raise _not_waited(last_error, wait, deadline.at - self._clock())
-            if on_retry is not None:
-                on_retry(RetryEvent(attempt, last_error, wait))
-            self._sleep(wait)
+            # Rule: wait the backoff, unless it would cross the deadline (see _wait).
+            self._wait(
+                policy, retries_taken, last_error, attempt=attempt, deadline=deadline, on_retry=on_retry
+            )
         # Unreachable: the last pass of the loop either returned or raised.
         raise RuntimeError("Retrier.call left its loop without a result")
+
+    def _wait(
+        self,
+        policy: RetryPolicy,
+        retries_taken: int,
+        error: LLMPortError,
+        *,
+        attempt: int,
+        deadline: Deadline | None,
+        on_retry: Callable[[RetryEvent], None] | None,
+    ) -> None:
+        """Wait before retry number ``retries_taken + 1``, after ``error`` on ``attempt``.
+
+        Raises:
+            LLMPortError: ``error``, saying why, when the wait would cross the deadline.
+        """
+        wait = policy.delay(retries_taken, error, self._rand())
+        # Rule: never sleep past the deadline; failing now beats waiting for a doomed attempt.
+        if deadline is not None and self._clock() + wait >= deadline.at:
+            raise _not_waited(error, wait, deadline.at - self._clock())
+        if on_retry is not None:
+            on_retry(RetryEvent(attempt, error, wait))
+        self._sleep(wait)
 
     def _attempt(self, operation: Callable[[], T], deadline: Deadline | None, policy: RetryPolicy) -> T:
         if deadline is None:
@@ -242,6 +254,26 @@ class Retrier:
             )
         with deadline_scope(deadline):
             return operation()
+
+
+def _renews_token(
+    error: AuthenticationError,
+    reauthenticated: bool,
+    on_unauthorized: Callable[[AuthenticationError], bool] | None,
+) -> bool:
+    """Whether to retry the call at once after ``error``, with a new token.
+
+    Rule: a 401 may mean the token went stale or was revoked; try once more at once, but only with
+    a token the credential says is new (or that meets the claims challenge). The same token again
+    would only earn the same 401. A credential that failed to give a token (no status) has nothing
+    stale to drop. ``on_unauthorized`` (which gets the new token) is asked last, and only once.
+    """
+    return (
+        error.status_code == 401
+        and not reauthenticated
+        and on_unauthorized is not None
+        and on_unauthorized(error)
+    )
 
 
 def _not_waited(error: LLMPortError, wait: float, left: float) -> LLMPortError:

@@ -302,7 +302,7 @@ class Router:
             stale = False
             if not replan:
                 break
-            order = plan([d for d in serving if d.name not in tried], view, elapsed)
+            order = plan(self._untried(kind, tried), view, elapsed)
         waits += order.waits
         raise unrouted(waits, last_error) from None
 
@@ -358,9 +358,13 @@ class Router:
         if tried or last is None or not 0 <= elapsed <= VIEW_LIFETIME:
             view = self._store.remaining(self._limits[kind])
             self._views[kind] = (self._clock(), view)
-            return plan([d for d in self._serving[kind] if d.name not in tried], view), view, 0.0, False
+            return plan(self._untried(kind, tried), view), view, 0.0, False
         view = last[1]
         return plan(self._serving[kind], view, elapsed, probing_unknown=True), view, elapsed, True
+
+    def _untried(self, kind: Kind, tried: set[str]) -> list[Deployment]:
+        """The deployments serving ``kind`` calls that this call has not tried, in their order."""
+        return [deployment for deployment in self._serving[kind] if deployment.name not in tried]
 
     def _attempt(
         self, kind: Kind, deployment: Deployment, answer: Reservation, send: Callable[[Deployment], T]

@@ -202,6 +202,21 @@ def test_unauthorized_is_raised_when_nothing_can_be_refreshed(clock: FakeClock) 
     assert operation.calls == 1
 
 
+def test_an_authentication_error_without_a_401_is_raised_without_asking_for_a_token(clock: FakeClock) -> None:
+    asked: list[AuthenticationError] = []
+    for status in (None, 403):  # a credential that gave no token; a status other than 401
+        failure = AuthenticationError("no token", status_code=status)
+        operation = Script(failure)
+        with pytest.raises(AuthenticationError) as raised:
+            retrier(clock, max_retries=3).call(
+                operation, on_unauthorized=lambda error: asked.append(error) or True
+            )
+        assert raised.value is failure
+        assert operation.calls == 1
+    assert asked == []
+    assert clock.sleeps == []
+
+
 def test_foreign_exceptions_are_not_retried(clock: FakeClock) -> None:
     operation = Script(KeyError("bug"))
     with pytest.raises(KeyError):
