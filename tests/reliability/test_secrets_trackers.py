@@ -288,7 +288,8 @@ def test_the_client_secret_stays_out_when_the_token_endpoint_is_down(
             super().__init__(*args, disable_instance_discovery=True, retry_total=0, **kwargs)
 
     monkeypatch.setattr(identity, "ClientSecretCredential", NoInstanceDiscovery)
-    authority = f"127.0.0.1:{free_port()}"  # azure-identity makes it https://
+    # The scheme written out: Python 3.10's urlparse reads "127.0.0.1:PORT" as scheme "127.0.0.1".
+    authority = f"https://127.0.0.1:{free_port()}"
     scan = Scan()
     with LoopbackServer() as server:
         settings = _settings(
