@@ -20,6 +20,7 @@ from .models import (
 
 __all__ = [
     "BudgetStore",
+    "CacheStore",
     "CallSpan",
     "ChatPort",
     "Closeable",
@@ -225,4 +226,38 @@ class BudgetStore(Protocol):
 
     def close(self) -> None:
         """Release the connections to a shared backend; calls after it are the caller's bug."""
+        ...
+
+
+@runtime_checkable
+class CacheStore(Protocol):
+    """Finished replies by key, for the reply cache (``services/caching.py``): in memory or shared.
+
+    Keys are hashes (no prompt, key or token in them); values are the bytes the caching service
+    wrote. No method raises and none waits past what is left of the call's deadline
+    (``domain.deadline.current_deadline``) nor its own timeout: a store that fails, is slow, or
+    returns garbage answers as a miss (``None``), stores nothing, and logs that once.
+    """
+
+    def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        """The value of each key, in order; ``None`` for a miss (or any failure)."""
+        ...
+
+    def set_many(self, items: Mapping[str, bytes], ttl: float) -> None:
+        """Store each value for ``ttl`` seconds; a value over the store's size cap is not stored."""
+        ...
+
+    def claim(self, key: str, seconds: float) -> bool:
+        """True when this caller should compute ``key`` (no other holds it), for ``seconds`` at most.
+
+        Shared stores make it a lock across processes (single flight); a failure answers True.
+        """
+        ...
+
+    def release(self, key: str) -> None:
+        """Give back a claim (after the value was stored, or the call failed)."""
+        ...
+
+    def close(self) -> None:
+        """Release connections; the store is not used afterwards."""
         ...
