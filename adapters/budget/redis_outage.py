@@ -6,7 +6,7 @@ import logging
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .redis_link import Trouble
+    from ..redis_link import Trouble
 
 __all__ = ["Outage"]
 

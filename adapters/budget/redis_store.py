@@ -4,15 +4,14 @@ Each call is one Lua script (EVALSHA), so a reservation is atomic and one round 
 several deployments is one pipelined round trip. Keys are ``<prefix>:{<key>}:w`` (the
 window's buckets) and ``:s`` (cooldown, hints, failures, ejection, probe), ``<key>`` being what
 the provider limits (``Budget.key``: the endpoint and the deployment) or else the deployment's
-name; both expire by
-themselves, the window 61 s + ``margin`` after its last write, the state as long after its last
-deadline. Times come from the store's ``clock`` (``time.time``): hosts sharing a Redis need
-synchronised clocks, and one-second buckets tolerate the usual NTP drift.
+name; both expire by themselves, the window 61 s + ``margin`` after its last write, the state as
+long after its last deadline. Times come from the store's ``clock`` (``time.time``): hosts sharing
+a Redis need synchronised clocks, and one-second buckets tolerate the usual NTP drift.
 
 Leases (a router's steady state needs no round trip per call): see ``redis_leases.py``.
 
 Each round trip takes at most ``timeout`` and half of what is left of the call's deadline
-(``redis_link.py``). If Redis fails, the store falls back to a ``MemoryBudgetStore`` holding this
+(``adapters/redis_link.py``). If Redis fails, the store falls back to a ``MemoryBudgetStore`` holding this
 process's share of each budget (``share.py``), logs what failed on ``llmport.budget`` once
 (until Redis takes a write again: ``redis_outage.py``), tries Redis again every ``retry_every``
 seconds, and logs when it is back; a Redis that lost its data (restarted empty) is logged too.
@@ -91,7 +90,7 @@ class RedisBudgetStore:
             raise ConfigurationError(
                 'The Redis budget store needs the redis package: pip install "llmport[redis]"'
             ) from None
-        from . import redis_link as link
+        from .. import redis_link as link
 
         self._link = link
         problem: str | None = None
@@ -188,7 +187,7 @@ class RedisBudgetStore:
         answers = self._round_trip([self._evalsha(command, now) for command in (*pending, *commands)], now)
         for answer in answers:
             if isinstance(answer, Exception):
-                raise self._link.refused(answer)
+                raise self._link.refused(answer, setting=_SETTING)
         if let_through:
             self._share.charged_back(let_through, at)
         return answers[len(pending) :]
@@ -199,7 +198,7 @@ class RedisBudgetStore:
         at = float(now)
         loading = [] if self._scripts.loaded else self._scripts.loading()
         watched, beating = self._beating(at, now)
-        replies: list[Any] = self._link.round_trip(self._redis, [*loading, *sent, *beating], self._timeout)
+        replies: list[Any] = self._send([*loading, *sent, *beating])
         if loading:
             self._scripts.loaded_now(replies[len(loading) - 1])
         answers = replies[len(loading) : len(loading) + len(sent)]
@@ -211,11 +210,14 @@ class RedisBudgetStore:
             # Redis lost its scripts (a restart, SCRIPT FLUSH): then it lost them all, so every
             # command was refused and running the refused ones again keeps their order.
             loading = self._scripts.loading()
-            again = self._link.round_trip(self._redis, [*loading, *(sent[i] for i in lost)], self._timeout)
+            again = self._send([*loading, *(sent[i] for i in lost)])
             self._scripts.loaded_now(again[len(loading) - 1])
             for i, answer in zip(lost, again[len(loading) :], strict=True):
                 answers[i] = answer
         return answers
+
+    def _send(self, commands: list[Any]) -> list[Any]:
+        return self._link.round_trip(self._redis, commands, self._timeout, setting=_SETTING)
 
     def _beating(self, at: float, now: str) -> tuple[list[Budget] | None, list[Any]]:
         """This process's heartbeat in the store, and the budgets it reads to count its share."""
@@ -393,5 +395,6 @@ class RedisBudgetStore:
         self._redis.close()
 
 
+_SETTING = "budget_store"  # where the user wrote the URL, named in the fix the log gives
 #: The shortest round trip worth starting: with less of the call's time left, it goes without the store.
 _SHORTEST_ROUND_TRIP = 0.002

@@ -1,10 +1,11 @@
-"""The Redis budget store's link: each round trip bounded by the call's time left, each failure named.
+"""The Redis stores' link (budgets, the reply cache): each round trip bounded by the call's time
+left, each failure named.
 
 Connecting (with the handshake), then sending and reading every reply, each end within the
 store's own timeout, or half of what is left of the current call's deadline when that is less
 (the send keeps the rest). Whatever goes wrong comes out as one ``Trouble`` that
-says what it is and how to fix it: a password refused, Redis out of memory, a TLS handshake with
-a plaintext server, no answer in time, no server at all.
+says what it is and how to fix it (naming the setting that holds the URL): a password refused,
+Redis out of memory, a TLS handshake with a plaintext server, no answer in time, no server at all.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from ...domain.deadline import current_deadline
+from ..domain.deadline import current_deadline
 
 __all__ = ["DEADLINE_SHARE", "NoScriptError", "Trouble", "connect", "refused", "round_trip", "seconds_for"]
 
@@ -90,8 +91,14 @@ _CLASSES: dict[str, Any] = {
 }
 
 
-def connect(url: str, timeout: float) -> Any:
-    """A Redis client for ``url`` whose connections wait at most ``timeout`` and never retry."""
+def connect(url: str, timeout: float, *, decode: bool = True) -> Any:
+    """A Redis client for ``url`` whose connections wait at most ``timeout`` and never retry.
+
+    Args:
+        url: ``redis://``, ``rediss://`` or ``unix://`` (never logged: it may hold a password).
+        timeout: seconds to connect or wait for an answer.
+        decode: answers as ``str`` (UTF-8); ``False`` keeps them ``bytes`` (values that are not text).
+    """
     scheme = url.split(":", 1)[0].lower()
     # No handshake round trip but AUTH (when a password is set): RESP2 needs no HELLO, and the
     # client does not name itself (CLIENT SETINFO); a slow Redis makes each round trip count.
@@ -100,7 +107,7 @@ def connect(url: str, timeout: float) -> Any:
         quiet = {"driver_info": None}  # the same, where redis-py deprecates lib_name
     return redis.Redis.from_url(
         url,
-        decode_responses=True,
+        decode_responses=decode,
         socket_timeout=timeout,
         socket_connect_timeout=timeout,
         retry=Retry(NoBackoff(), 0),
@@ -110,12 +117,15 @@ def connect(url: str, timeout: float) -> Any:
     )
 
 
-def round_trip(client: Any, commands: Sequence[Sequence[Any]], timeout: float) -> list[Any]:
+def round_trip(
+    client: Any, commands: Sequence[Sequence[Any]], timeout: float, *, setting: str
+) -> list[Any]:
     """Send ``commands`` at once and read every answer.
 
     Connecting (when the pool has no connection ready) and then the commands each take at most
     ``seconds_for(timeout)``: the store's timeout, or half the call's time left. An answer Redis
     refused (a ``ResponseError``) comes back in its place; out of memory is raised as a Trouble.
+    ``setting`` names where the user wrote the URL, in a Trouble's fix.
 
     Raises:
         Trouble: the round trip could not be made, or was not answered in time.
@@ -128,7 +138,7 @@ def round_trip(client: Any, commands: Sequence[Sequence[Any]], timeout: float) -
         try:
             conn = pool.get_connection()
         except (redis.RedisError, OSError) as exc:
-            raise _trouble(exc, connecting=True, tls=tls, seconds=seconds) from None
+            raise _trouble(exc, setting, connecting=True, tls=tls, seconds=seconds) from None
         seconds = seconds_for(timeout)
         end = time.monotonic() + seconds
         _END.set(end)
@@ -146,7 +156,7 @@ def round_trip(client: Any, commands: Sequence[Sequence[Any]], timeout: float) -
                     answers.append(refused)
         except (redis.RedisError, OSError) as exc:
             conn.disconnect()
-            raise _trouble(exc, connecting=False, tls=tls, seconds=seconds) from None
+            raise _trouble(exc, setting, connecting=False, tls=tls, seconds=seconds) from None
         finally:
             sock = getattr(conn, "_sock", None)
             if sock is not None:
@@ -165,14 +175,14 @@ def _arm(conn: Any, end: float) -> None:
         sock.settimeout(max(_MIN_WAIT, end - time.monotonic()))
 
 
-def _trouble(exc: BaseException, *, connecting: bool, tls: bool, seconds: float) -> Trouble:
+def _trouble(exc: BaseException, setting: str, *, connecting: bool, tls: bool, seconds: float) -> Trouble:
     """``exc`` named for what it is, with the fix; Redis's own words, never the URL."""
     said = f"{type(exc).__name__}: {exc}"
     if isinstance(exc, redis.AuthenticationError) or "NOAUTH" in str(exc) or "WRONGPASS" in str(exc):
         return Trouble(
             "password",
-            f"Redis refused the budget store's password ({said}); set the right one in "
-            "budget_store (redis://:PASSWORD@host:port/db)",
+            f"Redis refused the store's password ({said}); set the right one in "
+            f"{setting} (redis://:PASSWORD@host:port/db)",
         )
     if isinstance(exc, redis.exceptions.OutOfMemoryError):
         return Trouble(
@@ -184,7 +194,7 @@ def _trouble(exc: BaseException, *, connecting: bool, tls: bool, seconds: float)
         return Trouble(
             "tls",
             f"no TLS handshake with Redis within {seconds:.2f} s ({said}); if the server speaks "
-            "plaintext, use redis:// in budget_store, else check its TLS port",
+            f"plaintext, use redis:// in {setting}, else check its TLS port",
         )
     if isinstance(exc, (redis.TimeoutError, TimeoutError)):
         return Trouble(
@@ -193,10 +203,10 @@ def _trouble(exc: BaseException, *, connecting: bool, tls: bool, seconds: float)
             "call's time left bounds each round trip: a slow or stalled Redis, or a busy host",
         )
     if isinstance(exc, (redis.ConnectionError, OSError)):
-        return Trouble("unreachable", f"Redis is unreachable ({said}); check budget_store's host and port")
+        return Trouble("unreachable", f"Redis is unreachable ({said}); check {setting}'s host and port")
     return Trouble("refused", f"Redis refused the store's commands ({said})")
 
 
-def refused(answer: Exception) -> Trouble:
+def refused(answer: Exception, *, setting: str) -> Trouble:
     """A command's refusal (an answer in ``round_trip``'s list) as a ``Trouble``."""
-    return _trouble(answer, connecting=False, tls=False, seconds=0.0)
+    return _trouble(answer, setting, connecting=False, tls=False, seconds=0.0)
