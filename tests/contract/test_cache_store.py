@@ -1,0 +1,228 @@
+"""Both reply cache stores keep the CacheStore port's contract; the Redis one through every fault.
+
+Real parts: a redis-server on 127.0.0.1 started here (stopped, slowed or stalled by a proxy in
+front of it, flushed, filled, password-protected), real threads and real processes for the single
+flight. The memory store's time is an injected clock; Redis's TTLs are short real ones.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from clock import FakeClock
+from redis_proxy import RedisProxy
+from redis_server import BINARY, SKIP_REASON, RedisServer
+
+from llmport.adapters.cache.memory import MemoryCacheStore
+from llmport.domain.deadline import Deadline, deadline_scope
+from llmport.domain.ports import CacheStore, ForkAware
+
+needs_redis = pytest.mark.skipif(BINARY is None, reason=SKIP_REASON)
+#: What a store may answer past its deadline or timeout: the target is 0.1 s; a loaded 2-core
+#: machine gets a little more.
+SLACK = 0.15
+
+
+@dataclass
+class Case:
+    """One store under test, and how to let its entries' and claims' time pass."""
+
+    store: Any
+    wait: Callable[[float], None]
+
+
+@pytest.fixture(scope="module")
+def redis_server() -> Iterator[RedisServer]:
+    if BINARY is None:
+        pytest.skip(SKIP_REASON)
+    with RedisServer() as server:
+        yield server
+
+
+def redis_store(url: str, **options: Any) -> Any:
+    from llmport.adapters.cache.redis_cache import RedisCacheStore
+
+    return RedisCacheStore(url, **options)
+
+
+@pytest.fixture(params=["memory", pytest.param("redis", marks=needs_redis)])
+def make(request: pytest.FixtureRequest) -> Iterator[Callable[..., Case]]:
+    """Build the parameter's store with options; Redis starts empty, every store is closed after."""
+    built: list[Any] = []
+
+    def build(**options: Any) -> Case:
+        if request.param == "memory":
+            clock = FakeClock()
+            store: Any = MemoryCacheStore(clock=clock, **options)
+            case = Case(store, clock.advance)
+        else:
+            server: RedisServer = request.getfixturevalue("redis_server")
+            _flush(server)
+            store = redis_store(server.url, **options)
+            case = Case(store, lambda seconds: time.sleep(seconds + 0.05))
+        built.append(store)
+        return case
+
+    yield build
+    for store in built:
+        store.close()
+
+
+def _flush(server: RedisServer) -> None:
+    import redis as redis_py
+
+    with redis_py.Redis(port=server.port) as raw:
+        raw.flushall()
+
+
+def in_thread(work: Callable[[], Any]) -> Any:
+    """``work()``'s answer, run on another thread (another caller of the same store)."""
+    answer: list[Any] = []
+    thread = threading.Thread(target=lambda: answer.append(work()))
+    thread.start()
+    thread.join(10)
+    return answer[0]
+
+
+def cache_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "llmport.cache" and r.levelno >= logging.WARNING]
+
+
+# -- the contract, both stores -------------------------------------------------------------------
+
+
+def test_a_store_is_a_cache_store_and_fork_aware(make: Callable[..., Case]) -> None:
+    store = make().store
+    assert isinstance(store, CacheStore) and isinstance(store, ForkAware)
+
+
+def test_values_come_back_in_order_and_an_unknown_key_is_a_miss(make: Callable[..., Case]) -> None:
+    store = make().store
+    store.set_many({"a": b"one", "b": b"\x00\xff two"}, 60)
+    assert store.get_many(["a", "nope", "b"]) == [b"one", None, b"\x00\xff two"]
+    assert store.get_many([]) == []
+    store.set_many({"a": b"uno"}, 60)
+    assert store.get_many(["a"]) == [b"uno"]
+
+
+def test_an_entry_expires_after_its_ttl(make: Callable[..., Case]) -> None:
+    case = make()
+    case.store.set_many({"short": b"s"}, 0.2)
+    case.store.set_many({"long": b"l"}, 60)
+    assert case.store.get_many(["short", "long"]) == [b"s", b"l"]
+    case.wait(0.2)
+    assert case.store.get_many(["short", "long"]) == [None, b"l"]
+
+
+def test_a_ttl_of_zero_stores_nothing(make: Callable[..., Case]) -> None:
+    store = make().store
+    store.set_many({"a": b"1"}, 0)
+    assert store.get_many(["a"]) == [None]
+
+
+def test_a_value_over_the_entry_cap_is_not_stored_and_the_others_are(make: Callable[..., Case]) -> None:
+    store = make(max_entry_bytes=10).store
+    store.set_many({"fits": b"x" * 10, "over": b"x" * 11}, 60)
+    assert store.get_many(["fits", "over"]) == [b"x" * 10, None]
+
+
+def test_a_claimed_key_answers_false_to_others_until_released(make: Callable[..., Case]) -> None:
+    store = make().store
+    assert store.claim("k", 30)
+    assert not in_thread(lambda: store.claim("k", 30))
+    assert not store.claim("k", 30)  # the holder too: it is computing already
+    assert in_thread(lambda: store.claim("other", 30))  # a claim is per key
+    in_thread(lambda: store.release("k"))  # not that thread's claim: it stays
+    assert not in_thread(lambda: store.claim("k", 30))
+    store.release("k")
+    assert in_thread(lambda: store.claim("k", 30))
+
+
+def test_a_claim_ends_after_its_seconds(make: Callable[..., Case]) -> None:
+    case = make()
+    assert case.store.claim("k", 0.2)
+    assert not in_thread(lambda: case.store.claim("k", 30))
+    case.wait(0.2)
+    assert in_thread(lambda: case.store.claim("k", 30))
+
+
+def test_a_late_release_never_gives_back_the_claim_of_whoever_took_it_next(make: Callable[..., Case]) -> None:
+    case = make()
+    assert case.store.claim("k", 0.2)
+    case.wait(0.2)  # the first holder ran past its claim ...
+    second = threading.Event()
+    done = threading.Event()
+
+    def take_and_hold() -> None:
+        assert case.store.claim("k", 30)
+        second.set()
+        done.wait(10)
+
+    holder = threading.Thread(target=take_and_hold)
+    holder.start()
+    assert second.wait(10)
+    case.store.release("k")  # ... and gives it back late: the second holder keeps it
+    assert not in_thread(lambda: case.store.claim("k", 30))
+    done.set()
+    holder.join(10)
+
+
+# -- memory: bounded in bytes, threads --------------------------------------------------------------
+
+
+def test_memory_is_bounded_in_bytes_and_the_least_recently_used_go_first() -> None:
+    store = MemoryCacheStore(max_bytes=100, max_entry_bytes=100, clock=FakeClock())
+    store.set_many({"a": b"a" * 30, "b": b"b" * 30, "c": b"c" * 30}, 60)
+    assert store.bytes_held == 90
+    assert store.get_many(["a"]) == [b"a" * 30]  # a is used: b is now the least recent
+    store.set_many({"d": b"d" * 30}, 60)
+    assert store.bytes_held <= 100
+    assert store.get_many(["a", "b", "c", "d"]) == [b"a" * 30, None, b"c" * 30, b"d" * 30]
+
+
+def test_memory_entry_cap_never_exceeds_the_whole_bound() -> None:
+    store = MemoryCacheStore(max_bytes=50, max_entry_bytes=1000, clock=FakeClock())
+    store.set_many({"big": b"x" * 51, "ok": b"x" * 50}, 60)
+    assert store.get_many(["big", "ok"]) == [None, b"x" * 50]
+
+
+def test_memory_one_of_many_threads_racing_for_a_key_gets_it() -> None:
+    store = MemoryCacheStore(clock=FakeClock())
+    start = threading.Barrier(8)
+    answers: list[bool] = []
+
+    def race() -> None:
+        start.wait(10)
+        answers.append(store.claim("k", 30))
+
+    threads = [threading.Thread(target=race) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert sorted(answers) == [False] * 7 + [True]
+
+
+def test_memory_after_fork_keeps_entries_and_drops_claims() -> None:
+    store = MemoryCacheStore(clock=FakeClock())
+    store.set_many({"a": b"1"}, 60)
+    assert store.claim("k", 30)
+    store.after_fork()
+    assert store.get_many(["a"]) == [b"1"]
+    assert store.claim("k", 30)
+
+
+def test_memory_sizes_must_be_whole_bytes() -> None:
+    from llmport.domain.errors import ConfigurationError
+
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ConfigurationError, match="max_bytes"):
+            MemoryCacheStore(max_bytes=bad)  # type: ignore[arg-type]
