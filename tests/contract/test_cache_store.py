@@ -93,7 +93,8 @@ def in_thread(work: Callable[[], Any]) -> Any:
 
 
 def cache_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.name == "llmport.cache" and r.levelno >= logging.WARNING]
+    said = [r for r in caplog.records if r.name == "llmport.cache" and r.levelno >= logging.WARNING]
+    return [r.getMessage() for r in said]
 
 
 # -- the contract, both stores -------------------------------------------------------------------
@@ -226,3 +227,231 @@ def test_memory_sizes_must_be_whole_bytes() -> None:
     for bad in (0, -1, 1.5, True):
         with pytest.raises(ConfigurationError, match="max_bytes"):
             MemoryCacheStore(max_bytes=bad)  # type: ignore[arg-type]
+
+
+# -- Redis: shared across processes, namespaced, and every fault a miss -----------------------------
+
+CLAIMER = """
+import sys
+from llmport.adapters.cache.redis_cache import RedisCacheStore
+store = RedisCacheStore(sys.argv[1])
+print(store.claim(sys.argv[2], 30))
+store.close()
+"""
+
+
+def claims_in_processes(url: str, key: str, count: int) -> list[bool]:
+    """Whether each of ``count`` processes, started at once, got the claim on ``key``."""
+    runs = [
+        subprocess.Popen([sys.executable, "-c", CLAIMER, url, key], stdout=subprocess.PIPE, text=True)
+        for _ in range(count)
+    ]
+    outs = [run.communicate(timeout=60)[0].strip() for run in runs]
+    assert all(run.returncode == 0 for run in runs), outs
+    return [out == "True" for out in outs]
+
+
+@needs_redis
+def test_redis_one_of_many_processes_gets_a_claim_and_a_release_lets_the_next_in(
+    redis_server: RedisServer,
+) -> None:
+    _flush(redis_server)
+    assert sorted(claims_in_processes(redis_server.url, "k", 4)) == [False, False, False, True]
+    store = redis_store(redis_server.url)
+    assert not store.claim("k", 30)  # a process holds it (until its 30 s end)
+    assert store.claim("mine", 30)
+    assert claims_in_processes(redis_server.url, "mine", 1) == [False]
+    store.release("mine")
+    assert claims_in_processes(redis_server.url, "mine", 1) == [True]
+    store.close()
+
+
+@needs_redis
+def test_redis_keys_live_under_the_prefix_and_two_prefixes_never_meet(redis_server: RedisServer) -> None:
+    import redis as redis_py
+
+    _flush(redis_server)
+    one = redis_store(redis_server.url, prefix="tenant-one")
+    two = redis_store(redis_server.url, prefix="tenant-two")
+    one.set_many({"k": b"one's"}, 60)
+    assert one.claim("c", 30)
+    assert two.get_many(["k"]) == [None] and two.claim("c", 30)
+    with redis_py.Redis(port=redis_server.port) as raw:
+        keys = sorted(key.decode() for key in raw.keys("*"))
+    assert keys == ["tenant-one:c:c", "tenant-one:v:k", "tenant-two:c:c"]
+    one.close()
+    two.close()
+
+
+@needs_redis
+def test_redis_after_fork_drops_the_parents_claims_and_connections(redis_server: RedisServer) -> None:
+    _flush(redis_server)
+    store = redis_store(redis_server.url)
+    assert store.claim("k", 30)
+    store.after_fork()
+    store.release("k")  # the parent's claim: the child has no token for it, and it stays
+    assert not store.claim("k", 30)
+    store.set_many({"a": b"1"}, 60)
+    assert store.get_many(["a"]) == [b"1"]
+    store.close()
+
+
+@needs_redis
+def test_redis_stopped_mid_run_is_a_miss_logged_once_and_its_return_is_said(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="llmport.cache")
+    clock = FakeClock()
+    with RedisServer() as server:
+        store = redis_store(server.url, timeout=0.5, clock=clock)
+        store.set_many({"a": b"secret reply"}, 60)
+        server.stop()
+        for _ in range(3):
+            start = time.monotonic()
+            assert store.get_many(["a"]) == [None]
+            store.set_many({"a": b"secret reply"}, 60)
+            assert store.claim("a", 30)
+            store.release("a")
+            assert time.monotonic() - start < 0.5 + SLACK
+            clock.advance(11)  # past retry_every: each round tries Redis again
+        assert len(cache_warnings(caplog)) == 1 and "unreachable" in cache_warnings(caplog)[0]
+        server.start()
+        store.set_many({"a": b"again"}, 60)
+        assert store.get_many(["a"]) == [b"again"]
+        assert "reachable again" in caplog.text
+        store.close()
+    assert "secret reply" not in caplog.text and ":v:a" not in caplog.text
+
+
+@needs_redis
+def test_redis_slower_than_its_timeout_is_a_miss_within_it_logged_once(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = FakeClock()
+    with RedisProxy(redis_server.port, delay=1.0) as proxy:
+        store = redis_store(proxy.url, timeout=0.2, clock=clock)
+        for _ in range(3):
+            start = time.monotonic()
+            assert store.get_many(["a", "b"]) == [None, None]
+            store.set_many({"a": b"1"}, 60)
+            assert store.claim("a", 30)
+            assert time.monotonic() - start < 0.2 + SLACK
+            clock.advance(11)
+        store.close()
+    warnings = cache_warnings(caplog)
+    assert len(warnings) == 1 and "did not answer within" in warnings[0], warnings
+
+
+@needs_redis
+def test_redis_stalled_answers_within_the_calls_deadline(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    with RedisProxy(redis_server.port, stalled=True) as proxy:
+        store = redis_store(proxy.url, timeout=5.0)
+        start = time.monotonic()
+        with deadline_scope(Deadline(start + 0.3, time.monotonic)):
+            assert store.get_many(["a"]) == [None]
+            assert store.claim("a", 30)
+            store.set_many({"a": b"1"}, 60)
+            store.release("a")
+        assert time.monotonic() - start < 0.3 + SLACK
+        store.close()
+    assert len(cache_warnings(caplog)) == 1
+
+
+@needs_redis
+def test_redis_a_deadline_already_past_goes_without_redis(redis_server: RedisServer) -> None:
+    _flush(redis_server)
+    store = redis_store(redis_server.url)
+    store.set_many({"a": b"1"}, 60)
+    with deadline_scope(Deadline(time.monotonic() - 1, time.monotonic)):
+        assert store.get_many(["a"]) == [None]
+        assert store.claim("a", 30)
+    assert store.get_many(["a"]) == [b"1"]
+    assert store.claim("a", 30)  # the claim above never reached Redis
+    store.close()
+
+
+@needs_redis
+def test_redis_flushed_mid_run_is_a_miss_and_nothing_to_log(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    _flush(redis_server)
+    store = redis_store(redis_server.url)
+    store.set_many({"a": b"1"}, 60)
+    assert store.claim("k", 30)
+    _flush(redis_server)
+    assert store.get_many(["a"]) == [None]
+    assert in_thread(lambda: store.claim("k", 30))  # the claim went with the rest
+    store.release("k")
+    store.set_many({"a": b"2"}, 60)
+    assert store.get_many(["a"]) == [b"2"]
+    assert cache_warnings(caplog) == []
+    store.close()
+
+
+@needs_redis
+def test_redis_a_value_it_did_not_write_is_a_miss_logged_once(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    import redis as redis_py
+
+    _flush(redis_server)
+    store = redis_store(redis_server.url, prefix="p")
+    store.set_many({"good": b"a reply"}, 60)
+    with redis_py.Redis(port=redis_server.port) as raw:
+        raw.set("p:v:junk", b"\x80not ours")
+        whole = raw.get("p:v:good")
+        assert whole is not None
+        raw.set("p:v:cut", whole[:-2])  # one of ours, cut short
+        raw.rpush("p:v:list", b"x")  # not even a string
+    for _ in range(3):
+        assert store.get_many(["junk", "good", "cut", "list"]) == [None, b"a reply", None, None]
+    warnings = cache_warnings(caplog)
+    assert len(warnings) == 1 and "not written by this store" in warnings[0], warnings
+    assert "not ours" not in caplog.text and "junk" not in caplog.text
+    store.close()
+
+
+@needs_redis
+def test_redis_out_of_memory_stores_nothing_serves_what_it_has_and_logs_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import redis as redis_py
+
+    clock = FakeClock()
+    with RedisServer(options=("--maxmemory", "1mb", "--maxmemory-policy", "noeviction")) as server:
+        store = redis_store(server.url, clock=clock)
+        store.set_many({"kept": b"an old reply"}, 60)
+        with redis_py.Redis(port=server.port) as filler:
+            with pytest.raises(redis_py.exceptions.OutOfMemoryError):
+                for index in range(100):
+                    filler.set(f"ballast:{index}", b"x" * 100_000)
+            # A refused command's buffer is freed after it: a few bytes may fit again. Full is full.
+            used = int(filler.info("memory")["used_memory"])
+            filler.config_set("maxmemory", str(used // 2))
+        for _ in range(3):
+            store.set_many({"new": b"1"}, 60)
+            assert store.claim("new", 30)  # SET NX refused: everyone computes
+            assert store.get_many(["kept", "new"]) == [b"an old reply", None]
+            clock.advance(11)
+        store.close()
+    warnings = cache_warnings(caplog)
+    assert len(warnings) == 1 and "out of memory" in warnings[0] and "maxmemory" in warnings[0], warnings
+
+
+@needs_redis
+def test_redis_refusing_the_password_is_a_miss_logged_once_without_the_password(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = FakeClock()
+    with RedisServer(options=("--requirepass", "the-right-one")) as server:
+        store = redis_store(f"redis://:wrong-one@127.0.0.1:{server.port}/0", clock=clock)
+        for _ in range(3):
+            assert store.get_many(["a"]) == [None]
+            assert store.claim("a", 30)
+            clock.advance(11)
+        store.close()
+    warnings = cache_warnings(caplog)
+    assert len(warnings) == 1 and "password" in warnings[0] and "in cache" in warnings[0], warnings
+    assert "wrong-one" not in caplog.text and "the-right-one" not in caplog.text
