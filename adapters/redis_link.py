@@ -117,9 +117,7 @@ def connect(url: str, timeout: float, *, decode: bool = True) -> Any:
     )
 
 
-def round_trip(
-    client: Any, commands: Sequence[Sequence[Any]], timeout: float, *, setting: str
-) -> list[Any]:
+def round_trip(client: Any, commands: Sequence[Sequence[Any]], timeout: float, *, setting: str) -> list[Any]:
     """Send ``commands`` at once and read every answer.
 
     Connecting (when the pool has no connection ready) and then the commands each take at most
