@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,7 +14,7 @@ from ..domain.deadline import Deadline, deadline_scope
 from ..domain.ports import CacheStore
 from .cache_codec import decode, encode, key_of
 
-__all__ = ["CLAIM_CAP", "POLL_INTERVAL", "ReplyCache"]
+__all__ = ["CACHE_OUTCOME", "CLAIM_CAP", "POLL_INTERVAL", "ReplyCache", "cache_outcome"]
 
 #: At most this many seconds a claim holds, and a waiter waits, when the call has no deadline.
 CLAIM_CAP = 60.0
@@ -20,6 +22,19 @@ CLAIM_CAP = 60.0
 POLL_INTERVAL = 0.05
 
 _log = logging.getLogger("llmport.cache")
+
+#: ``miss`` while a call the cache missed runs in the services: their call event carries it.
+CACHE_OUTCOME: ContextVar[str | None] = ContextVar("llmport_cache_outcome", default=None)
+
+
+@contextmanager
+def cache_outcome(value: str) -> Iterator[None]:
+    """Make ``value`` the cache outcome the services log for the calls made in the block."""
+    token = CACHE_OUTCOME.set(value)
+    try:
+        yield
+    finally:
+        CACHE_OUTCOME.reset(token)
 
 
 @dataclass(slots=True)

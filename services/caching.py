@@ -11,7 +11,7 @@ from ..domain.call_options import CallOptions
 from ..domain.deadline import Deadline
 from ..domain.models import ChatChunk, ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse
 from .boundary import missing_model
-from .cache_store import ReplyCache
+from .cache_store import ReplyCache, cache_outcome
 from .logging import CallLog
 
 __all__ = ["CachingChat", "CachingEmbeddings", "ChatCalls", "EmbeddingCalls"]
@@ -106,7 +106,8 @@ class CachingChat:
                 if isinstance(found, ChatResponse):
                     self._hit("chat", request.model, started, found)
                     return dataclasses.replace(found, cache_hit=True)
-            response = self._inner.complete(request, _left(options, deadline))
+            with cache_outcome("miss"):
+                response = self._inner.complete(request, _left(options, deadline))
             cache.put_many({key: response}, deadline)
             return response
         finally:
@@ -151,7 +152,8 @@ class CachingChat:
                     return
             kept: list[ChatChunk] = []
             whole = False
-            chunks = self._inner.stream(request, _left(options, deadline))
+            with cache_outcome("miss"):  # the service reads it now; its stream logs it at the end
+                chunks = self._inner.stream(request, _left(options, deadline))
             try:
                 for chunk in chunks:
                     kept.append(chunk)
@@ -223,7 +225,8 @@ class CachingEmbeddings:
             self._all_hits(request, started)
             return EmbeddingResponse(vectors=_whole(vectors), model=request.model or "", cache_hits=hits)
         sent = dataclasses.replace(request, inputs=tuple(request.inputs[i] for i in missing))
-        response = self._inner.embed(sent, _left(options, deadline))
+        with cache_outcome("miss"):
+            response = self._inner.embed(sent, _left(options, deadline))
         fresh: dict[str, tuple[float, ...]] = {}
         for index, vector in zip(missing, response.vectors, strict=True):
             vectors[index] = list(vector)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
 import pytest
 from cache_fakes import DictCacheStore, RaisingCacheStore, SlowCacheStore
 from clock import FakeClock
+from structlog.testing import capture_logs
 
 from llmport.adapters.fakes import FakeChat, FakeEmbeddings, FakeStreamBreak
 from llmport.domain.call_options import CallOptions
@@ -228,3 +230,38 @@ def test_the_codec_round_trips_a_reply_with_tool_calls() -> None:
     fake = FakeChat()
     response = fake.complete(_request(model="m"))
     assert decode(encode(response)) == response
+
+
+@pytest.fixture
+def info(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    caplog.set_level(logging.INFO, logger="llmport")
+    return caplog
+
+
+def test_the_one_call_event_says_whether_the_cache_hit(info: pytest.LogCaptureFixture) -> None:
+    store, fake, clock = DictCacheStore(), FakeChat(), FakeClock()
+    chat = _chat(store, fake, clock)
+    with capture_logs() as entries:
+        chat.complete(_request())
+        chat.complete(_request())
+        list(chat.stream(_request()))
+        list(chat.stream(_request()))
+    calls = [entry for entry in entries if entry["event"] == "llmport.call"]
+    assert [(entry["operation"], entry["cache"]) for entry in calls] == [
+        ("chat", "miss"),
+        ("chat", "hit"),
+        ("chat.stream", "miss"),
+        ("chat.stream", "hit"),
+    ]
+    assert calls[1]["attempt"] == 0 and calls[1]["request_id"] == calls[0]["request_id"]
+
+
+def test_the_embedding_call_event_says_whether_the_cache_hit(info: pytest.LogCaptureFixture) -> None:
+    store, clock = DictCacheStore(), FakeClock()
+    service = EmbeddingService(FakeEmbeddings(), provider="fake", model="e", retrier=_retrier(clock))
+    cache = ReplyCache(store=store, ttl=60.0, scope=SCOPE, clock=clock, sleep=clock.sleep)  # type: ignore[arg-type]
+    embeddings = CachingEmbeddings(service, cache, model="e", provider="fake")
+    with capture_logs() as entries:
+        embeddings.embed(EmbeddingRequest(inputs=("a", "b")))
+        embeddings.embed(EmbeddingRequest(inputs=("a", "b")))
+    assert [entry["cache"] for entry in entries if entry["event"] == "llmport.call"] == ["miss", "hit"]
