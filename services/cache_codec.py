@@ -92,20 +92,22 @@ def decode(data: bytes | None) -> Any:
 
 def _canonical(value: Any) -> Any:
     # Like _plain, but for a key: bytes by their hash, a class (a schema's model) by its name and
-    # JSON schema, and sorted keys; anything else cannot be keyed.
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {"$d": type(value).__name__, "f": _canonical(_stored_fields(value))}
+    # JSON schema, unset (None) fields left out; anything else cannot be keyed. Plain values
+    # first: they are most of a request.
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_canonical(item) for item in value]
+    if isinstance(value, Mapping):
+        return {str(k): _canonical(v) for k, v in value.items()}
     if isinstance(value, (bytes, bytearray)):
         return {"$b": hashlib.sha256(value).hexdigest()}
     if isinstance(value, type):
         schema = getattr(value, "model_json_schema", None)
         return {"$c": f"{value.__module__}.{value.__qualname__}", "s": schema() if callable(schema) else None}
-    if isinstance(value, Mapping):
-        return {str(k): _canonical(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_canonical(item) for item in value]
-    if value is None or isinstance(value, (str, bool, int, float)):
-        return value
+    if dataclasses.is_dataclass(value):
+        fields = {k: _canonical(v) for k, v in _stored_fields(value).items() if v is not None}
+        return {"$d": type(value).__name__, "f": fields}
     raise TypeError(f"cannot key a {type(value).__name__}")
 
 
