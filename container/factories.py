@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
 from ..domain.ports import CacheStore, CredentialPort, TelemetryPort
+from ..services.cache_embeddings import CachingEmbeddings
 from ..services.cache_store import ReplyCache
-from ..services.caching import CachingChat, CachingEmbeddings, ChatCalls, EmbeddingCalls
+from ..services.caching import CachingChat, ChatCalls, EmbeddingCalls
 from ..services.chat import ChatService
 from ..services.embeddings import EmbeddingService
 from ..services.retry import RetryPolicy

@@ -125,16 +125,16 @@ class ReplyCache:
         except Exception as error:
             self._note(error)
 
-    def wait(self, key: str, deadline: Deadline | None) -> Any:
-        """Poll for the value another caller is computing, until ``deadline`` (the cache's share of
-        the call) or ``CLAIM_CAP``; None when it did not appear."""
+    def wait(self, keys: Sequence[str], deadline: Deadline | None) -> list[Any] | None:
+        """Poll for the values another caller is computing, until ``deadline`` (the cache's share of
+        the call) or ``CLAIM_CAP``; None unless every one appeared."""
         budget = CLAIM_CAP if deadline is None else min(CLAIM_CAP, deadline.remaining())
         until = self.clock() + budget
         while self.clock() < until:
             self.sleep(min(POLL_INTERVAL, max(0.0, until - self.clock())))
-            value = self.get_many([key], deadline)[0]
-            if value is not None:
-                return value
+            values = self.get_many(keys, deadline)
+            if all(value is not None for value in values):
+                return values
         return None
 
     def close(self) -> None:

@@ -1,4 +1,4 @@
-"""CachingChat and CachingEmbeddings: the reply cache in front of the retry owner and the router."""
+"""CachingChat: the reply cache in front of the chat service (so of the retry owner and the router)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from .boundary import missing_model
 from .cache_store import ReplyCache, cache_outcome
 from .logging import CallLog
 
-__all__ = ["CachingChat", "CachingEmbeddings", "ChatCalls", "EmbeddingCalls"]
+__all__ = ["CachingChat", "ChatCalls", "EmbeddingCalls", "left_of_deadline"]
 
 
 class ChatCalls(Protocol):
@@ -35,8 +35,9 @@ class EmbeddingCalls(Protocol):
     def close(self) -> None: ...
 
 
-def _left(options: CallOptions | None, deadline: Deadline | None) -> CallOptions | None:
-    # The inner call gets what is left of the deadline, so waiting on the cache never stretches it.
+def left_of_deadline(options: CallOptions | None, deadline: Deadline | None) -> CallOptions | None:
+    """``options`` with the deadline cut to what is left of ``deadline``, for the inner call: time
+    spent on the cache never stretches the call."""
     if deadline is None:
         return options
     return CallOptions(deadline=max(0.001, deadline.remaining())).over(options)
@@ -102,12 +103,12 @@ class CachingChat:
         claimed = cache.claim(key, deadline, share)
         try:
             if not claimed:
-                found = cache.wait(key, share)
+                found = _first(cache.wait([key], share))
                 if isinstance(found, ChatResponse):
                     self._hit("chat", request.model, started, found)
                     return dataclasses.replace(found, cache_hit=True)
             with cache_outcome("miss"):
-                response = self._inner.complete(request, _left(options, deadline))
+                response = self._inner.complete(request, left_of_deadline(options, deadline))
             cache.put_many({key: response}, deadline)
             return response
         finally:
@@ -146,14 +147,14 @@ class CachingChat:
         claimed = cache.claim(key, deadline, share)
         try:
             if not claimed:
-                found = cache.wait(key, share)
+                found = _first(cache.wait([key], share))
                 if _chunks(found):
                     yield from self._replay(request, started, found)
                     return
             kept: list[ChatChunk] = []
             whole = False
             with cache_outcome("miss"):  # the service reads it now; its stream logs it at the end
-                chunks = self._inner.stream(request, _left(options, deadline))
+                chunks = self._inner.stream(request, left_of_deadline(options, deadline))
             try:
                 for chunk in chunks:
                     kept.append(chunk)
@@ -177,94 +178,9 @@ class CachingChat:
             self._cache.close()
 
 
+def _first(values: list[Any] | None) -> Any:
+    return None if values is None else values[0]
+
+
 def _chunks(found: Any) -> bool:
     return isinstance(found, list) and bool(found) and all(isinstance(c, ChatChunk) for c in found)
-
-
-class CachingEmbeddings:
-    """Vectors per input from the cache; only the misses go to ``inner`` (which batches them).
-
-    Args:
-        inner: the embedding service (batching, retries, routing, logging).
-        cache: the store and its policy.
-        model: the model a request without one goes to (part of each input's key).
-        provider: for the call event when every input was a hit.
-    """
-
-    __slots__ = ("_cache", "_inner", "_log", "_model")
-
-    def __init__(self, inner: EmbeddingCalls, cache: ReplyCache, *, model: str | None, provider: str) -> None:
-        self._inner = inner
-        self._cache = cache
-        self._model = model
-        self._log = CallLog("llmport.embeddings", provider=provider)
-
-    def __repr__(self) -> str:
-        return f"CachingEmbeddings({self._inner!r})"
-
-    def embed(self, request: EmbeddingRequest, options: CallOptions | None = None) -> EmbeddingResponse:
-        """One vector per input, in input order; ``cache_hits`` counts those from the cache.
-
-        Raises:
-            LLMPortError: what the inner service raises for the misses.
-        """
-        cache = self._cache
-        if request.model is None:
-            if self._model is None:
-                raise missing_model("embed")
-            request = dataclasses.replace(request, model=self._model)
-        keys = self._keys(request, options) if cache.enabled(options) else None
-        if keys is None:
-            return self._inner.embed(request, options)
-        started = perf_counter()
-        deadline = cache.deadline_of(options)
-        vectors = [_vector(value) for value in cache.get_many(keys, cache.share(deadline))]
-        missing = [index for index, vector in enumerate(vectors) if vector is None]
-        hits = len(keys) - len(missing)
-        if not missing:
-            self._all_hits(request, started)
-            return EmbeddingResponse(vectors=_whole(vectors), model=request.model or "", cache_hits=hits)
-        sent = dataclasses.replace(request, inputs=tuple(request.inputs[i] for i in missing))
-        with cache_outcome("miss"):
-            response = self._inner.embed(sent, _left(options, deadline))
-        fresh: dict[str, tuple[float, ...]] = {}
-        for index, vector in zip(missing, response.vectors, strict=True):
-            vectors[index] = list(vector)
-            fresh[keys[index]] = tuple(float(x) for x in vector)
-        cache.put_many(fresh, deadline)
-        return dataclasses.replace(response, vectors=_whole(vectors), cache_hits=hits)
-
-    def _keys(self, request: EmbeddingRequest, options: CallOptions | None) -> list[str] | None:
-        # One key per input: the model and dimensions shape a vector, the other inputs do not.
-        shape = {"model": request.model, "dimensions": request.dimensions}
-        maybe = [self._cache.key("embedding", {**shape, "input": text}, options) for text in request.inputs]
-        keys = [key for key in maybe if key is not None]
-        return keys if len(keys) == len(maybe) else None
-
-    def _all_hits(self, request: EmbeddingRequest, started: float) -> None:
-        self._log.call_ok(
-            operation="embed",
-            model=request.model,
-            attempt=0,
-            latency_ms=(perf_counter() - started) * 1000,
-            usage=None,
-            request_id=None,
-            extra={"cache": "hit", "inputs": len(request.inputs)},
-        )
-
-    def close(self) -> None:
-        """Close the inner service and the store."""
-        try:
-            self._inner.close()
-        finally:
-            self._cache.close()
-
-
-def _whole(vectors: list[list[float] | None]) -> list[list[float]]:
-    return [vector or [] for vector in vectors]
-
-
-def _vector(value: Any) -> list[float] | None:
-    if isinstance(value, tuple) and all(isinstance(x, float) for x in value):
-        return list(value)
-    return None

@@ -10,7 +10,8 @@ from dependency_injector import providers
 
 import llmport
 from llmport import ConfigurationError, Settings
-from llmport.services.caching import CachingChat, CachingEmbeddings
+from llmport.services.cache_embeddings import CachingEmbeddings
+from llmport.services.caching import CachingChat
 from llmport.services.chat import ChatService
 from llmport.testing import Container
 

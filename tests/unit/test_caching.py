@@ -19,8 +19,9 @@ from llmport.domain.folding import fold_stream
 from llmport.domain.messages import ImagePart, Message, TextPart
 from llmport.domain.models import ChatRequest, EmbeddingRequest
 from llmport.services.cache_codec import decode, encode
+from llmport.services.cache_embeddings import CachingEmbeddings
 from llmport.services.cache_store import ReplyCache
-from llmport.services.caching import CachingChat, CachingEmbeddings
+from llmport.services.caching import CachingChat
 from llmport.services.chat import ChatService
 from llmport.services.embeddings import EmbeddingService
 from llmport.services.retry import Retrier, RetryPolicy
@@ -265,3 +266,31 @@ def test_the_embedding_call_event_says_whether_the_cache_hit(info: pytest.LogCap
         embeddings.embed(EmbeddingRequest(inputs=("a", "b")))
         embeddings.embed(EmbeddingRequest(inputs=("a", "b")))
     assert [entry["cache"] for entry in entries if entry["event"] == "llmport.call"] == ["miss", "hit"]
+
+
+def test_eight_threads_embedding_the_same_inputs_make_one_provider_request() -> None:
+    store = DictCacheStore()
+    gate = threading.Event()
+
+    class SlowEmbeddings(FakeEmbeddings):
+        def embed(self, request: EmbeddingRequest):  # type: ignore[no-untyped-def]
+            gate.wait(5)
+            return super().embed(request)
+
+    fake = SlowEmbeddings()
+    service = EmbeddingService(fake, provider="fake", model="e", retrier=Retrier(RetryPolicy(0, 30.0)))
+    cache = ReplyCache(store=store, ttl=60.0, scope=SCOPE, clock=time.monotonic, sleep=time.sleep)
+    embeddings = CachingEmbeddings(service, cache, model="e", provider="fake")
+    results = []
+    request = EmbeddingRequest(inputs=("a", "b", "c"))
+    threads = [threading.Thread(target=lambda: results.append(embeddings.embed(request))) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    while len(store.claims) < 8:
+        time.sleep(0.005)
+    gate.set()
+    for thread in threads:
+        thread.join(10)
+    assert len(fake.requests) == 1
+    assert sorted(r.cache_hits for r in results) == [0] + [3] * 7
+    assert all([list(v) for v in r.vectors] == [list(v) for v in results[0].vectors] for r in results)
