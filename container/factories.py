@@ -7,13 +7,19 @@ openai nor azure.identity; they load when a client for a real provider is built.
 
 from __future__ import annotations
 
+import importlib
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
-from ..domain.ports import CredentialPort, TelemetryPort
+from ..domain.ports import CacheStore, CredentialPort, TelemetryPort
+from ..services.cache_embeddings import CachingEmbeddings
+from ..services.cache_store import ReplyCache
+from ..services.caching import CachingChat, ChatCalls, EmbeddingCalls
+from ..services.chat import ChatService
+from ..services.embeddings import EmbeddingService
 from ..services.retry import RetryPolicy
 from ..services.token_cache import TokenCache
 from ..settings import CredentialKind, OwnCredential, Settings
@@ -26,9 +32,13 @@ if TYPE_CHECKING:
     LLMAdapter = OpenAIAdapter | AzureClassicAdapter | AzureV1Adapter
 
 __all__ = [
+    "CACHE_STORES",
     "LLM_ADAPTERS",
     "adapter_kind",
+    "cache_store",
+    "chat_calls",
     "credential",
+    "embedding_calls",
     "embedding_workers",
     "llm_adapter",
     "retry_policy",
@@ -221,6 +231,74 @@ def embedding_workers(settings: Settings) -> int:
 def retry_policy(settings: Settings) -> RetryPolicy:
     """The retry owner's policy: how many retries, and the call's deadline."""
     return RetryPolicy(max_retries=settings.max_retries, deadline=settings.deadline)
+
+
+#: The reply cache's stores by setting, as dotted names: imported only when a client uses one.
+CACHE_STORES = {
+    "memory": "llmport.adapters.cache.memory.MemoryCacheStore",
+    "redis": "llmport.adapters.cache.redis_cache.RedisCacheStore",
+}
+
+
+def cache_store(settings: Settings) -> CacheStore | None:
+    """The reply cache's store from the ``cache`` setting; None when it is ``off`` (no cache at all)."""
+    if settings.cache == "off":
+        return None
+    module, _, name = CACHE_STORES["memory" if settings.cache == "memory" else "redis"].rpartition(".")
+    store_class: Any = getattr(importlib.import_module(module), name)
+    if settings.cache == "memory":
+        return cast(CacheStore, store_class(max_bytes=settings.cache_max_bytes))
+    return cast(CacheStore, store_class(settings.cache))
+
+
+def _reply_cache(
+    store: CacheStore, settings: Settings, clock: Callable[[], float], sleep: Callable[[float], None]
+) -> ReplyCache:
+    # Where calls go is part of every key: one store may serve several clients.
+    scope = {
+        "provider": settings.provider,
+        "base_url": settings.base_url,
+        "endpoint": settings.endpoint,
+        "api": settings.api,
+        "deployments": [routed.name for routed in settings.routes],
+    }
+    return ReplyCache(
+        store=store,
+        ttl=settings.cache_ttl,
+        scope=scope,
+        namespace=settings.cache_namespace,
+        deadline=settings.deadline,
+        clock=clock,
+        sleep=sleep,
+    )
+
+
+def chat_calls(
+    service: ChatService,
+    store: CacheStore | None,
+    settings: Settings,
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+) -> ChatCalls:
+    """What the client calls for chat: the service, behind the reply cache when there is a store."""
+    if store is None:
+        return service
+    cache = _reply_cache(store, settings, clock, sleep)
+    return CachingChat(service, cache, model=settings.chat_model, provider=str(settings.provider))
+
+
+def embedding_calls(
+    service: EmbeddingService,
+    store: CacheStore | None,
+    settings: Settings,
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+) -> EmbeddingCalls:
+    """What the client calls for embeddings: the service, behind the per-input cache when there is one."""
+    if store is None:
+        return service
+    cache = _reply_cache(store, settings, clock, sleep)
+    return CachingEmbeddings(service, cache, model=settings.embedding_model, provider=str(settings.provider))
 
 
 def _required(value: Any) -> Any:

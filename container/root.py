@@ -106,6 +106,15 @@ class Container(containers.DeclarativeContainer):
         max_workers=providers.Callable(factories.embedding_workers, settings),
         telemetry=telemetry,
     )
+    #: The reply cache's store (the ``cache`` setting); None: off, and no caching composite at all.
+    cache_store: providers.Provider[Any] = providers.ThreadSafeSingleton(factories.cache_store, settings)
+    #: What the client calls: the services, behind the reply cache when there is a store.
+    chat_calls = providers.ThreadSafeSingleton(
+        factories.chat_calls, chat_service, cache_store, settings, clock, sleep
+    )
+    embedding_calls = providers.ThreadSafeSingleton(
+        factories.embedding_calls, embedding_service, cache_store, settings, clock, sleep
+    )
 
 
 @entry
@@ -140,7 +149,7 @@ def build_client(
         if isinstance(credential, Closeable):
             credential.close()
 
-    chat, embeddings = container.chat_service(), container.embedding_service()
+    chat, embeddings = container.chat_calls(), container.embedding_calls()
     client = Client(chat, embeddings, settings=settings, on_close=close_credential, container=container)
     survive_fork(  # the client itself too: its own lock and usage ledger
         client,

@@ -112,6 +112,8 @@ class CallOptions:
         deadline: total seconds for the call, all attempts and waits.
         timeout: seconds for each socket operation of the call (connect, each read, each write).
         headers: sent with each request of the call, over the client's default headers.
+        cache: False skips the reply cache for the call (neither read nor written).
+        cache_namespace: the reply cache's namespace for the call, over the client's.
 
     Raises:
         ValidationError: a value out of range, or a header that cannot be sent.
@@ -121,6 +123,8 @@ class CallOptions:
     deadline: float | None = None
     timeout: float | None = None
     headers: Headers | None = None
+    cache: bool | None = None
+    cache_namespace: str | None = None
 
     def __post_init__(self) -> None:
         retries = self.max_retries
@@ -128,6 +132,10 @@ class CallOptions:
             raise ValidationError(f"max_retries must be an int >= 0, got {retries!r:.40}")
         object.__setattr__(self, "deadline", _seconds("deadline", self.deadline))
         object.__setattr__(self, "timeout", _seconds("timeout", self.timeout))
+        if self.cache is not None and not isinstance(self.cache, bool):
+            raise ValidationError(f"cache must be True or False, got {self.cache!r:.40}")
+        if self.cache_namespace is not None and not isinstance(self.cache_namespace, str):
+            raise ValidationError(f"cache_namespace must be a string, got {self.cache_namespace!r:.40}")
         if self.headers is not None and not isinstance(self.headers, Headers):
             object.__setattr__(self, "headers", Headers(self.headers))
 
@@ -148,6 +156,8 @@ class CallOptions:
             deadline=base.deadline if self.deadline is None else self.deadline,
             timeout=base.timeout if self.timeout is None else self.timeout,
             headers=headers or base.headers,
+            cache=base.cache if self.cache is None else self.cache,
+            cache_namespace=base.cache_namespace if self.cache_namespace is None else self.cache_namespace,
         )
 
 

@@ -119,4 +119,5 @@ _LAST_WINS = (
     "apim_request_id",
     "cost",
     "deployment",
+    "cache_hit",
 )

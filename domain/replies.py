@@ -149,6 +149,8 @@ class ChatResponse:
     deployment: str | None = None
     #: The provider's rate-limit headers (``x-ratelimit-remaining-*``, ``-reset-*``), when sent.
     rate_limits: RateHint | None = field(default=None, repr=False, compare=False)
+    #: True when the reply came from the client's reply cache (no request was sent).
+    cache_hit: bool = False
 
     def __post_init__(self) -> None:
         if not self.choices:
@@ -206,6 +208,8 @@ class ChatChunk:
     deployment: str | None = None
     #: On the first chunk: the provider's rate-limit headers, when sent.
     rate_limits: RateHint | None = field(default=None, repr=False, compare=False)
+    #: True when the chunk was replayed from the client's reply cache (no request was sent).
+    cache_hit: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,6 +227,8 @@ class EmbeddingResponse:
     deployment: str | None = None
     #: The provider's rate-limit headers (``x-ratelimit-remaining-*``, ``-reset-*``), when sent.
     rate_limits: RateHint | None = field(default=None, repr=False, compare=False)
+    #: How many inputs were served from the client's reply cache (their vectors were not sent for).
+    cache_hits: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -75,6 +75,10 @@ class UsageTotals:
     reasoning_tokens: int = 0
     cost: float | None = None
     unpriced_calls: int = 0
+    #: Replies (chat) and inputs (embeddings) served from the reply cache: no request, no tokens.
+    cache_hits: int = 0
+    #: What the cached chat replies would have cost (their stored usage, priced); None: none priced.
+    cache_saved_cost: float | None = None
 
     @property
     def usage(self) -> Usage:
@@ -117,4 +121,6 @@ def _totals_dict(totals: UsageTotals) -> dict[str, Any]:
         "reasoning_tokens": totals.reasoning_tokens,
         "cost": totals.cost,
         "unpriced_calls": totals.unpriced_calls,
+        "cache_hits": totals.cache_hits,
+        "cache_saved_cost": totals.cache_saved_cost,
     }

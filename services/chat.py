@@ -12,6 +12,7 @@ from ..domain.errors import AuthenticationError, LLMPortError, StreamInterrupted
 from ..domain.models import ChatChunk, ChatRequest, ChatResponse, Usage
 from ..domain.ports import CallSpan, ChatPort, Closeable, TelemetryPort
 from .boundary import missing_model, unexpected_error
+from .cache_store import CACHE_OUTCOME
 from .logging import CallLog
 from .retry import Retrier, RetryEvent
 from .token_cache import TokenCache
@@ -99,11 +100,14 @@ class ChatService:
         return on_retry_traced
 
     def _content(
-        self, request: ChatRequest, reply: str | None, span: CallSpan | None = None
+        self, request: ChatRequest, reply: str | None, span: CallSpan | None = None, cache: str | None = None
     ) -> dict[str, object] | None:
         if not self._log.enabled:
             return None
         extra: dict[str, object] | None = dict(span.log_fields) if span is not None else None
+        cache = CACHE_OUTCOME.get() if cache is None else cache
+        if cache is not None:
+            extra = {**(extra or {}), "cache": cache}
         if self._log_content:
             prompt = [{"role": message.role, "text": message.text} for message in request.messages]
             extra = {**(extra or {}), "prompt": prompt, "reply": reply}
@@ -214,9 +218,11 @@ class ChatService:
             LLMPortError: from the iterator; a foreign error after the first chunk becomes
                 StreamInterruptedError, before it ProviderError.
         """
-        return self._stream(self._resolve(request), options)
+        return self._stream(self._resolve(request), options, CACHE_OUTCOME.get())
 
-    def _stream(self, request: ChatRequest, options: CallOptions | None) -> Iterator[ChatChunk]:
+    def _stream(
+        self, request: ChatRequest, options: CallOptions | None, cache: str | None
+    ) -> Iterator[ChatChunk]:
         chat = self._chat
         tally = _Tally()
         span = None if self._telemetry is None else self._telemetry.start_call(request, stream=True)
@@ -282,6 +288,7 @@ class ChatService:
                     text=text,
                     status=ended,
                     span=span,
+                    cache=cache,
                 )
 
     def _stream_ended(
@@ -295,6 +302,7 @@ class ChatService:
         text: list[str],
         status: str,
         span: CallSpan | None,
+        cache: str | None,
     ) -> None:
         self._log.call_ok(
             operation="chat.stream",
@@ -304,7 +312,7 @@ class ChatService:
             usage=usage,
             request_id=request_id,
             status=status,
-            extra=self._content(request, "".join(text), span),
+            extra=self._content(request, "".join(text), span, cache),
         )
 
     def close(self) -> None:

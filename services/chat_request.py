@@ -46,6 +46,8 @@ def chat_call(
     timeout: float | None = None,
     deadline: float | None = None,
     headers: Mapping[str, str] | None = None,
+    cache: bool | None = None,
+    cache_namespace: str | None = None,
 ) -> tuple[ChatRequest, CallOptions | None]:
     """The request of a chat or stream call, and its own options (None when it sets none).
 
@@ -59,8 +61,9 @@ def chat_call(
     """
     # The call's options are checked first, as the client always did.
     options = None
-    if max_retries is not None or timeout is not None or deadline is not None or headers is not None:
-        options = CallOptions(max_retries, deadline, timeout, _as_given(headers))
+    given = (max_retries, timeout, deadline, headers, cache, cache_namespace)
+    if any(value is not None for value in given):
+        options = CallOptions(max_retries, deadline, timeout, _as_given(headers), cache, cache_namespace)
     # ChatRequest validates every argument and turns lists into tuples; nothing is converted
     # here, so that a wrong type (stop=5, extra="abc") reaches its check, not a raw tuple() or dict().
     request = ChatRequest(

@@ -21,9 +21,8 @@ from ..domain.models import (
 )
 from ..domain.redaction import bare_failures, entry
 from ..domain.usage import UsageReport
-from .chat import ChatService
+from .caching import ChatCalls, EmbeddingCalls
 from .chat_request import chat_call, check_keywords, takes_arguments_of
-from .embeddings import EmbeddingService
 from .usage import Accounting, Pricing
 
 if TYPE_CHECKING:
@@ -41,8 +40,8 @@ class Client:
 
     def __init__(
         self,
-        chat: ChatService,
-        embeddings: EmbeddingService,
+        chat: ChatCalls,
+        embeddings: EmbeddingCalls,
         *,
         settings: Settings | None = None,
         on_close: Callable[[], None] | None = None,
@@ -89,6 +88,8 @@ class Client:
         timeout: float | None = None,
         deadline: float | None = None,
         headers: Mapping[str, str] | None = None,
+        cache: bool | None = None,
+        cache_namespace: str | None = None,
     ) -> Client:
         """A view of this client whose calls use these options; None keeps the client's setting.
 
@@ -103,12 +104,16 @@ class Client:
             deadline: total seconds for a call: every attempt, wait and stream read.
             headers: sent with every request of the view's calls, over the ``default_headers``
                 setting (e.g. ``{"x-ms-client-request-id": ...}``).
+            cache: False: the reply cache (the ``cache`` setting) is neither read nor written.
+            cache_namespace: the reply cache's namespace, over the ``cache_namespace`` setting.
 
         Raises:
             ValidationError: a value out of range, or a header name or value that cannot be sent.
         """
         view = copy.copy(self)
-        view._options = CallOptions(max_retries, deadline, timeout, _as_given(headers)).over(self._options)
+        view._options = CallOptions(
+            max_retries, deadline, timeout, _as_given(headers), cache, cache_namespace
+        ).over(self._options)
         return view
 
     @entry
@@ -138,7 +143,8 @@ class Client:
             previous_response_id: continue the Responses API conversation of that reply
                 (``reply.id``).
             store: whether the provider keeps the reply (needed by ``previous_response_id``).
-            max_retries, timeout, deadline, headers: for this call only, see :meth:`with_options`.
+            max_retries, timeout, deadline, headers, cache, cache_namespace: for this call only,
+                see :meth:`with_options`.
 
         Raises:
             ValidationError: the input (or a per-call option) is malformed; raised before any
@@ -181,6 +187,8 @@ class Client:
         timeout: float | None = None,
         deadline: float | None = None,
         headers: Mapping[str, str] | None = None,
+        cache: bool | None = None,
+        cache_namespace: str | None = None,
     ) -> EmbeddingResponse:
         """Embed texts: any number, sent in batches, vectors returned in input order.
 
@@ -189,7 +197,8 @@ class Client:
             model: the model, or the deployment on Azure; defaults to the configured embedding_model.
             dimensions: shorter vectors, on models that support it.
             user: an end-user id for the provider's abuse monitoring.
-            max_retries, timeout, deadline, headers: for this call only, see :meth:`with_options`.
+            max_retries, timeout, deadline, headers, cache, cache_namespace: for this call only,
+                see :meth:`with_options` (the cache is per input).
 
         Raises:
             ValidationError: an input is empty or not a string, or dimensions is out of range.
@@ -203,7 +212,7 @@ class Client:
             inputs = (texts,)
         elif isinstance(texts, Iterable) and not isinstance(texts, (bytes, bytearray, Mapping)):
             inputs = tuple(texts)  # lists, generators, dict views: what tuple() always took
-        options = _per_call(self._options, max_retries, timeout, deadline, headers)
+        options = _per_call(self._options, (max_retries, timeout, deadline, headers, cache, cache_namespace))
         root = self._root
         request = EmbeddingRequest(_as_given(inputs), model=model, dimensions=dimensions, user=user)
         response = root._embeddings.embed(request, options)
@@ -269,17 +278,13 @@ class Client:
         return f"<llmport.Client provider={provider} pid={os.getpid()}{view}{closed}>"
 
 
-def _per_call(
-    base: CallOptions | None,
-    max_retries: int | None,
-    timeout: float | None,
-    deadline: float | None,
-    headers: Mapping[str, str] | None,
-) -> CallOptions | None:
-    """A call's options over its view's (``base``); ``base`` itself when the call sets none."""
-    if max_retries is None and timeout is None and deadline is None and headers is None:
+def _per_call(base: CallOptions | None, given: tuple[Any, ...]) -> CallOptions | None:
+    """A call's options (max_retries, timeout, deadline, headers, cache, cache_namespace) over its
+    view's (``base``); ``base`` itself when the call sets none."""
+    if all(value is None for value in given):
         return base
-    return CallOptions(max_retries, deadline, timeout, _as_given(headers)).over(base)
+    max_retries, timeout, deadline, headers, cache, cache_namespace = given
+    return CallOptions(max_retries, deadline, timeout, _as_given(headers), cache, cache_namespace).over(base)
 
 
 def composition_root(client: Client) -> object | None:
@@ -288,8 +293,8 @@ def composition_root(client: Client) -> object | None:
 
 
 def swap_services(
-    client: Client, chat: ChatService | None = None, embeddings: EmbeddingService | None = None
-) -> tuple[ChatService, EmbeddingService]:
+    client: Client, chat: ChatCalls | None = None, embeddings: EmbeddingCalls | None = None
+) -> tuple[ChatCalls, EmbeddingCalls]:
     """Replace the services ``client`` calls and return the previous ones (``llmport.testing.override``).
 
     Calls already running finish on the services they started with; later calls, the views'

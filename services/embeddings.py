@@ -14,6 +14,7 @@ from ..domain.models import EmbeddingRequest, EmbeddingResponse, Usage
 from ..domain.ports import CallSpan, Closeable, EmbeddingPort, TelemetryPort
 from .batching import MAX_BATCH_SIZE, plan_batches
 from .boundary import missing_model, unexpected_error
+from .cache_store import CACHE_OUTCOME
 from .logging import CallLog
 from .retry import Retrier, RetryEvent
 from .token_cache import TokenCache
@@ -157,6 +158,8 @@ class EmbeddingService:
             self._failed(request, attempts, started, wrapped, len(batches), span=span)
             raise wrapped from exc
         extra: dict[str, object] = {"inputs": len(request.inputs), "batches": len(batches)}
+        if (cache := CACHE_OUTCOME.get()) is not None:
+            extra["cache"] = cache
         if span is not None:
             span.embedding_reply(response)
             span.end()

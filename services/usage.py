@@ -14,8 +14,13 @@ __all__ = ["Accounting", "Pricing", "UsageLedger"]
 
 R = TypeVar("R", ChatResponse, EmbeddingResponse)
 
-# A ledger row: calls, prompt, completion, total, cached, reasoning tokens, priced calls, cost.
-_CALLS, _PRICED, _COST = 0, 6, 7
+# A ledger row: calls, prompt, completion, total, cached, reasoning tokens, priced calls, cost,
+# cache hits, priced hits, cost saved by the hits.
+_CALLS, _PRICED, _COST, _HITS, _PRICED_HITS, _SAVED = 0, 6, 7, 8, 9, 10
+
+
+def _row() -> list[float]:
+    return [0, 0, 0, 0, 0, 0, 0, 0.0, 0, 0, 0.0]
 
 
 class Pricing:
@@ -65,7 +70,7 @@ class UsageLedger:
         with self._lock:
             row = self._rows.get(key)
             if row is None:
-                row = self._rows[key] = [0, 0, 0, 0, 0, 0, 0, 0.0]
+                row = self._rows[key] = _row()
             row[_CALLS] += 1
             if usage is not None:
                 row[1] += usage.prompt_tokens
@@ -77,6 +82,17 @@ class UsageLedger:
                 row[_PRICED] += 1
                 row[_COST] += cost.total
 
+    def record_hits(self, deployment: str, model: str, hits: int, saved: Cost | None) -> None:
+        """Add ``hits`` replies or inputs served from the reply cache, and what they would have cost."""
+        with self._lock:
+            row = self._rows.get((deployment, model))
+            if row is None:
+                row = self._rows[(deployment, model)] = _row()
+            row[_HITS] += hits
+            if saved is not None:
+                row[_PRICED_HITS] += 1
+                row[_SAVED] += saved.total
+
     def report(self, *, reset: bool = False) -> UsageReport:
         """The totals now; with ``reset``, start again from zero in the same step (no call lost)."""
         with self._lock:
@@ -85,10 +101,10 @@ class UsageLedger:
                 self._rows = {}
         by_model: dict[str, list[float]] = {}
         by_deployment: dict[str, list[float]] = {}
-        total = [0, 0, 0, 0, 0, 0, 0, 0.0]
+        total = _row()
         for (deployment, model), row in rows.items():
-            model_sums = by_model.setdefault(model, [0, 0, 0, 0, 0, 0, 0, 0.0])
-            deployment_sums = by_deployment.setdefault(deployment, [0, 0, 0, 0, 0, 0, 0, 0.0])
+            model_sums = by_model.setdefault(model, _row())
+            deployment_sums = by_deployment.setdefault(deployment, _row())
             for sums in (model_sums, deployment_sums, total):
                 for index, value in enumerate(row):
                     sums[index] += value
@@ -116,6 +132,8 @@ def _totals(row: list[float]) -> UsageTotals:
         reasoning,
         cost=row[_COST] if priced else None,
         unpriced_calls=calls - priced,
+        cache_hits=int(row[_HITS]),
+        cache_saved_cost=row[_SAVED] if row[_PRICED_HITS] else None,
     )
 
 
@@ -141,6 +159,14 @@ class Accounting:
             response: the reply.
         """
         deployment = response.deployment or deployment or response.model
+        if isinstance(response, ChatResponse) and response.cache_hit:
+            model = response.model or deployment
+            self.ledger.record_hits(deployment, model, 1, self._cost(deployment, model, response.usage))
+            return response  # a hit costs nothing: no cost on it
+        if isinstance(response, EmbeddingResponse) and response.cache_hits:
+            self.ledger.record_hits(deployment, response.model or deployment, response.cache_hits, None)
+            if response.cache_hits == len(response.vectors):
+                return response  # nothing was sent
         pricing = self.pricing
         if pricing is None:
             self.ledger.record(deployment, response.model or deployment, response.usage, None)
@@ -159,11 +185,16 @@ class Accounting:
         usage: Usage | None = None
         cost: Cost | None = None
         model = ""
-        finished = False
+        finished = hit = False
         try:
             for chunk in chunks:
                 model = chunk.model or model
                 deployment = chunk.deployment or deployment
+                if chunk.cache_hit:
+                    hit = True
+                    usage = chunk.usage or usage
+                    yield chunk
+                    continue
                 if chunk.usage is None:
                     yield chunk
                     continue
@@ -172,15 +203,30 @@ class Accounting:
                 yield chunk if cost is None else dataclasses.replace(chunk, cost=cost)
             finished = True
         finally:
-            if finished or usage is not None:
-                asked = deployment or model
-                counted = model or asked
-                if self.pricing is not None:
-                    counted = self.pricing.model_for(asked, model)[0]
-                self.ledger.record(asked, counted, usage, cost)
+            self._stream_ended(deployment, model, usage, cost, finished=finished, hit=hit)
             close = getattr(chunks, "close", None)
             if callable(close):
                 close()  # the service's stream ends its own log event and HTTP response
+
+    def _stream_ended(
+        self,
+        deployment: str | None,
+        model: str,
+        usage: Usage | None,
+        cost: Cost | None,
+        *,
+        finished: bool,
+        hit: bool,
+    ) -> None:
+        asked = deployment or model
+        if hit:
+            saved = None if usage is None else self._cost(asked, model, usage)
+            self.ledger.record_hits(asked, model or asked, 1, saved)
+        elif finished or usage is not None:
+            counted = model or asked
+            if self.pricing is not None:
+                counted = self.pricing.model_for(asked, model)[0]
+            self.ledger.record(asked, counted, usage, cost)
 
     def _cost(self, deployment: str, replied: str, usage: Usage) -> Cost | None:
         if self.pricing is None:

@@ -18,6 +18,7 @@ from ..domain.defaults import DEFAULT_SCOPE, DEFAULT_TIMEOUT, MAX_EMBEDDING_BATC
 from ..domain.errors import ConfigurationError
 from ..domain.redaction import entry
 from ..domain.usage import FrozenMap, ModelPrice
+from .cache import check_cache
 from .credential import (
     PARAMETERS,
     CredentialKind,
@@ -124,6 +125,11 @@ class Settings:
     budget_namespace: str | None = None
     #: Move a routed call whose sent request timed out to another deployment (it may be billed twice).
     move_after_timeout: bool = False
+    #: The reply cache: ``off``, ``memory`` (this process) or a Redis URL (shared); see the README.
+    cache: str = field(default="off", repr=False)
+    cache_ttl: float = 3600.0
+    cache_max_bytes: int = 64 * 1024 * 1024
+    cache_namespace: str = ""
     name: str = field(default="default", compare=False)
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
@@ -136,6 +142,7 @@ class Settings:
         check_kinds(values, self.sources)
         check_budget_store(self.budget_store, self._origin("budget_store"))
         check_budget_namespace(self.budget_namespace, self._origin("budget_namespace"))
+        check_cache(values, self.sources)
         if self.deployments or not isinstance(self.deployments, tuple):  # [] too: it is a mistake
             self._route()
             return
@@ -314,7 +321,7 @@ class Settings:
             value = getattr(self, f.name)
             if isinstance(value, Headers):
                 value = value.redacted()
-            if f.name == "budget_store":
+            if f.name in ("budget_store", "cache"):
                 value = redacted_store(value)
             if f.name == "deployments":
                 value = [deployment.redacted() for deployment in self.routes]

@@ -64,6 +64,10 @@ ENV: dict[str, tuple[str, ...]] = {
     "budget_store": ("LLMPORT_BUDGET_STORE",),
     "budget_namespace": ("LLMPORT_BUDGET_NAMESPACE",),
     "move_after_timeout": ("LLMPORT_MOVE_AFTER_TIMEOUT",),
+    "cache": ("LLMPORT_CACHE",),
+    "cache_ttl": ("LLMPORT_CACHE_TTL",),
+    "cache_max_bytes": ("LLMPORT_CACHE_MAX_BYTES",),
+    "cache_namespace": ("LLMPORT_CACHE_NAMESPACE",),
 }
 API_KEY_ENV = {
     "openai": "OPENAI_API_KEY",
@@ -131,12 +135,13 @@ _INTS = {
     "embedding_token_budget",
     "embedding_max_workers",
     "max_response_bytes",
+    "cache_max_bytes",
     "priority",
     "rpm",
     "tpm",
     "eject_after",
 }
-_FLOATS = {"timeout", "deadline", "token_refresh_margin", "weight", "eject_for"}
+_FLOATS = {"timeout", "deadline", "token_refresh_margin", "weight", "eject_for", "cache_ttl"}
 
 
 def convert(key: str, value: Any, where: str = "") -> Any:

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from cache_fakes import DictCacheStore
 from dependency_injector import providers
 
 import llmport
@@ -184,6 +185,8 @@ CALL_SAMPLES: dict[str, tuple[object, Any]] = {
     "deadline": (4321.0, lambda options, left: left == 4321.0),
     # max_retries: checked below by the attempts it allows
 }
+# The reply cache's options: a value that makes an identical second call go to the provider.
+CACHE_SAMPLES: dict[str, object] = {"cache": False, "cache_namespace": "tenant-b"}
 
 
 @pytest.mark.parametrize("entry", ["chat", "stream", "embed", "with_options"])
@@ -202,6 +205,15 @@ def test_each_call_option_reaches_the_call_through_every_entry(
     container.sleep.override(providers.Object(clock.sleep))
     container.clock.override(providers.Object(clock))
     port = embeddings if entry == "embed" else chat
+    if option in CACHE_SAMPLES:
+        # The reply cache's options change no request: what they change is whether one is sent.
+        container.cache_store.override(providers.Object(DictCacheStore()))
+        with llmport.build_client(settings, container) as client:
+            _calls(client, entry, {})
+            _calls(client, entry, {option: CACHE_SAMPLES[option]})
+            _calls(client, entry, {})
+        assert len(port.seen) == 2  # the second call skipped the cache; the third was a hit
+        return
     with llmport.build_client(settings, container) as client:
         if option == "max_retries":
             with pytest.raises(ServiceUnavailableError):

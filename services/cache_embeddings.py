@@ -1,0 +1,149 @@
+"""CachingEmbeddings: vectors per input from the reply cache; only the misses go to the service."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from time import perf_counter
+from typing import Any
+
+from ..domain.call_options import CallOptions
+from ..domain.deadline import Deadline
+from ..domain.models import EmbeddingRequest, EmbeddingResponse
+from .boundary import missing_model
+from .cache_store import ReplyCache, cache_outcome
+from .caching import EmbeddingCalls, left_of_deadline
+from .logging import CallLog
+
+__all__ = ["CachingEmbeddings"]
+
+
+class CachingEmbeddings:
+    """Vectors per input from the cache; only the misses go to ``inner`` (which batches them).
+
+    Args:
+        inner: the embedding service (batching, retries, routing, logging).
+        cache: the store and its policy.
+        model: the model a request without one goes to (part of each input's key).
+        provider: for the call event when every input was a hit.
+    """
+
+    __slots__ = ("_cache", "_inner", "_log", "_model")
+
+    def __init__(self, inner: EmbeddingCalls, cache: ReplyCache, *, model: str | None, provider: str) -> None:
+        self._inner = inner
+        self._cache = cache
+        self._model = model
+        self._log = CallLog("llmport.embeddings", provider=provider)
+
+    def __repr__(self) -> str:
+        return f"CachingEmbeddings({self._inner!r})"
+
+    def embed(self, request: EmbeddingRequest, options: CallOptions | None = None) -> EmbeddingResponse:
+        """One vector per input, in input order; ``cache_hits`` counts those from the cache.
+
+        Raises:
+            LLMPortError: what the inner service raises for the misses.
+        """
+        cache = self._cache
+        if request.model is None:
+            if self._model is None:
+                raise missing_model("embed")
+            request = dataclasses.replace(request, model=self._model)
+        keys = self._keys(request, options) if cache.enabled(options) else None
+        if keys is None:
+            return self._inner.embed(request, options)
+        started = perf_counter()
+        deadline = cache.deadline_of(options)
+        share = cache.share(deadline)
+        vectors = [_vector(value) for value in cache.get_many(keys, share)]
+        if all(vector is not None for vector in vectors):
+            self._all_hits(request, started)
+            return EmbeddingResponse(vectors=_whole(vectors), model=request.model or "", cache_hits=len(keys))
+        return self._flight(request, options, keys, deadline=deadline, vectors=vectors, started=started)
+
+    def _flight(
+        self,
+        request: EmbeddingRequest,
+        options: CallOptions | None,
+        keys: list[str],
+        *,
+        deadline: Deadline | None,
+        vectors: list[list[float] | None],
+        started: float,
+    ) -> EmbeddingResponse:
+        # One flight for the set of inputs missing: identical calls at once send it once.
+        cache = self._cache
+        missing = [index for index, vector in enumerate(vectors) if vector is None]
+        share = cache.share(deadline)
+        flight = hashlib.sha256("flight:".join(keys[i] for i in missing).encode()).hexdigest()
+        claimed = cache.claim(flight, deadline, share)
+        try:
+            if not claimed:
+                waited = [_vector(value) for value in cache.wait([keys[i] for i in missing], share) or ()]
+                if len(waited) == len(missing) and all(vector is not None for vector in waited):
+                    for index, vector in zip(missing, waited, strict=True):
+                        vectors[index] = vector
+                    self._all_hits(request, started)
+                    return EmbeddingResponse(
+                        vectors=_whole(vectors), model=request.model or "", cache_hits=len(keys)
+                    )
+            return self._send(request, options, deadline, keys, vectors=vectors, missing=missing)
+        finally:
+            if claimed:
+                cache.release(flight, deadline)
+
+    def _send(
+        self,
+        request: EmbeddingRequest,
+        options: CallOptions | None,
+        deadline: Deadline | None,
+        keys: list[str],
+        *,
+        vectors: list[list[float] | None],
+        missing: list[int],
+    ) -> EmbeddingResponse:
+        sent = dataclasses.replace(request, inputs=tuple(request.inputs[i] for i in missing))
+        with cache_outcome("miss"):
+            response = self._inner.embed(sent, left_of_deadline(options, deadline))
+        fresh: dict[str, tuple[float, ...]] = {}
+        for index, vector in zip(missing, response.vectors, strict=True):
+            vectors[index] = list(vector)
+            fresh[keys[index]] = tuple(float(x) for x in vector)
+        self._cache.put_many(fresh, deadline)
+        return dataclasses.replace(response, vectors=_whole(vectors), cache_hits=len(keys) - len(missing))
+
+    def _keys(self, request: EmbeddingRequest, options: CallOptions | None) -> list[str] | None:
+        # One key per input: the model and dimensions shape a vector, the other inputs do not.
+        shape = {"model": request.model, "dimensions": request.dimensions}
+        maybe = [self._cache.key("embedding", {**shape, "input": text}, options) for text in request.inputs]
+        keys = [key for key in maybe if key is not None]
+        return keys if len(keys) == len(maybe) else None
+
+    def _all_hits(self, request: EmbeddingRequest, started: float) -> None:
+        self._log.call_ok(
+            operation="embed",
+            model=request.model,
+            attempt=0,
+            latency_ms=(perf_counter() - started) * 1000,
+            usage=None,
+            request_id=None,
+            extra={"cache": "hit", "inputs": len(request.inputs)},
+        )
+
+    def close(self) -> None:
+        """Close the inner service and the store."""
+        try:
+            self._inner.close()
+        finally:
+            self._cache.close()
+
+
+def _whole(vectors: list[list[float] | None]) -> list[list[float]]:
+    return [vector or [] for vector in vectors]
+
+
+def _vector(value: Any) -> list[float] | None:
+    if isinstance(value, tuple) and all(isinstance(x, float) for x in value):
+        return list(value)
+    return None
