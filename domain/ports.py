@@ -17,6 +17,7 @@ from .models import (
     EmbeddingResponse,
     Usage,
 )
+from .tokens import TextTokenCounts, TokenCount
 
 __all__ = [
     "BudgetStore",
@@ -28,6 +29,7 @@ __all__ = [
     "EmbeddingPort",
     "ForkAware",
     "TelemetryPort",
+    "TokenCounter",
 ]
 
 
@@ -260,4 +262,27 @@ class CacheStore(Protocol):
 
     def close(self) -> None:
         """Release connections; the store is not used afterwards."""
+        ...
+
+
+@runtime_checkable
+class TokenCounter(Protocol):
+    """Counts tokens the way the provider will, before anything is sent (no network, ever).
+
+    No method raises for an unknown model: the count is then an estimate (``exact=False``).
+    The encoding loads on the first count, never at import or build time.
+    """
+
+    def count_chat(self, request: ChatRequest) -> TokenCount:
+        """The prompt tokens of ``request`` (its model resolved): messages, names, tools, schemas,
+        images, with the per-message and reply-priming tokens."""
+        ...
+
+    def count_texts(self, texts: Sequence[str], model: str) -> TextTokenCounts:
+        """The tokens of each text as an embeddings input for ``model``."""
+        ...
+
+    def truncate(self, text: str, model: str, limit: int) -> str:
+        """``text`` cut at a token boundary to at most ``limit`` tokens of ``model``'s encoding
+        (unchanged when it fits; by characters when the encoding is unknown)."""
         ...
