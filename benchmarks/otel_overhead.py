@@ -195,7 +195,7 @@ class _Floor:
             explicit_bucket_boundaries_advisory=names.DURATION_BUCKETS,
         )
 
-    def start_call(self, request: object, *, stream: bool = False) -> _FloorCall:
+    def start_call(self, request: object, *, stream: bool = False, cache: str | None = None) -> _FloorCall:
         return _FloorCall(self, self.stream if stream else self.chat)
 
     def once(self, replay: _Replay) -> None:

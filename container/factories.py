@@ -279,12 +279,16 @@ def chat_calls(
     settings: Settings,
     clock: Callable[[], float],
     sleep: Callable[[float], None],
+    *,
+    telemetry: TelemetryPort | None = None,
 ) -> ChatCalls:
     """What the client calls for chat: the service, behind the reply cache when there is a store."""
     if store is None:
         return service
     cache = _reply_cache(store, settings, clock, sleep)
-    return CachingChat(service, cache, model=settings.chat_model, provider=str(settings.provider))
+    return CachingChat(
+        service, cache, model=settings.chat_model, provider=str(settings.provider), telemetry=telemetry
+    )
 
 
 def embedding_calls(
@@ -293,12 +297,16 @@ def embedding_calls(
     settings: Settings,
     clock: Callable[[], float],
     sleep: Callable[[float], None],
+    *,
+    telemetry: TelemetryPort | None = None,
 ) -> EmbeddingCalls:
     """What the client calls for embeddings: the service, behind the per-input cache when there is one."""
     if store is None:
         return service
     cache = _reply_cache(store, settings, clock, sleep)
-    return CachingEmbeddings(service, cache, model=settings.embedding_model, provider=str(settings.provider))
+    return CachingEmbeddings(
+        service, cache, model=settings.embedding_model, provider=str(settings.provider), telemetry=telemetry
+    )
 
 
 def _required(value: Any) -> Any:

@@ -110,10 +110,10 @@ class Container(containers.DeclarativeContainer):
     cache_store: providers.Provider[Any] = providers.ThreadSafeSingleton(factories.cache_store, settings)
     #: What the client calls: the services, behind the reply cache when there is a store.
     chat_calls = providers.ThreadSafeSingleton(
-        factories.chat_calls, chat_service, cache_store, settings, clock, sleep
+        factories.chat_calls, chat_service, cache_store, settings, clock, sleep, telemetry=telemetry
     )
     embedding_calls = providers.ThreadSafeSingleton(
-        factories.embedding_calls, embedding_service, cache_store, settings, clock, sleep
+        factories.embedding_calls, embedding_service, cache_store, settings, clock, sleep, telemetry=telemetry
     )
 
 

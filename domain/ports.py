@@ -162,8 +162,11 @@ class TelemetryPort(Protocol):
         """Whether anything is recorded."""
         ...
 
-    def start_call(self, request: ChatRequest | EmbeddingRequest, *, stream: bool = False) -> CallSpan:
-        """Open the span of one logical call for ``request`` (its model already resolved)."""
+    def start_call(
+        self, request: ChatRequest | EmbeddingRequest, *, stream: bool = False, cache: str | None = None
+    ) -> CallSpan:
+        """Open the span of one logical call for ``request`` (its model already resolved);
+        ``cache`` is the reply cache's outcome (``"hit"`` or ``"miss"``), None when it is off."""
         ...
 
 

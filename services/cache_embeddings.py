@@ -10,6 +10,7 @@ from typing import Any
 from ..domain.call_options import CallOptions
 from ..domain.deadline import Deadline
 from ..domain.models import EmbeddingRequest, EmbeddingResponse
+from ..domain.ports import TelemetryPort
 from .boundary import missing_model
 from .cache_store import ReplyCache, cache_outcome
 from .caching import EmbeddingCalls, left_of_deadline
@@ -26,15 +27,26 @@ class CachingEmbeddings:
         cache: the store and its policy.
         model: the model a request without one goes to (part of each input's key).
         provider: for the call event when every input was a hit.
+        telemetry: where the span of a call whose every input was a hit goes
+            (``llmport.cache="hit"``); a call that sends is the inner service's (``"miss"``).
     """
 
-    __slots__ = ("_cache", "_inner", "_log", "_model")
+    __slots__ = ("_cache", "_inner", "_log", "_model", "_telemetry")
 
-    def __init__(self, inner: EmbeddingCalls, cache: ReplyCache, *, model: str | None, provider: str) -> None:
+    def __init__(
+        self,
+        inner: EmbeddingCalls,
+        cache: ReplyCache,
+        *,
+        model: str | None,
+        provider: str,
+        telemetry: TelemetryPort | None = None,
+    ) -> None:
         self._inner = inner
         self._cache = cache
         self._model = model
         self._log = CallLog("llmport.embeddings", provider=provider)
+        self._telemetry = telemetry if telemetry is not None and telemetry.enabled else None
 
     def __repr__(self) -> str:
         return f"CachingEmbeddings({self._inner!r})"
@@ -58,8 +70,7 @@ class CachingEmbeddings:
         share = cache.share(deadline)
         vectors = [_vector(value) for value in cache.get_many(keys, share)]
         if all(vector is not None for vector in vectors):
-            self._all_hits(request, started)
-            return EmbeddingResponse(vectors=_whole(vectors), model=request.model or "", cache_hits=len(keys))
+            return self._all_hits(request, started, vectors)
         return self._flight(request, options, keys, deadline=deadline, vectors=vectors, started=started)
 
     def _flight(
@@ -84,10 +95,7 @@ class CachingEmbeddings:
                 if len(waited) == len(missing) and all(vector is not None for vector in waited):
                     for index, vector in zip(missing, waited, strict=True):
                         vectors[index] = vector
-                    self._all_hits(request, started)
-                    return EmbeddingResponse(
-                        vectors=_whole(vectors), model=request.model or "", cache_hits=len(keys)
-                    )
+                    return self._all_hits(request, started, vectors)
             return self._send(request, options, deadline, keys, vectors=vectors, missing=missing)
         finally:
             if claimed:
@@ -120,7 +128,14 @@ class CachingEmbeddings:
         keys = [key for key in maybe if key is not None]
         return keys if len(keys) == len(maybe) else None
 
-    def _all_hits(self, request: EmbeddingRequest, started: float) -> None:
+    def _all_hits(
+        self, request: EmbeddingRequest, started: float, vectors: list[list[float] | None]
+    ) -> EmbeddingResponse:
+        model = request.model or ""
+        response = EmbeddingResponse(vectors=_whole(vectors), model=model, cache_hits=len(vectors))
+        if self._telemetry is not None:
+            # No reply to record: no request went out and no token was spent.
+            self._telemetry.start_call(request, cache="hit").end()
         self._log.call_ok(
             operation="embed",
             model=request.model,
@@ -130,6 +145,7 @@ class CachingEmbeddings:
             request_id=None,
             extra={"cache": "hit", "inputs": len(request.inputs)},
         )
+        return response
 
     def close(self) -> None:
         """Close the inner service and the store."""

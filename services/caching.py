@@ -10,9 +10,11 @@ from typing import Any, Protocol
 from ..domain.call_options import CallOptions
 from ..domain.deadline import Deadline
 from ..domain.models import ChatChunk, ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse
+from ..domain.ports import TelemetryPort
 from .boundary import missing_model
 from .cache_store import ReplyCache, cache_outcome
 from .logging import CallLog
+from .tracing import StreamTrace, reply_to_span
 
 __all__ = ["CachingChat", "ChatCalls", "EmbeddingCalls", "left_of_deadline"]
 
@@ -51,15 +53,26 @@ class CachingChat:
         cache: the store and its policy.
         model: the model a request without one goes to (part of the key).
         provider: for the call event of a hit.
+        telemetry: where a hit's span goes (``llmport.cache="hit"``, no token usage: none was
+            spent); a miss's span is the inner service's (``llmport.cache="miss"``).
     """
 
-    __slots__ = ("_cache", "_inner", "_log", "_model")
+    __slots__ = ("_cache", "_inner", "_log", "_model", "_telemetry")
 
-    def __init__(self, inner: ChatCalls, cache: ReplyCache, *, model: str | None, provider: str) -> None:
+    def __init__(
+        self,
+        inner: ChatCalls,
+        cache: ReplyCache,
+        *,
+        model: str | None,
+        provider: str,
+        telemetry: TelemetryPort | None = None,
+    ) -> None:
         self._inner = inner
         self._cache = cache
         self._model = model
         self._log = CallLog("llmport.chat", provider=provider)
+        self._telemetry = telemetry if telemetry is not None and telemetry.enabled else None
 
     def __repr__(self) -> str:
         return f"CachingChat({self._inner!r})"
@@ -82,6 +95,13 @@ class CachingChat:
             extra={"cache": "hit"},
         )
 
+    def _served(self, request: ChatRequest, started: float, found: ChatResponse) -> ChatResponse:
+        self._hit("chat", request.model, started, found)
+        if self._telemetry is not None:
+            span = self._telemetry.start_call(request, cache="hit")
+            reply_to_span(span, request, found, spent=False)
+        return dataclasses.replace(found, cache_hit=True)
+
     def complete(self, request: ChatRequest, options: CallOptions | None = None) -> ChatResponse:
         """The stored reply to ``request`` (``cache_hit=True``), or the inner service's, then stored.
 
@@ -98,15 +118,13 @@ class CachingChat:
         share = cache.share(deadline)
         found = cache.get_many([key], share)[0]
         if isinstance(found, ChatResponse):
-            self._hit("chat", request.model, started, found)
-            return dataclasses.replace(found, cache_hit=True)
+            return self._served(request, started, found)
         claimed = cache.claim(key, deadline, share)
         try:
             if not claimed:
                 found = _first(cache.wait([key], share))
                 if isinstance(found, ChatResponse):
-                    self._hit("chat", request.model, started, found)
-                    return dataclasses.replace(found, cache_hit=True)
+                    return self._served(request, started, found)
             with cache_outcome("miss"):
                 response = self._inner.complete(request, left_of_deadline(options, deadline))
             cache.put_many({key: response}, deadline)
@@ -131,9 +149,22 @@ class CachingChat:
         return self._stream(request, options, key)
 
     def _replay(self, request: ChatRequest, started: float, found: list[ChatChunk]) -> Iterator[ChatChunk]:
-        self._hit("chat.stream", request.model, started, found[-1] if found else None)
-        for chunk in found:
-            yield dataclasses.replace(chunk, cache_hit=True)
+        self._hit("chat.stream", request.model, started, found[-1])
+        telemetry = self._telemetry
+        if telemetry is None:
+            for chunk in found:
+                yield dataclasses.replace(chunk, cache_hit=True)
+            return
+        trace = StreamTrace(telemetry.start_call(request, stream=True, cache="hit"), request)
+        whole = False
+        try:
+            for stored in found:
+                chunk = dataclasses.replace(stored, cache_hit=True)
+                trace.chunk(chunk)
+                yield chunk
+            whole = True
+        finally:
+            trace.end(usage=None, request_id=found[-1].request_id, cancelled=not whole)
 
     def _stream(self, request: ChatRequest, options: CallOptions | None, key: str) -> Iterator[ChatChunk]:
         cache = self._cache

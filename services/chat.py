@@ -127,7 +127,8 @@ class ChatService:
         request = self._resolve(request)
         chat = self._chat
         tally = _Tally()
-        span = None if self._telemetry is None else self._telemetry.start_call(request)
+        telemetry = self._telemetry
+        span = None if telemetry is None else telemetry.start_call(request, cache=CACHE_OUTCOME.get())
         response = self._retried("chat", request, tally, lambda: chat.complete(request), options, span=span)
         if span is not None:
             reply_to_span(span, request, response)
@@ -225,7 +226,8 @@ class ChatService:
     ) -> Iterator[ChatChunk]:
         chat = self._chat
         tally = _Tally()
-        span = None if self._telemetry is None else self._telemetry.start_call(request, stream=True)
+        telemetry = self._telemetry
+        span = None if telemetry is None else telemetry.start_call(request, stream=True, cache=cache)
 
         def open_stream() -> tuple[Iterator[ChatChunk], ChatChunk | None]:
             chunks = chat.stream(request)

@@ -140,7 +140,8 @@ class EmbeddingService:
         started = perf_counter()
         # One deadline for the whole call: every batch, attempt and wait shares it.
         deadline_at = self._retrier.deadline_at(options)
-        span = None if self._telemetry is None else self._telemetry.start_call(request)
+        telemetry = self._telemetry
+        span = None if telemetry is None else telemetry.start_call(request, cache=CACHE_OUTCOME.get())
         try:
             if len(batches) == 1:
                 response = self._embed_batch(request, attempts, 0, deadline_at, options, span=span)

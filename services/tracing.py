@@ -10,14 +10,17 @@ from ..domain.telemetry import input_messages_json, output_messages_json
 __all__ = ["StreamTrace", "reply_to_span"]
 
 
-def reply_to_span(span: CallSpan, request: ChatRequest, response: ChatResponse) -> None:
-    """Record ``response`` on the call's span and end it."""
+def reply_to_span(
+    span: CallSpan, request: ChatRequest, response: ChatResponse, *, spent: bool = True
+) -> None:
+    """Record ``response`` on the call's span and end it; without its usage unless tokens were
+    ``spent`` on it (a reply from the cache spent none)."""
     choices = response.choices
     span.chat_reply(
         model=response.model,
         response_id=response.id,
         finish_reasons=tuple(choice.finish_reason for choice in choices if choice.finish_reason),
-        usage=response.usage,
+        usage=response.usage if spent else None,
         request_id=response.request_id,
         system_fingerprint=response.system_fingerprint,
         service_tier=response.service_tier,

@@ -44,7 +44,9 @@ class NoTelemetry:
     def enabled(self) -> bool:
         return False
 
-    def start_call(self, request: ChatRequest | EmbeddingRequest, *, stream: bool = False) -> Any:
+    def start_call(
+        self, request: ChatRequest | EmbeddingRequest, *, stream: bool = False, cache: str | None = None
+    ) -> Any:
         raise RuntimeError("NoTelemetry is disabled: a service must not start calls on it")
 
     def __repr__(self) -> str:
@@ -153,7 +155,9 @@ class OpenTelemetry:
                 self._shapes[key] = shape
         return shape
 
-    def start_call(self, request: ChatRequest | EmbeddingRequest, *, stream: bool = False) -> OtelCallSpan:
+    def start_call(
+        self, request: ChatRequest | EmbeddingRequest, *, stream: bool = False, cache: str | None = None
+    ) -> OtelCallSpan:
         names = self.names
         if isinstance(request, ChatRequest):
             shape = self._shape(names.CHAT, request.model or "", stream)
@@ -163,6 +167,8 @@ class OpenTelemetry:
             extra = {names.DIMENSIONS: request.dimensions} if request.dimensions is not None else None
         # A copy: an API implementation may keep the dict it is given as the span's own.
         attrs = {**shape.span_attrs, **extra} if extra else dict(shape.span_attrs)
+        if cache is not None:
+            attrs[names.CACHE] = cache
         try:
             span = self.tracer.start_span(shape.name, kind=names.CLIENT, attributes=attrs)
         except Exception as exc:  # a processor's on_start: the call goes on, with its metrics
