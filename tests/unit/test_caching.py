@@ -18,7 +18,7 @@ from llmport.domain.errors import RateLimitedError, StreamInterruptedError
 from llmport.domain.folding import fold_stream
 from llmport.domain.messages import ImagePart, Message, TextPart
 from llmport.domain.models import ChatRequest, EmbeddingRequest
-from llmport.services.cache_codec import decode, encode
+from llmport.services.cache_codec import decode, encode, key_of
 from llmport.services.cache_embeddings import CachingEmbeddings
 from llmport.services.cache_store import ReplyCache
 from llmport.services.caching import CachingChat
@@ -64,6 +64,8 @@ def test_every_field_that_shapes_the_reply_changes_the_key() -> None:
         _request(n=2),
         _request(instructions="be brief"),
         _request(previous_response_id="resp_1"),
+        _request(prompt_cache_key="tenant-a"),
+        _request(prompt_cache_key="tenant-b"),
         _request(extra={"top_k": 3}),
         _request(model="other"),
         ChatRequest(messages=(Message.user([TextPart("hello there"), ImagePart(data=b"\x89PNG1")]),)),
@@ -73,6 +75,14 @@ def test_every_field_that_shapes_the_reply_changes_the_key() -> None:
         chat.complete(request)
     assert len(fake.requests) == len(variants)
     assert len(store.values) == len(variants)
+
+
+def test_two_calls_differing_only_in_prompt_cache_key_are_two_keys() -> None:
+    keys = {
+        key_of("chat", SCOPE, _request(prompt_cache_key=value)) for value in (None, "tenant-a", "tenant-b")
+    }
+    assert len(keys) == 3 and None not in keys
+    assert key_of("chat", SCOPE, _request(prompt_cache_key="tenant-a")) in keys  # and stable
 
 
 def test_the_key_holds_no_prompt_and_the_stored_bytes_are_json() -> None:
