@@ -9,8 +9,10 @@ import time
 import pytest
 from cache_fakes import DictCacheStore, RaisingCacheStore, SlowCacheStore
 from clock import FakeClock
+from dependency_injector import providers
 from structlog.testing import capture_logs
 
+from llmport import Settings, build_client
 from llmport.adapters.fakes import FakeChat, FakeEmbeddings, FakeStreamBreak
 from llmport.domain.call_options import CallOptions
 from llmport.domain.deadline import current_deadline
@@ -25,6 +27,7 @@ from llmport.services.caching import CachingChat
 from llmport.services.chat import ChatService
 from llmport.services.embeddings import EmbeddingService
 from llmport.services.retry import Retrier, RetryPolicy
+from llmport.testing import Container
 
 SCOPE = {"provider": "fake", "base_url": None, "deployment": None, "api": "chat"}
 
@@ -306,3 +309,22 @@ def test_eight_threads_embedding_the_same_inputs_make_one_provider_request() -> 
     assert len(fake.requests) == 1
     assert sorted(r.cache_hits for r in results) == [0] + [3] * 7
     assert all([list(v) for v in r.vectors] == [list(v) for v in results[0].vectors] for r in results)
+
+
+def test_a_memory_cache_entry_expires_on_the_container_clock_without_sleeping(clock: FakeClock) -> None:
+    settings = Settings(provider="fake", cache="memory", cache_ttl=10)
+    fake = FakeChat()
+    container = Container(settings=settings)
+    container.chat_adapter.override(providers.Object(fake))
+    container.clock.override(providers.Object(clock))
+    container.sleep.override(providers.Object(clock.sleep))
+    started = time.monotonic()
+    with build_client(settings, container) as client:
+        assert not client.chat("hi").cache_hit
+        clock.advance(9.5)
+        assert client.chat("hi").cache_hit  # 9.5 s old: still fresh
+        clock.advance(1.0)
+        assert not client.chat("hi").cache_hit  # 10.5 s old: expired, asked again
+        assert client.chat("hi").cache_hit  # and stored again
+    assert len(fake.requests) == 2
+    assert clock.sleeps == [] and time.monotonic() - started < 5.0  # no sleep, real or injected
