@@ -92,6 +92,33 @@ def test_a_with_options_view_takes_prompt_cache_key_on_its_calls(
     assert [request.body["prompt_cache_key"] for request in server.requests] == ["view-key"] * 2
 
 
+def test_a_routed_client_sends_prompt_cache_key_to_the_deployment_it_picks(server: LoopbackServer) -> None:
+    entries = [
+        {
+            "name": "v1",
+            "provider": "azure_v1",
+            "endpoint": f"{server.url}/openai/v1",
+            "api_key": server.api_key,
+        },
+        {
+            "name": "classic",
+            "provider": "azure",
+            "endpoint": server.url,
+            "api_version": "2025-04-01-preview",
+            "api_key": server.api_key,
+            "priority": 1,
+        },
+    ]
+    settings = Settings.from_dict({"chat_model": "gpt-4o-mini", "max_retries": 0, "deployments": entries})
+    with build_client(settings) as client:
+        client.chat("hi", prompt_cache_key="routed", api="responses")
+        list(client.stream("hi", prompt_cache_key="routed"))
+    assert [(request.shape, request.body["prompt_cache_key"]) for request in server.requests] == [
+        ("azure_v1", "routed"),
+        ("azure_v1", "routed"),
+    ]
+
+
 # -- the cached prompt tokens a reply reports: in client.usage (count and share) and in the span ----
 
 SHAPES = ["openai", "azure", "azure_v1"]
