@@ -208,7 +208,7 @@ def _check_prompt_cache_key(key: object) -> None:
         return
     check_text("prompt_cache_key", key, blank="pass a stable key such as a tenant or prompt name")
     assert isinstance(key, str)  # checked just above
-    if any(ord(char) < 32 or ord(char) == 127 for char in key):
+    if any(ord(char) < 32 or 127 <= ord(char) < 160 for char in key):  # C0, DEL and C1 controls
         raise ValidationError(f"prompt_cache_key {short(key)} holds a control character; remove it")
 
 

@@ -67,7 +67,7 @@ def test_prompt_cache_key_reaches_the_body_and_unset_is_absent(
     assert with_key.get("stream", False) is (entry == "stream")
 
 
-@pytest.mark.parametrize("bad", ["", "   ", "tenant\n7", "a\x00b", "x\x7f", 42, b"key"])
+@pytest.mark.parametrize("bad", ["", "   ", "tenant\n7", "a\x00b", "x\x7f", "nel\x85", 42, b"key"])
 def test_a_malformed_prompt_cache_key_is_refused_before_sending(
     client: Client, server: LoopbackServer, bad: object
 ) -> None:
@@ -76,6 +76,11 @@ def test_a_malformed_prompt_cache_key_is_refused_before_sending(
     with pytest.raises(ValidationError, match="prompt_cache_key"):
         client.stream("hi", prompt_cache_key=bad)  # type: ignore[arg-type]
     assert server.requests == []
+
+
+def test_a_prompt_cache_key_in_any_script_is_sent_as_given(client: Client, server: LoopbackServer) -> None:
+    client.chat("hi", prompt_cache_key="mandant-ä/faq v2 · 東京")
+    assert server.last.body["prompt_cache_key"] == "mandant-ä/faq v2 · 東京"
 
 
 def test_prompt_cache_key_in_extra_beside_the_typed_keyword_is_refused(client: Client) -> None:
