@@ -240,14 +240,17 @@ CACHE_STORES = {
 }
 
 
-def cache_store(settings: Settings) -> CacheStore | None:
-    """The reply cache's store from the ``cache`` setting; None when it is ``off`` (no cache at all)."""
+def cache_store(settings: Settings, clock: Callable[[], float]) -> CacheStore | None:
+    """The reply cache's store from the ``cache`` setting; None when it is ``off`` (no cache at all).
+
+    The memory store's entries expire on ``clock`` (the container's), so a test's clock ages them.
+    """
     if settings.cache == "off":
         return None
     module, _, name = CACHE_STORES["memory" if settings.cache == "memory" else "redis"].rpartition(".")
     store_class: Any = getattr(importlib.import_module(module), name)
     if settings.cache == "memory":
-        return cast(CacheStore, store_class(max_bytes=settings.cache_max_bytes))
+        return cast(CacheStore, store_class(max_bytes=settings.cache_max_bytes, clock=clock))
     return cast(CacheStore, store_class(settings.cache))
 
 

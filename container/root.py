@@ -107,7 +107,9 @@ class Container(containers.DeclarativeContainer):
         telemetry=telemetry,
     )
     #: The reply cache's store (the ``cache`` setting); None: off, and no caching composite at all.
-    cache_store: providers.Provider[Any] = providers.ThreadSafeSingleton(factories.cache_store, settings)
+    cache_store: providers.Provider[Any] = providers.ThreadSafeSingleton(
+        factories.cache_store, settings, clock
+    )
     #: What the client calls: the services, behind the reply cache when there is a store.
     chat_calls = providers.ThreadSafeSingleton(
         factories.chat_calls, chat_service, cache_store, settings, clock, sleep, telemetry=telemetry

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 __all__ = [
+    "CACHE_MAX_BYTES",
+    "CACHE_MAX_ENTRY_BYTES",
+    "CACHE_TTL",
     "DEFAULT_SCOPE",
     "DEFAULT_TIMEOUT",
     "LEASE_SECONDS",
@@ -22,3 +25,9 @@ TOKEN_REFRESH_MARGIN = 300.0
 LEASE_SECONDS = 0.25
 #: The Entra ID scope of Azure OpenAI (``scope``).
 DEFAULT_SCOPE = "https://cognitiveservices.azure.com/.default"
+#: Seconds a reply stays in the reply cache (``cache_ttl``).
+CACHE_TTL = 3600.0
+#: What the memory cache store's values may hold together, in bytes (``cache_max_bytes``).
+CACHE_MAX_BYTES = 64 * 1024 * 1024
+#: The longest value a cache store (memory or Redis) keeps, in bytes: a longer one is not stored.
+CACHE_MAX_ENTRY_BYTES = 1024 * 1024

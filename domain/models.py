@@ -89,6 +89,7 @@ _TYPED_EXTRA = {
     "reasoning_effort": "reasoning",
     "previous_response_id": "previous_response_id",
     "store": "store",
+    "prompt_cache_key": "prompt_cache_key",
 }
 # What OpenAI and Azure accept; beyond these the provider answers 400 after a round trip.
 MAX_STOP = 4
@@ -106,6 +107,8 @@ class ChatRequest:
     ``n``, ``logprobs`` and ``top_logprobs`` are chat.completions options; ``instructions``,
     ``previous_response_id``, ``store``, built-in tools and ``Reasoning.summary`` are the
     Responses API's; the adapter refuses an option its API lacks before sending anything.
+    ``prompt_cache_key`` groups requests that share a long prefix on the provider's prompt cache
+    (both APIs).
     """
 
     messages: tuple[Message, ...]
@@ -129,6 +132,7 @@ class ChatRequest:
     instructions: str | None = None
     previous_response_id: str | None = None
     store: bool | None = None
+    prompt_cache_key: str | None = None
 
     def __post_init__(self) -> None:
         messages = self.messages
@@ -192,10 +196,20 @@ def _check_options(request: ChatRequest) -> None:
     check_optional_text(
         "previous_response_id", request.previous_response_id, blank="pass the id of a previous reply"
     )
+    _check_prompt_cache_key(request.prompt_cache_key)
     for key in request.extra:
         typed = _TYPED_EXTRA.get(key)
         if typed is not None and getattr(request, typed) is not None:
             raise ValidationError(f"extra[{key!r}] and {typed}= both set; keep {typed}= only")
+
+
+def _check_prompt_cache_key(key: object) -> None:
+    if key is None:
+        return
+    check_text("prompt_cache_key", key, blank="pass a stable key such as a tenant or prompt name")
+    assert isinstance(key, str)  # checked just above
+    if any(ord(char) < 32 or 127 <= ord(char) < 160 for char in key):  # C0, DEL and C1 controls
+        raise ValidationError(f"prompt_cache_key {short(key)} holds a control character; remove it")
 
 
 def _stop(stop: object) -> tuple[str, ...] | None:

@@ -64,7 +64,8 @@ class UsageTotals:
     """Token counts and calls summed over a client's calls (all, one model's, or one deployment's).
 
     ``cost`` sums the estimated costs of the priced calls (None when no call was priced);
-    ``unpriced_calls`` counts the calls without a price, whose cost is missing from it.
+    ``unpriced_calls`` counts the calls without a price, whose cost is missing from it;
+    ``cached_share`` is the share of prompt tokens the provider read from its prompt cache.
     """
 
     calls: int = 0
@@ -79,6 +80,14 @@ class UsageTotals:
     cache_hits: int = 0
     #: What the cached chat replies would have cost (their stored usage, priced); None: none priced.
     cache_saved_cost: float | None = None
+
+    @property
+    def cached_share(self) -> float:
+        """``cached_tokens / prompt_tokens``, from 0.0 to 1.0: how much of the prompts the provider
+        read from its own prompt cache (billed at the cached-input price); 0.0 with no prompt tokens."""
+        if self.prompt_tokens <= 0:
+            return 0.0
+        return min(self.cached_tokens, self.prompt_tokens) / self.prompt_tokens
 
     @property
     def usage(self) -> Usage:
@@ -118,6 +127,7 @@ def _totals_dict(totals: UsageTotals) -> dict[str, Any]:
         "completion_tokens": totals.completion_tokens,
         "total_tokens": totals.total_tokens,
         "cached_tokens": totals.cached_tokens,
+        "cached_share": totals.cached_share,
         "reasoning_tokens": totals.reasoning_tokens,
         "cost": totals.cost,
         "unpriced_calls": totals.unpriced_calls,

@@ -42,6 +42,7 @@ def chat_call(
     instructions: str | None = None,
     previous_response_id: str | None = None,
     store: bool | None = None,
+    prompt_cache_key: str | None = None,
     max_retries: int | None = None,
     timeout: float | None = None,
     deadline: float | None = None,
@@ -90,6 +91,7 @@ def chat_call(
         instructions=instructions,
         previous_response_id=previous_response_id,
         store=store,
+        prompt_cache_key=prompt_cache_key,
     )
     return request, options
 

@@ -143,6 +143,8 @@ class Client:
             previous_response_id: continue the Responses API conversation of that reply
                 (``reply.id``).
             store: whether the provider keeps the reply (needed by ``previous_response_id``).
+            prompt_cache_key: a key for the provider's own prompt cache: requests sharing a long
+                prefix and this key land where that prefix is cached (``usage.cached_tokens``).
             max_retries, timeout, deadline, headers, cache, cache_namespace: for this call only,
                 see :meth:`with_options`.
 

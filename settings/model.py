@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias, cast
 
+from ..domain import defaults
 from ..domain.call_options import Headers
 from ..domain.defaults import DEFAULT_SCOPE, DEFAULT_TIMEOUT, MAX_EMBEDDING_BATCH, TOKEN_REFRESH_MARGIN
 from ..domain.errors import ConfigurationError
@@ -127,8 +128,8 @@ class Settings:
     move_after_timeout: bool = False
     #: The reply cache: ``off``, ``memory`` (this process) or a Redis URL (shared); see the README.
     cache: str = field(default="off", repr=False)
-    cache_ttl: float = 3600.0
-    cache_max_bytes: int = 64 * 1024 * 1024
+    cache_ttl: float = defaults.CACHE_TTL
+    cache_max_bytes: int = defaults.CACHE_MAX_BYTES
     cache_namespace: str = ""
     name: str = field(default="default", compare=False)
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)

@@ -8,14 +8,11 @@ from collections.abc import Callable, Mapping, Sequence
 
 from cachetools import TLRUCache
 
+from ...domain.defaults import CACHE_MAX_BYTES, CACHE_MAX_ENTRY_BYTES
 from ...domain.errors import ConfigurationError
 
-__all__ = ["MAX_BYTES", "MAX_ENTRY_BYTES", "MemoryCacheStore", "checked_size"]
+__all__ = ["MemoryCacheStore", "checked_size"]
 
-#: What a memory store's values may hold together, by default (bytes).
-MAX_BYTES = 64 * 1024 * 1024
-#: The longest value a store keeps, by default (bytes): a longer one is not stored.
-MAX_ENTRY_BYTES = 1024 * 1024
 # Claims kept before those past their time are swept out (claims are dropped when released, so
 # only claims never released pile up).
 _SWEEP_AT = 1024
@@ -57,9 +54,9 @@ class MemoryCacheStore:
 
     def __init__(
         self,
-        max_bytes: int = MAX_BYTES,
+        max_bytes: int = CACHE_MAX_BYTES,
         *,
-        max_entry_bytes: int = MAX_ENTRY_BYTES,
+        max_entry_bytes: int = CACHE_MAX_ENTRY_BYTES,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.max_bytes = checked_size("max_bytes", max_bytes)

@@ -21,10 +21,11 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
+from ...domain.defaults import CACHE_MAX_ENTRY_BYTES
 from ...domain.errors import ConfigurationError
 from ...domain.redaction import redact
 from .frame import frame, unframe
-from .memory import MAX_ENTRY_BYTES, checked_size
+from .memory import checked_size
 from .outage import CacheOutage
 
 __all__ = ["RedisCacheStore"]
@@ -61,7 +62,7 @@ class RedisCacheStore:
         *,
         prefix: str = "llmport:cache",
         timeout: float = 0.5,
-        max_entry_bytes: int = MAX_ENTRY_BYTES,
+        max_entry_bytes: int = CACHE_MAX_ENTRY_BYTES,
         clock: Callable[[], float] = time.monotonic,
         retry_every: float = 10.0,
     ) -> None:

@@ -9,8 +9,10 @@ import time
 import pytest
 from cache_fakes import DictCacheStore, RaisingCacheStore, SlowCacheStore
 from clock import FakeClock
+from dependency_injector import providers
 from structlog.testing import capture_logs
 
+from llmport import Settings, build_client
 from llmport.adapters.fakes import FakeChat, FakeEmbeddings, FakeStreamBreak
 from llmport.domain.call_options import CallOptions
 from llmport.domain.deadline import current_deadline
@@ -18,13 +20,14 @@ from llmport.domain.errors import RateLimitedError, StreamInterruptedError
 from llmport.domain.folding import fold_stream
 from llmport.domain.messages import ImagePart, Message, TextPart
 from llmport.domain.models import ChatRequest, EmbeddingRequest
-from llmport.services.cache_codec import decode, encode
+from llmport.services.cache_codec import decode, encode, key_of
 from llmport.services.cache_embeddings import CachingEmbeddings
 from llmport.services.cache_store import ReplyCache
 from llmport.services.caching import CachingChat
 from llmport.services.chat import ChatService
 from llmport.services.embeddings import EmbeddingService
 from llmport.services.retry import Retrier, RetryPolicy
+from llmport.testing import Container
 
 SCOPE = {"provider": "fake", "base_url": None, "deployment": None, "api": "chat"}
 
@@ -64,6 +67,8 @@ def test_every_field_that_shapes_the_reply_changes_the_key() -> None:
         _request(n=2),
         _request(instructions="be brief"),
         _request(previous_response_id="resp_1"),
+        _request(prompt_cache_key="tenant-a"),
+        _request(prompt_cache_key="tenant-b"),
         _request(extra={"top_k": 3}),
         _request(model="other"),
         ChatRequest(messages=(Message.user([TextPart("hello there"), ImagePart(data=b"\x89PNG1")]),)),
@@ -73,6 +78,14 @@ def test_every_field_that_shapes_the_reply_changes_the_key() -> None:
         chat.complete(request)
     assert len(fake.requests) == len(variants)
     assert len(store.values) == len(variants)
+
+
+def test_two_calls_differing_only_in_prompt_cache_key_are_two_keys() -> None:
+    keys = {
+        key_of("chat", SCOPE, _request(prompt_cache_key=value)) for value in (None, "tenant-a", "tenant-b")
+    }
+    assert len(keys) == 3 and None not in keys
+    assert key_of("chat", SCOPE, _request(prompt_cache_key="tenant-a")) in keys  # and stable
 
 
 def test_the_key_holds_no_prompt_and_the_stored_bytes_are_json() -> None:
@@ -296,3 +309,22 @@ def test_eight_threads_embedding_the_same_inputs_make_one_provider_request() -> 
     assert len(fake.requests) == 1
     assert sorted(r.cache_hits for r in results) == [0] + [3] * 7
     assert all([list(v) for v in r.vectors] == [list(v) for v in results[0].vectors] for r in results)
+
+
+def test_a_memory_cache_entry_expires_on_the_container_clock_without_sleeping(clock: FakeClock) -> None:
+    settings = Settings(provider="fake", cache="memory", cache_ttl=10)
+    fake = FakeChat()
+    container = Container(settings=settings)
+    container.chat_adapter.override(providers.Object(fake))
+    container.clock.override(providers.Object(clock))
+    container.sleep.override(providers.Object(clock.sleep))
+    started = time.monotonic()
+    with build_client(settings, container) as client:
+        assert not client.chat("hi").cache_hit
+        clock.advance(9.5)
+        assert client.chat("hi").cache_hit  # 9.5 s old: still fresh
+        clock.advance(1.0)
+        assert not client.chat("hi").cache_hit  # 10.5 s old: expired, asked again
+        assert client.chat("hi").cache_hit  # and stored again
+    assert len(fake.requests) == 2
+    assert clock.sleeps == [] and time.monotonic() - started < 5.0  # no sleep, real or injected

@@ -70,6 +70,7 @@ SAMPLES: dict[str, tuple[dict[str, Any], str, object]] = {
     "instructions": ({"instructions": "Be terse."}, "instructions", "Be terse."),
     "previous_response_id": ({"previous_response_id": "resp_1"}, "previous_response_id", "resp_1"),
     "store": ({"store": True}, "store", True),
+    "prompt_cache_key": ({"prompt_cache_key": "faq-v2"}, "prompt_cache_key", "faq-v2"),
 }
 
 

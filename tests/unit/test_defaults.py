@@ -7,6 +7,8 @@ import inspect
 from pathlib import Path
 
 from llmport.adapters.budget.memory import MemoryBudgetStore
+from llmport.adapters.cache.memory import MemoryCacheStore
+from llmport.adapters.cache.redis_cache import RedisCacheStore
 from llmport.adapters.llm.azure import AzureClassicAdapter, AzureV1Adapter
 from llmport.adapters.llm.openai import OpenAIAdapter
 from llmport.domain import defaults
@@ -33,7 +35,21 @@ SHARED = {
     "token_refresh_margin": defaults.TOKEN_REFRESH_MARGIN,
     "assumed_lifetime": defaults.TOKEN_REFRESH_MARGIN,
     "lease_seconds": defaults.LEASE_SECONDS,
+    "cache_ttl": defaults.CACHE_TTL,
+    "max_bytes": defaults.CACHE_MAX_BYTES,
+    "cache_max_bytes": defaults.CACHE_MAX_BYTES,
+    "max_entry_bytes": defaults.CACHE_MAX_ENTRY_BYTES,
 }
+
+
+def _numbers(default: ast.expr) -> set[object]:
+    """The numbers ``default`` writes: its constants, and its value when it is arithmetic on them
+    (``64 * 1024 * 1024``)."""
+    numbers = {c.value for c in ast.walk(default) if isinstance(c, ast.Constant)}
+    if all(isinstance(node, (ast.Constant, ast.BinOp, ast.operator)) for node in ast.walk(default)):
+        # Only constants and operators: evaluating it runs nothing but arithmetic.
+        numbers.add(eval(compile(ast.Expression(default), "<default>", "eval")))  # noqa: S307
+    return numbers
 
 
 def _literal_defaults(path: Path) -> list[str]:
@@ -61,8 +77,7 @@ def _literal_defaults(path: Path) -> list[str]:
                 if isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name) and item.value
             ]
         for name, default in pairs:
-            numbers = {c.value for c in ast.walk(default) if isinstance(c, ast.Constant)}
-            if name in SHARED and SHARED[name] in numbers:
+            if name in SHARED and SHARED[name] in _numbers(default):
                 found.append(f"{path.name}:{default.lineno} {name} = {ast.unparse(default)}")
     return found
 
@@ -89,3 +104,8 @@ def test_the_settings_and_the_parts_they_configure_default_alike() -> None:
     assert _default(EmbeddingService, "batch_size") == settings.embedding_batch_size
     assert _default(TokenCache, "refresh_margin") == settings.token_refresh_margin
     assert _default(MemoryBudgetStore, "lease_seconds") == defaults.LEASE_SECONDS
+    assert _default(MemoryCacheStore, "max_bytes") == settings.cache_max_bytes == defaults.CACHE_MAX_BYTES
+    assert {_default(cls, "max_entry_bytes") for cls in (MemoryCacheStore, RedisCacheStore)} == {
+        defaults.CACHE_MAX_ENTRY_BYTES
+    }
+    assert settings.cache_ttl == defaults.CACHE_TTL

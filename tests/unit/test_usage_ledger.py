@@ -169,6 +169,25 @@ def test_the_ledger_reports_per_model_and_per_deployment() -> None:
     assert report.as_dict()["by_deployment"]["d1"]["reasoning_tokens"] == 1
 
 
+def test_the_cached_share_is_cached_over_prompt_tokens_per_model_and_deployment() -> None:
+    ledger = UsageLedger()
+    assert ledger.report().cached_share == 0.0  # no prompt tokens yet: no share, not a ZeroDivisionError
+    ledger.record("d1", "m", Usage(1000, 10, 1010, cached_tokens=768), None)
+    ledger.record("d2", "m", Usage(1000, 10, 1010, cached_tokens=0), None)
+    ledger.record("d3", "e", Usage(0, 0, 0), None)
+
+    report = ledger.report()
+    assert report.cached_share == pytest.approx(768 / 2000)
+    assert report.by_deployment["d1"].cached_share == pytest.approx(0.768)
+    assert report.by_deployment["d2"].cached_share == 0.0
+    assert report.by_deployment["d3"].cached_share == 0.0
+    assert report.by_model["m"].cached_share == pytest.approx(0.384)
+    shown = report.as_dict()
+    assert shown["cached_share"] == pytest.approx(0.384)
+    assert shown["by_deployment"]["d1"]["cached_share"] == pytest.approx(0.768)
+    assert shown["by_model"]["e"]["cached_share"] == 0.0
+
+
 def test_an_embedding_reply_keeps_its_fields_when_priced() -> None:
     scripted = EmbeddingResponse([[1.0]], Usage(3, 0, 3), model="text-embedding-3-small", request_id="r1")
     client = fake_client(

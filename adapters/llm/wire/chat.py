@@ -93,7 +93,7 @@ def _options(request: ChatRequest, body: dict[str, Any]) -> None:
     for name in _RESPONSES_ONLY:
         if getattr(request, name) is not None:
             raise ValidationError(f"{name} is a Responses API option; pass api='responses' or unset it")
-    for name in ("n", "logprobs", "top_logprobs", "parallel_tool_calls", "store"):
+    for name in ("n", "logprobs", "top_logprobs", "parallel_tool_calls", "store", "prompt_cache_key"):
         value = getattr(request, name)
         if value is not None:
             body[name] = value

@@ -68,7 +68,7 @@ def responses_body(request: ChatRequest, model: str, *, stream: bool) -> dict[st
 
 def _options(request: ChatRequest, body: dict[str, Any]) -> None:
     """State, storage, reasoning and logprobs, each only when set."""
-    for name in ("previous_response_id", "store", "parallel_tool_calls", "top_logprobs"):
+    for name in ("previous_response_id", "store", "parallel_tool_calls", "top_logprobs", "prompt_cache_key"):
         value = getattr(request, name)
         if value is not None:
             body[name] = value
