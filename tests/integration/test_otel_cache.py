@@ -1,4 +1,4 @@
-"""The reply cache on the call spans: ``llmport.cache`` says hit or miss; a hit spends no tokens (issue 21)."""
+"""The reply cache on the call spans: ``llmport.cache`` says hit or miss; a hit spends no tokens."""
 
 from __future__ import annotations
 
@@ -23,7 +23,9 @@ def _attrs(span: ReadableSpan) -> dict[str, Any]:
 
 
 def _input_token_points(otel: Otel) -> list[Any]:
-    return [p for p in otel.points("gen_ai.client.token.usage") if p.attributes["gen_ai.token.type"] == "input"]
+    return [
+        p for p in otel.points("gen_ai.client.token.usage") if p.attributes["gen_ai.token.type"] == "input"
+    ]
 
 
 @pytest.mark.parametrize("shape", ["openai", "azure", "azure_v1"])
@@ -84,7 +86,9 @@ def test_embeddings_all_from_the_cache_are_a_hit_span_and_a_partial_one_a_miss(
     assert _attrs(partial)["llmport.cache"] == "miss"
 
 
-def test_with_the_cache_off_or_skipped_a_span_has_no_cache_attribute(server: LoopbackServer, otel: Otel) -> None:
+def test_with_the_cache_off_or_skipped_a_span_has_no_cache_attribute(
+    server: LoopbackServer, otel: Otel
+) -> None:
     with traced_client(settings_for("openai", server), otel) as client:
         client.chat(PROMPT)
     with traced_client(settings_for("openai", server, cache="memory"), otel) as client:
