@@ -151,10 +151,12 @@ class ChatService:
         options: CallOptions | None,
         *,
         span: CallSpan | None,
+        cache: str | None = None,
     ) -> T:
         """Run ``once`` under the retry policy; log a final failure and make it a domain error.
 
-        With a span, each attempt is a child span of it, and a final failure ends it.
+        With a span, each attempt is a child span of it, and a final failure ends it. ``cache``:
+        the cache outcome to log, when the call's context no longer holds it (a stream's).
         """
 
         def attempt() -> T:
@@ -174,11 +176,11 @@ class ChatService:
                 options=options,
             )
         except LLMPortError as error:
-            self._failed(operation, request, tally.attempts, tally.started, error, span=span)
+            self._failed(operation, request, tally.attempts, tally.started, error, span=span, cache=cache)
             raise
         except Exception as exc:
             wrapped = unexpected_error(exc, provider=self._provider, operation=operation)
-            self._failed(operation, request, tally.attempts, tally.started, wrapped, span=span)
+            self._failed(operation, request, tally.attempts, tally.started, wrapped, span=span, cache=cache)
             raise wrapped from exc
 
     def _failed(
@@ -193,6 +195,7 @@ class ChatService:
         usage: Usage | None = None,
         reply: str | None = None,
         span: CallSpan | None = None,
+        cache: str | None = None,
     ) -> None:
         if span is not None:
             span.end(error)
@@ -204,7 +207,7 @@ class ChatService:
             error=error,
             status=status,
             usage=usage,
-            extra=self._content(request, reply, span),
+            extra=self._content(request, reply, span, cache),
         )
 
     def stream(self, request: ChatRequest, options: CallOptions | None = None) -> Iterator[ChatChunk]:
@@ -235,7 +238,10 @@ class ChatService:
                 _close(chunks)
                 raise
 
-        chunks, first = self._retried("chat.stream", request, tally, open_stream, options, span=span)
+        # The stream runs outside the caller's cache_outcome block: ``cache`` was read when it began.
+        chunks, first = self._retried(
+            "chat.stream", request, tally, open_stream, options, span=span, cache=cache
+        )
         attempts, started = tally.attempts, tally.started
         trace = None if span is None else StreamTrace(span, request)
 
@@ -257,8 +263,17 @@ class ChatService:
                 chunk = next(chunks, None)
             ended = "ok"
         except LLMPortError as error:
+            reply = "".join(text)
             self._failed(
-                "chat.stream", request, attempts, started, error, usage=usage, reply="".join(text), span=span
+                "chat.stream",
+                request,
+                attempts,
+                started,
+                error,
+                usage=usage,
+                reply=reply,
+                span=span,
+                cache=cache,
             )
             raise
         except GeneratorExit:
@@ -271,7 +286,15 @@ class ChatService:
             )
             reply = "".join(text)
             self._failed(
-                "chat.stream", request, attempts, started, wrapped, usage=usage, reply=reply, span=span
+                "chat.stream",
+                request,
+                attempts,
+                started,
+                wrapped,
+                usage=usage,
+                reply=reply,
+                span=span,
+                cache=cache,
             )
             raise wrapped from exc
         finally:

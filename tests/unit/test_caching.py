@@ -296,3 +296,25 @@ def test_eight_threads_embedding_the_same_inputs_make_one_provider_request() -> 
     assert len(fake.requests) == 1
     assert sorted(r.cache_hits for r in results) == [0] + [3] * 7
     assert all([list(v) for v in r.vectors] == [list(v) for v in results[0].vectors] for r in results)
+
+
+def test_a_missed_stream_that_fails_or_is_abandoned_still_logs_the_miss(
+    info: pytest.LogCaptureFixture,
+) -> None:
+    store, clock = DictCacheStore(), FakeClock()
+    fake = FakeChat(FakeStreamBreak(after=0), FakeStreamBreak(after=2))
+    chat = _chat(store, fake, clock)
+    with capture_logs() as entries:
+        with pytest.raises(StreamInterruptedError):
+            list(chat.stream(_request()))  # fails before its first chunk
+        with pytest.raises(StreamInterruptedError):
+            list(chat.stream(_request()))  # fails after two
+        stream = chat.stream(_request())
+        next(stream)
+        stream.close()  # the caller left early
+    calls = [entry for entry in entries if entry["event"] == "llmport.call"]
+    assert [(entry["status"], entry.get("cache")) for entry in calls] == [
+        ("error", "miss"),
+        ("error", "miss"),
+        ("cancelled", "miss"),
+    ]
