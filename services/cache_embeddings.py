@@ -80,7 +80,8 @@ class CachingEmbeddings:
         claimed = cache.claim(flight, deadline, share)
         try:
             if not claimed:
-                waited = [_vector(value) for value in cache.wait([keys[i] for i in missing], share) or ()]
+                found, claimed = cache.wait([keys[i] for i in missing], flight, deadline, share)
+                waited = [_vector(value) for value in found or ()]
                 if len(waited) == len(missing) and all(vector is not None for vector in waited):
                     for index, vector in zip(missing, waited, strict=True):
                         vectors[index] = vector

@@ -125,17 +125,31 @@ class ReplyCache:
         except Exception as error:
             self._note(error)
 
-    def wait(self, keys: Sequence[str], deadline: Deadline | None) -> list[Any] | None:
-        """Poll for the values another caller is computing, until ``deadline`` (the cache's share of
-        the call) or ``CLAIM_CAP``; None unless every one appeared."""
-        budget = CLAIM_CAP if deadline is None else min(CLAIM_CAP, deadline.remaining())
+    def wait(
+        self, keys: Sequence[str], flight: str, deadline: Deadline | None, share: Deadline | None
+    ) -> tuple[list[Any] | None, bool]:
+        """Poll for the values another caller computes under the claim ``flight``, until ``share``
+        (the cache's part of the call) or ``CLAIM_CAP``.
+
+        Returns the values when every one appeared (else None), and whether this caller took the
+        claim meanwhile: the one computing gave it back without the values (its call failed) or its
+        claim ran out (its process died), so this caller computes them, and the others wait for it.
+        """
+        budget = CLAIM_CAP if share is None else min(CLAIM_CAP, share.remaining())
         until = self.clock() + budget
         while self.clock() < until:
             self.sleep(min(POLL_INTERVAL, max(0.0, until - self.clock())))
-            values = self.get_many(keys, deadline)
+            values = self.get_many(keys, share)
             if all(value is not None for value in values):
-                return values
-        return None
+                return values, False
+            if self.claim(flight, deadline, share):
+                # Stored just before the claim was given back: read again, so as not to ask twice.
+                values = self.get_many(keys, share)
+                if all(value is not None for value in values):
+                    self.release(flight, deadline)
+                    return values, False
+                return None, True
+        return None, False
 
     def close(self) -> None:
         """Close the store."""

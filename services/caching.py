@@ -103,7 +103,8 @@ class CachingChat:
         claimed = cache.claim(key, deadline, share)
         try:
             if not claimed:
-                found = _first(cache.wait([key], share))
+                waited, claimed = cache.wait([key], key, deadline, share)
+                found = _first(waited)
                 if isinstance(found, ChatResponse):
                     self._hit("chat", request.model, started, found)
                     return dataclasses.replace(found, cache_hit=True)
@@ -147,7 +148,8 @@ class CachingChat:
         claimed = cache.claim(key, deadline, share)
         try:
             if not claimed:
-                found = _first(cache.wait([key], share))
+                waited, claimed = cache.wait([key], key, deadline, share)
+                found = _first(waited)
                 if _chunks(found):
                     yield from self._replay(request, started, found)
                     return

@@ -318,3 +318,21 @@ def test_a_missed_stream_that_fails_or_is_abandoned_still_logs_the_miss(
         ("error", "miss"),
         ("cancelled", "miss"),
     ]
+
+
+def test_a_waiter_takes_the_claim_as_soon_as_its_holder_gives_it_back_without_a_reply() -> None:
+    class GivenBackStore(DictCacheStore):
+        """Another caller holds every claim for the first three asks, then gives it back empty."""
+
+        def claim(self, key: str, seconds: float) -> bool:
+            if len(self.claims) < 3:
+                self.claims.append((key, seconds, False))
+                return False
+            return super().claim(key, seconds)
+
+    store, fake, clock = GivenBackStore(), FakeChat(), FakeClock()
+    chat = _chat(store, fake, clock, deadline=30.0)
+    reply = chat.complete(_request())
+    assert not reply.cache_hit and len(fake.requests) == 1
+    assert clock.elapsed < 1.0  # not the 15 s of its share: it asked once the claim was free
+    assert store.values and not store.held
