@@ -100,14 +100,12 @@ class CachingChat:
         if isinstance(found, ChatResponse):
             self._hit("chat", request.model, started, found)
             return dataclasses.replace(found, cache_hit=True)
-        claimed = cache.claim(key, deadline, share)
+        waited, claimed = cache.flight([key], key, deadline, share)
         try:
-            if not claimed:
-                waited, claimed = cache.wait([key], key, deadline, share)
-                found = _first(waited)
-                if isinstance(found, ChatResponse):
-                    self._hit("chat", request.model, started, found)
-                    return dataclasses.replace(found, cache_hit=True)
+            found = _first(waited)
+            if isinstance(found, ChatResponse):
+                self._hit("chat", request.model, started, found)
+                return dataclasses.replace(found, cache_hit=True)
             with cache_outcome("miss"):
                 response = self._inner.complete(request, left_of_deadline(options, deadline))
             cache.put_many({key: response}, deadline)
@@ -145,14 +143,12 @@ class CachingChat:
         if _chunks(found):
             yield from self._replay(request, started, found)
             return
-        claimed = cache.claim(key, deadline, share)
+        waited, claimed = cache.flight([key], key, deadline, share)
         try:
-            if not claimed:
-                waited, claimed = cache.wait([key], key, deadline, share)
-                found = _first(waited)
-                if _chunks(found):
-                    yield from self._replay(request, started, found)
-                    return
+            found = _first(waited)
+            if _chunks(found):
+                yield from self._replay(request, started, found)
+                return
             kept: list[ChatChunk] = []
             whole = False
             with cache_outcome("miss"):  # the service reads it now; its stream logs it at the end

@@ -162,7 +162,8 @@ def test_embeddings_send_only_the_inputs_the_cache_lacks_in_one_request() -> Non
     gets = len(store.gets)
     response = embeddings.embed(EmbeddingRequest(inputs=tuple(texts)))
     assert response.cache_hits == 900
-    assert len(store.gets) == gets + 1  # one get_many for all inputs
+    # One get_many for all inputs; one more for the missing, once this caller holds their claim.
+    assert [len(keys) for keys in store.gets[gets:]] == [1000, 100]
     assert list(fake.requests[-1].inputs) == texts[900:]
     direct = FakeEmbeddings().embed(EmbeddingRequest(inputs=tuple(texts), model="e"))
     assert [list(v) for v in response.vectors] == [list(v) for v in direct.vectors]
@@ -336,3 +337,22 @@ def test_a_waiter_takes_the_claim_as_soon_as_its_holder_gives_it_back_without_a_
     assert not reply.cache_hit and len(fake.requests) == 1
     assert clock.elapsed < 1.0  # not the 15 s of its share: it asked once the claim was free
     assert store.values and not store.held
+
+
+def test_a_reply_stored_between_the_first_look_and_the_claim_is_not_asked_for_again() -> None:
+    fake, clock = FakeChat(), FakeClock()
+    stored = FakeChat().complete(_request(model="m"))
+
+    class FinishedMeanwhile(DictCacheStore):
+        """Another caller stores the reply and gives the claim back just before this one claims."""
+
+        def claim(self, key: str, seconds: float) -> bool:
+            if not self.claims:
+                self.values[key] = encode(stored)  # type: ignore[assignment]
+            return super().claim(key, seconds)
+
+    store = FinishedMeanwhile()
+    chat = _chat(store, fake, clock)
+    reply = chat.complete(_request())
+    assert reply.cache_hit and reply.text == stored.text
+    assert not fake.requests and not store.held
