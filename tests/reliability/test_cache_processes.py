@@ -33,7 +33,7 @@ COUNT = 4
 #: Seconds each reply takes at the server unless a test says otherwise: the asks overlap.
 SLOW = 0.5
 #: What a loaded 2-core machine may add to a process's call past what the test expects.
-SLACK = 1.5
+SLACK = 3.0
 
 
 def numbered(index: int, request: RecordedRequest) -> Reply:
