@@ -88,14 +88,13 @@ class CachingEmbeddings:
         missing = [index for index, vector in enumerate(vectors) if vector is None]
         share = cache.share(deadline)
         flight = hashlib.sha256("flight:".join(keys[i] for i in missing).encode()).hexdigest()
-        claimed = cache.claim(flight, deadline, share)
+        found, claimed = cache.flight([keys[i] for i in missing], flight, deadline, share)
         try:
-            if not claimed:
-                waited = [_vector(value) for value in cache.wait([keys[i] for i in missing], share) or ()]
-                if len(waited) == len(missing) and all(vector is not None for vector in waited):
-                    for index, vector in zip(missing, waited, strict=True):
-                        vectors[index] = vector
-                    return self._all_hits(request, started, vectors)
+            waited = [_vector(value) for value in found or ()]
+            if len(waited) == len(missing) and all(vector is not None for vector in waited):
+                for index, vector in zip(missing, waited, strict=True):
+                    vectors[index] = vector
+                return self._all_hits(request, started, vectors)
             return self._send(request, options, deadline, keys, vectors=vectors, missing=missing)
         finally:
             if claimed:

@@ -125,17 +125,44 @@ class ReplyCache:
         except Exception as error:
             self._note(error)
 
-    def wait(self, keys: Sequence[str], deadline: Deadline | None) -> list[Any] | None:
-        """Poll for the values another caller is computing, until ``deadline`` (the cache's share of
-        the call) or ``CLAIM_CAP``; None unless every one appeared."""
-        budget = CLAIM_CAP if deadline is None else min(CLAIM_CAP, deadline.remaining())
+    def flight(
+        self, keys: Sequence[str], flight: str, deadline: Deadline | None, share: Deadline | None
+    ) -> tuple[list[Any] | None, bool]:
+        """Take the claim ``flight`` to compute ``keys`` (missing at the last look), or wait for the
+        caller who holds it, until ``share`` (the cache's part of the call) or ``CLAIM_CAP``.
+
+        Returns the values when every one is there (else None), and whether this caller holds the
+        claim: then it computes them and gives the claim back (``release``). A waiter takes the claim
+        when its holder gave it back without the values (its call failed) or it ran out (its
+        process died); the others wait for the new holder.
+        """
+        taken = self._take(keys, flight, deadline, share)
+        if taken is not None:
+            return taken
+        budget = CLAIM_CAP if share is None else min(CLAIM_CAP, share.remaining())
         until = self.clock() + budget
         while self.clock() < until:
             self.sleep(min(POLL_INTERVAL, max(0.0, until - self.clock())))
-            values = self.get_many(keys, deadline)
+            values = self.get_many(keys, share)
             if all(value is not None for value in values):
-                return values
-        return None
+                return values, False
+            taken = self._take(keys, flight, deadline, share)
+            if taken is not None:
+                return taken
+        return None, False
+
+    def _take(
+        self, keys: Sequence[str], flight: str, deadline: Deadline | None, share: Deadline | None
+    ) -> tuple[list[Any] | None, bool] | None:
+        """None when another caller holds ``flight``; else the claim, or the values if they were
+        stored just before it was given back (read again, so as not to ask twice)."""
+        if not self.claim(flight, deadline, share):
+            return None
+        values = self.get_many(keys, share)
+        if all(value is not None for value in values):
+            self.release(flight, deadline)
+            return values, False
+        return None, True
 
     def close(self) -> None:
         """Close the store."""

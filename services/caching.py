@@ -119,12 +119,11 @@ class CachingChat:
         found = cache.get_many([key], share)[0]
         if isinstance(found, ChatResponse):
             return self._served(request, started, found)
-        claimed = cache.claim(key, deadline, share)
+        waited, claimed = cache.flight([key], key, deadline, share)
         try:
-            if not claimed:
-                found = _first(cache.wait([key], share))
-                if isinstance(found, ChatResponse):
-                    return self._served(request, started, found)
+            found = _first(waited)
+            if isinstance(found, ChatResponse):
+                return self._served(request, started, found)
             with cache_outcome("miss"):
                 response = self._inner.complete(request, left_of_deadline(options, deadline))
             cache.put_many({key: response}, deadline)
@@ -175,13 +174,12 @@ class CachingChat:
         if _chunks(found):
             yield from self._replay(request, started, found)
             return
-        claimed = cache.claim(key, deadline, share)
+        waited, claimed = cache.flight([key], key, deadline, share)
         try:
-            if not claimed:
-                found = _first(cache.wait([key], share))
-                if _chunks(found):
-                    yield from self._replay(request, started, found)
-                    return
+            found = _first(waited)
+            if _chunks(found):
+                yield from self._replay(request, started, found)
+                return
             kept: list[ChatChunk] = []
             whole = False
             with cache_outcome("miss"):  # the service reads it now; its stream logs it at the end

@@ -152,10 +152,12 @@ class ChatService:
         options: CallOptions | None,
         *,
         span: CallSpan | None,
+        cache: str | None = None,
     ) -> T:
         """Run ``once`` under the retry policy; log a final failure and make it a domain error.
 
-        With a span, each attempt is a child span of it, and a final failure ends it.
+        With a span, each attempt is a child span of it, and a final failure ends it. ``cache``:
+        the cache outcome to log, when the call's context no longer holds it (a stream's).
         """
 
         def attempt() -> T:
@@ -175,11 +177,11 @@ class ChatService:
                 options=options,
             )
         except LLMPortError as error:
-            self._failed(operation, request, tally.attempts, tally.started, error, span=span)
+            self._failed(operation, request, tally.attempts, tally.started, error, span=span, cache=cache)
             raise
         except Exception as exc:
             wrapped = unexpected_error(exc, provider=self._provider, operation=operation)
-            self._failed(operation, request, tally.attempts, tally.started, wrapped, span=span)
+            self._failed(operation, request, tally.attempts, tally.started, wrapped, span=span, cache=cache)
             raise wrapped from exc
 
     def _failed(
@@ -194,6 +196,7 @@ class ChatService:
         usage: Usage | None = None,
         reply: str | None = None,
         span: CallSpan | None = None,
+        cache: str | None = None,
     ) -> None:
         if span is not None:
             span.end(error)
@@ -205,7 +208,7 @@ class ChatService:
             error=error,
             status=status,
             usage=usage,
-            extra=self._content(request, reply, span),
+            extra=self._content(request, reply, span, cache),
         )
 
     def stream(self, request: ChatRequest, options: CallOptions | None = None) -> Iterator[ChatChunk]:
@@ -237,7 +240,10 @@ class ChatService:
                 _close(chunks)
                 raise
 
-        chunks, first = self._retried("chat.stream", request, tally, open_stream, options, span=span)
+        # The stream runs outside the caller's cache_outcome block: ``cache`` was read when it began.
+        chunks, first = self._retried(
+            "chat.stream", request, tally, open_stream, options, span=span, cache=cache
+        )
         attempts, started = tally.attempts, tally.started
         trace = None if span is None else StreamTrace(span, request)
 
@@ -259,8 +265,17 @@ class ChatService:
                 chunk = next(chunks, None)
             ended = "ok"
         except LLMPortError as error:
+            reply = "".join(text)
             self._failed(
-                "chat.stream", request, attempts, started, error, usage=usage, reply="".join(text), span=span
+                "chat.stream",
+                request,
+                attempts,
+                started,
+                error,
+                usage=usage,
+                reply=reply,
+                span=span,
+                cache=cache,
             )
             raise
         except GeneratorExit:
@@ -273,7 +288,15 @@ class ChatService:
             )
             reply = "".join(text)
             self._failed(
-                "chat.stream", request, attempts, started, wrapped, usage=usage, reply=reply, span=span
+                "chat.stream",
+                request,
+                attempts,
+                started,
+                wrapped,
+                usage=usage,
+                reply=reply,
+                span=span,
+                cache=cache,
             )
             raise wrapped from exc
         finally:

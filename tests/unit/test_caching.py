@@ -175,7 +175,8 @@ def test_embeddings_send_only_the_inputs_the_cache_lacks_in_one_request() -> Non
     gets = len(store.gets)
     response = embeddings.embed(EmbeddingRequest(inputs=tuple(texts)))
     assert response.cache_hits == 900
-    assert len(store.gets) == gets + 1  # one get_many for all inputs
+    # One get_many for all inputs; one more for the missing, once this caller holds their claim.
+    assert [len(keys) for keys in store.gets[gets:]] == [1000, 100]
     assert list(fake.requests[-1].inputs) == texts[900:]
     direct = FakeEmbeddings().embed(EmbeddingRequest(inputs=tuple(texts), model="e"))
     assert [list(v) for v in response.vectors] == [list(v) for v in direct.vectors]
@@ -328,3 +329,62 @@ def test_a_memory_cache_entry_expires_on_the_container_clock_without_sleeping(cl
         assert client.chat("hi").cache_hit  # and stored again
     assert len(fake.requests) == 2
     assert clock.sleeps == [] and time.monotonic() - started < 5.0  # no sleep, real or injected
+
+
+def test_a_missed_stream_that_fails_or_is_abandoned_still_logs_the_miss(
+    info: pytest.LogCaptureFixture,
+) -> None:
+    store, clock = DictCacheStore(), FakeClock()
+    fake = FakeChat(FakeStreamBreak(after=0), FakeStreamBreak(after=2))
+    chat = _chat(store, fake, clock)
+    with capture_logs() as entries:
+        with pytest.raises(StreamInterruptedError):
+            list(chat.stream(_request()))  # fails before its first chunk
+        with pytest.raises(StreamInterruptedError):
+            list(chat.stream(_request()))  # fails after two
+        stream = chat.stream(_request())
+        next(stream)
+        stream.close()  # the caller left early
+    calls = [entry for entry in entries if entry["event"] == "llmport.call"]
+    assert [(entry["status"], entry.get("cache")) for entry in calls] == [
+        ("error", "miss"),
+        ("error", "miss"),
+        ("cancelled", "miss"),
+    ]
+
+
+def test_a_waiter_takes_the_claim_as_soon_as_its_holder_gives_it_back_without_a_reply() -> None:
+    class GivenBackStore(DictCacheStore):
+        """Another caller holds every claim for the first three asks, then gives it back empty."""
+
+        def claim(self, key: str, seconds: float) -> bool:
+            if len(self.claims) < 3:
+                self.claims.append((key, seconds, False))
+                return False
+            return super().claim(key, seconds)
+
+    store, fake, clock = GivenBackStore(), FakeChat(), FakeClock()
+    chat = _chat(store, fake, clock, deadline=30.0)
+    reply = chat.complete(_request())
+    assert not reply.cache_hit and len(fake.requests) == 1
+    assert clock.elapsed < 1.0  # not the 15 s of its share: it asked once the claim was free
+    assert store.values and not store.held
+
+
+def test_a_reply_stored_between_the_first_look_and_the_claim_is_not_asked_for_again() -> None:
+    fake, clock = FakeChat(), FakeClock()
+    stored = FakeChat().complete(_request(model="m"))
+
+    class FinishedMeanwhile(DictCacheStore):
+        """Another caller stores the reply and gives the claim back just before this one claims."""
+
+        def claim(self, key: str, seconds: float) -> bool:
+            if not self.claims:
+                self.values[key] = encode(stored)  # type: ignore[assignment]
+            return super().claim(key, seconds)
+
+    store = FinishedMeanwhile()
+    chat = _chat(store, fake, clock)
+    reply = chat.complete(_request())
+    assert reply.cache_hit and reply.text == stored.text
+    assert not fake.requests and not store.held

@@ -23,6 +23,8 @@ FLOORS = ["", "domain", "settings", "adapters", "services", "container", "entryp
 
 def _modules(floor: str) -> list[Path]:
     return sorted((PACKAGE / floor).rglob("*.py") if floor else PACKAGE.glob("*.py"))
+
+
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 
 
