@@ -9,14 +9,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import httpx2
 import pytest
 from harness import PROVIDERS, wire
 from loopback import LoopbackServer, Reply
-from wire_samples import azure_error, chat_chunks, openai_error
+from wire_samples import chat_chunks
 
 import llmport
-from llmport.testing import CassetteMissError, cassette
+from llmport.testing import cassette
 
 PROMPT = [{"role": "user", "content": "What is the capital of France?"}]
 
