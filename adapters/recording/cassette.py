@@ -22,7 +22,7 @@ from typing import Literal
 import httpx2
 
 from .exchange import Entry, error_entry, raise_error, read_request, read_response, replay_response
-from .hook import CassetteMissError, Send
+from .hook import CassetteMissError, Send, remembered
 from .matching import Key, differences, key_of, nearest
 from .scrub import Scrubber
 
@@ -56,7 +56,7 @@ class Cassette:
             raise ValueError(f"a cassette's mode is once, replay or record, got {mode!r}")
         self.path = Path(path)
         self.mode: Mode = mode
-        self.scrubber = Scrubber(secrets)
+        self.scrubber = Scrubber([*secrets, *remembered()])
         self._lock = threading.Lock()
         self.recording = mode == "record" or (mode == "once" and not self.path.exists())
         self.recorded: list[Entry] = []
@@ -140,6 +140,8 @@ class Cassette:
         """Write what was recorded (nothing in replay): sorted keys, stable, through a temporary file."""
         if not self.recording:
             return
+        for secret in remembered():
+            self.scrubber.learn(secret)
         with self._lock:
             # Once more with every secret learned: a later request may have taught one an earlier echoed.
             exchanges = self.scrubber.value(list(self.recorded))

@@ -14,11 +14,17 @@ only what the cassette lets through.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
-from collections.abc import Callable
-from typing import Protocol
+import weakref
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Protocol
 
-import httpx2
+from ...domain.call_options import Headers
+from ...settings import Secret, Settings
+
+if TYPE_CHECKING:  # building a client (container/root.py) reads this module: it must not load httpx
+    import httpx2
 
 __all__ = [
     "CassetteMissError",
@@ -29,12 +35,14 @@ __all__ = [
     "dispatch",
     "install",
     "recorders",
+    "remember",
+    "remembered",
     "token",
     "uninstall",
 ]
 
 #: One request to the network (or to the next recorder down).
-Send = Callable[[httpx2.Request], httpx2.Response]
+Send = Callable[["httpx2.Request"], "httpx2.Response"]
 
 
 class RecordingError(BaseException):
@@ -127,3 +135,33 @@ def _token(fetch: Callable[[], str], stack: tuple[Recorder, ...]) -> str:
         return fetch()
     *below, top = stack
     return top.token(lambda: _token(fetch, tuple(below)))
+
+
+# The secrets each live client was configured with (keys, client secrets, tokens, credential
+# headers), so that a cassette scrubs them wherever they appear, even ones never sent over HTTP.
+# Held only as long as the client lives; never shown (no repr prints them).
+_configured: weakref.WeakKeyDictionary[object, tuple[str, ...]] = weakref.WeakKeyDictionary()
+
+
+def remember(owner: object, settings: Settings) -> None:
+    """Remember the secrets of ``settings`` (its deployments' too) for as long as ``owner`` lives."""
+    values = tuple(sorted(set(_secrets_of(settings))))
+    with _lock:
+        _configured[owner] = values
+
+
+def remembered() -> frozenset[str]:
+    """The secrets of every live client's settings."""
+    with _lock:
+        return frozenset(value for values in _configured.values() for value in values)
+
+
+def _secrets_of(settings: Settings) -> Iterator[str]:
+    for field in dataclasses.fields(settings):
+        value = getattr(settings, field.name)
+        if isinstance(value, Secret):
+            yield value.reveal()
+        elif isinstance(value, Headers):
+            yield from value.secrets()
+    for route in settings.routes:
+        yield from _secrets_of(route.settings)
