@@ -94,20 +94,26 @@ class Scrubber:
         return SCRUBBED if is_secret_header(name) else self.text(value)
 
     def query(self, query: str) -> str:
-        """A query string as written: secret parameters' values replaced, order kept."""
+        """A query string as written: secret parameters' values replaced (and learned), order kept."""
         if not query:
             return query
         pairs = parse_qsl(query, keep_blank_values=True)
+        for name, value in pairs:
+            if name.lower() in _SECRET_PARAMS and value:
+                self.learn(value)  # and replaced wherever else it shows, e.g. echoed in a reply
         kept = [
             (name, SCRUBBED if name.lower() in _SECRET_PARAMS else self.text(value)) for name, value in pairs
         ]
         return urlencode(kept, safe="<>/:")
 
     def value(self, value: Any) -> Any:
-        """A JSON value with secret fields and secrets inside strings replaced, at any depth."""
+        """A JSON value with secret fields (learned) and secrets inside strings replaced, at any depth."""
         if isinstance(value, str):
             return self.text(value)
         if isinstance(value, dict):
+            for key, item in value.items():
+                if isinstance(key, str) and key.lower() in _SECRET_FIELDS and isinstance(item, str) and item:
+                    self.learn(item)
             return {
                 key: SCRUBBED
                 if isinstance(key, str) and key.lower() in _SECRET_FIELDS and isinstance(item, str)
