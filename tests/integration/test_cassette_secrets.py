@@ -19,12 +19,12 @@ import llmport
 from llmport.testing import cassette
 
 API_KEY = "sk-planted-api-key-0123456789"
-CLIENT_SECRET = "planted-client-secret-Qx8~v"  # noqa: S105  # another client's, never sent over HTTP
+CLIENT_SECRET = "planted-client-secret-Qx8~v"  # another client's, never sent over HTTP
 APIM_KEY = "planted-apim-subscription-key-7f"
 USER_SECRET = "planted-user-secret-42\n"  # as read from a secret file, trailing newline and all
 SAS_SIG = "planted-sas-signature%2Bq%3D"
 FUNCTION_CODE = "planted-functions-code-555"
-OPAQUE_TOKEN = "planted-opaque-token-444"  # noqa: S105
+OPAQUE_TOKEN = "planted-opaque-token-444"
 COOKIE = "planted-session-cookie-999"
 JWT = "eyJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJjb2duaXRpdmUifQ.c2lnbmF0dXJl"
 SECRETS = [
@@ -69,8 +69,9 @@ def test_no_planted_secret_reaches_the_file_and_the_replay_still_matches(tmp_pat
     path = tmp_path / "secrets.json"
     # Another client, configured with a client secret it never sends: its secrets are scrubbed too.
     other = llmport.Settings(
-        provider="azure", endpoint="https://r.openai.azure.com", api_version="2024-10-21", chat_model=CHAT_MODEL,
-        auth="entra", credential="client_secret", client_id="app", tenant_id="tenant", client_secret=CLIENT_SECRET,
+        provider="azure", endpoint="https://r.openai.azure.com", api_version="2024-10-21",
+        chat_model=CHAT_MODEL, auth="entra", credential="client_secret", client_id="app",
+        tenant_id="tenant", client_secret=CLIENT_SECRET,
     )  # fmt: skip
     prompt = [
         {"role": "user", "content": [
