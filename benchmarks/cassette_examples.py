@@ -63,7 +63,7 @@ def main() -> None:
     folder.mkdir(parents=True, exist_ok=True)
     recorded = record_all(folder)
     start = time.perf_counter()
-    child = subprocess.run(
+    child = subprocess.run(  # noqa: S603  # this very script, by our own interpreter
         [sys.executable, __file__, "--replay", str(folder)],
         capture_output=True,
         text=True,
@@ -77,13 +77,11 @@ def main() -> None:
     secrets = {"api key": KEY, **{f"token {n}": token for n, token in enumerate(recorded["tokens"])}}  # type: ignore[arg-type]
     found = {path.name: leaks(path, secrets) for path in files}
     exchanges = sum(len(json.loads(path.read_text())["exchanges"]) for path in files)
-    print(
-        f"cassettes: {len(files)} files, {exchanges} exchanges, {sum(p.stat().st_size for p in files)} bytes in {folder}"
-    )
+    size = sum(path.stat().st_size for path in files)
+    print(f"cassettes: {len(files)} files, {exchanges} exchanges, {size} bytes in {folder}")
     print(f"record (servers up):         {recorded['seconds']:.2f} s")
-    print(
-        f"replay (no server, guarded): {replayed['seconds']:.2f} s in-process, {process_seconds:.2f} s with start-up"
-    )
+    seconds = replayed["seconds"]
+    print(f"replay (no server, guarded): {seconds:.2f} s in-process, {process_seconds:.2f} s with start-up")
     print(f"outputs differing from the live run: {replayed['differing'] or 'none'}")
     print(f"secret scan ({len(secrets)} values + JWT shape): {sum(map(len, found.values()))} found")
     scrubbed = sum(path.read_text().count("<scrubbed>") for path in files)
