@@ -269,12 +269,23 @@ else:
             hook.uninstall(_Run.guard)
             _Run.guard = None
 
+    _FAILED = pytest.StashKey[bool]()
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+        """Note a test that failed, so that its cassette does not keep half a recording."""
+        report = yield
+        if report.when == "call" and report.failed:
+            item.stash[_FAILED] = True
+        return report
+
     @pytest.fixture
     def llmport_cassette(request: pytest.FixtureRequest) -> Iterator[Cassette]:
         """The test runs under a cassette named after it: ``cassettes/<module>/<test>.json`` beside it.
 
         The ``llmport_cassette`` marker gives another path (relative to the test file), a ``mode`` or
-        ``secrets``; a test with the marker gets the cassette without asking for this fixture.
+        ``secrets``; a test with the marker gets the cassette without asking for this fixture. A
+        test that fails writes nothing: its next run records again.
         """
         marker = request.node.get_closest_marker("llmport_cassette")
         args = marker.args if marker else ()
@@ -286,6 +297,8 @@ else:
             name = Path("cassettes", module, re.sub(r"[^\w.\-]+", "_", request.node.name) + ".json")
         with cassette(folder / name, **options) as recorder:
             yield recorder
+            if request.node.stash.get(_FAILED, False):
+                recorder.discard()  # a test that failed half-way records nothing: the next run records anew
 
     @pytest.fixture(autouse=True)
     def _llmport_cassette_marker(request: pytest.FixtureRequest) -> None:

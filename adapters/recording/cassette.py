@@ -60,6 +60,7 @@ class Cassette:
         self._lock = threading.Lock()
         self.recording = mode == "record" or (mode == "once" and not self.path.exists())
         self.recorded: list[Entry] = []
+        self.recording_kept = True
         self._unplayed: dict[Key, deque[Entry]] = defaultdict(deque)
         self._all: list[Entry] = []
         self.played = 0
@@ -92,7 +93,7 @@ class Cassette:
                 self._append({"request": live, "error": failure})
             raise
         self._append({"request": live, "response": answer})
-        return replay_response(answer)
+        return replay_response(answer, request)
 
     def _append(self, exchange: Entry) -> None:
         with self._lock:
@@ -108,7 +109,7 @@ class Cassette:
             raise CassetteMissError(self._miss(live))
         if "error" in exchange:
             raise_error(exchange["error"], request)
-        return replay_response(exchange["response"])
+        return replay_response(exchange["response"], request)
 
     def _miss(self, live: Entry) -> str:
         what = f"{live['method']} {live['path']}"
@@ -136,9 +137,14 @@ class Cassette:
         self.scrubber.learn(value)
         return value
 
+    def discard(self) -> None:
+        """Write nothing at the end: what was recorded is dropped (the test failed half-way)."""
+        self.recording_kept = False
+
     def save(self) -> None:
-        """Write what was recorded (nothing in replay): sorted keys, stable, through a temporary file."""
-        if not self.recording:
+        """Write what was recorded (nothing in replay, or once discarded): sorted keys, stable, through
+        a temporary file."""
+        if not (self.recording and self.recording_kept):
             return
         for secret in remembered():
             self.scrubber.learn(secret)

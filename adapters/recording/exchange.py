@@ -68,11 +68,19 @@ def read_request(request: httpx2.Request, scrubber: Scrubber) -> Entry:
 
 
 def read_response(response: httpx2.Response, scrubber: Scrubber) -> Entry:
-    """``response``, read whole and closed, as written."""
+    """``response``, read whole and closed, as written; a body cut short keeps what came and how it broke."""
+    parts: list[bytes] = []
+    cut = None
     try:
-        content = response.read()
+        for part in response.iter_bytes():
+            parts.append(part)
+    except httpx2.TransportError as error:
+        cut = error_entry(error, scrubber)
+        if cut is None:
+            raise
     finally:
         response.close()
+    content = b"".join(parts)
     headers = {
         name: scrubber.header(name, value)
         for name, value in _joined(response.headers).items()
@@ -81,9 +89,14 @@ def read_response(response: httpx2.Response, scrubber: Scrubber) -> Entry:
     entry: Entry = {"status": response.status_code, "headers": headers}
     kind = response.headers.get("content-type", "")
     if "text/event-stream" in kind:
-        entry["events"] = [_event(block, scrubber) for block in _blocks(content.decode("utf-8", "replace"))]
+        # A stream cut mid-event keeps its whole events only: the half one never reached a reader whole.
+        entry["events"] = [
+            _event(block, scrubber) for block in _blocks(content.decode("utf-8", "replace"), cut)
+        ]
     else:
-        entry.update(_body(content, kind, scrubber))
+        entry.update(_body(content, "" if cut else kind, scrubber))
+    if cut is not None:
+        entry["cut"] = cut
     return entry
 
 
@@ -100,29 +113,37 @@ def raise_error(entry: Entry, request: httpx2.Request) -> None:
     raise _ERRORS[entry["type"]](entry["message"], request=request)
 
 
-def replay_response(entry: Entry) -> httpx2.Response:
-    """The response ``entry`` recorded; a stream comes event by event, one chunk each."""
+def replay_response(entry: Entry, request: httpx2.Request) -> httpx2.Response:
+    """The response ``entry`` recorded; a stream comes event by event, one chunk each, and breaks
+    where it broke."""
     headers = list(entry["headers"].items())
     if "events" in entry:
-        return httpx2.Response(entry["status"], headers=headers, stream=_Events(entry["events"]))
-    if "body" in entry:
-        content = json.dumps(entry["body"], **_COMPACT).encode()  # type: ignore[arg-type]
+        chunks = [_event_bytes(event) for event in entry["events"]]
+    elif "body" in entry:
+        chunks = [json.dumps(entry["body"], **_COMPACT).encode()]  # type: ignore[arg-type]
     elif "text" in entry:
-        content = entry["text"].encode()
+        chunks = [entry["text"].encode()]
     else:
-        content = base64.b64decode(entry.get("base64", ""))
-    return httpx2.Response(entry["status"], headers=headers, content=content)
+        chunks = [base64.b64decode(entry.get("base64", ""))]
+    if "events" not in entry and "cut" not in entry:
+        return httpx2.Response(entry["status"], headers=headers, content=chunks[0])
+    return httpx2.Response(
+        entry["status"], headers=headers, stream=_Chunks(chunks, entry.get("cut"), request)
+    )
 
 
-class _Events(httpx2.SyncByteStream):
-    """A recorded stream, one event per chunk, as the server sent them."""
+class _Chunks(httpx2.SyncByteStream):
+    """A recorded body, chunk by chunk, then the failure that cut it short, if one did."""
 
-    def __init__(self, events: list[Entry]) -> None:
-        self._events = events
+    def __init__(self, chunks: list[bytes], cut: Entry | None, request: httpx2.Request) -> None:
+        self._chunks = chunks
+        self._cut = cut
+        self._request = request
 
     def __iter__(self) -> Iterator[bytes]:
-        for event in self._events:
-            yield _event_bytes(event)
+        yield from self._chunks
+        if self._cut is not None:
+            raise_error(self._cut, self._request)
 
 
 def _joined(headers: httpx2.Headers) -> dict[str, str]:
@@ -149,9 +170,11 @@ def _body(content: bytes, kind: str, scrubber: Scrubber) -> Entry:
     return {"text": scrubber.text(text)}
 
 
-def _blocks(text: str) -> list[str]:
-    """The events of a server-sent event stream, each without its blank line."""
+def _blocks(text: str, cut: Entry | None = None) -> list[str]:
+    """The events of a server-sent event stream, each without its blank line (whole ones, if ``cut``)."""
     blocks = text.replace("\r\n", "\n").split("\n\n")
+    if cut is not None:
+        blocks = blocks[:-1]  # what follows the last blank line: an event cut in half, or nothing
     return [block for block in blocks if block.strip()]
 
 

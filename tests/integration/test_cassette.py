@@ -63,3 +63,27 @@ def test_a_stream_is_stored_as_its_events_and_replayed_chunk_by_chunk(provider: 
     with cassette(path, mode="replay"):
         assert [(chunk.text, chunk.finish_reason) for chunk in wiring.client.stream(PROMPT)] == live
     assert [text for text, _ in live if text] == ["Pa", "r", "is"]
+
+
+@pytest.mark.parametrize("provider", ["openai", "azure_v1"])
+def test_a_stream_cut_mid_body_replays_its_chunks_then_breaks_where_it_broke(
+    provider: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "cut.json"
+
+    def read(client: llmport.Client) -> tuple[list[str], str]:
+        seen: list[str] = []
+        with pytest.raises(llmport.StreamInterruptedError) as broke:
+            for chunk in client.stream(PROMPT):
+                seen.append(chunk.text)
+        return seen, type(broke.value).__name__
+
+    with LoopbackServer() as server:
+        server.script(Reply(events=chat_chunks(("Pa", "r", "is"), azure=provider != "openai"), cut_after=3))
+        wiring = wire(server, provider, max_retries=0)
+        with cassette(path):
+            live = read(wiring.client)
+    assert "".join(live[0]).startswith("Pa")  # Azure sends a filter event first: one chunk fewer
+    assert json.loads(path.read_text())["exchanges"][0]["response"]["cut"]["type"] == "RemoteProtocolError"
+    with cassette(path, mode="replay"):
+        assert read(wiring.client) == live

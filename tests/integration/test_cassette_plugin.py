@@ -50,6 +50,13 @@ UNRECORDED = """
 import os
 import llmport
 
+def test_half_recorded(llmport_cassette):
+    with llmport.build_client(llmport.Settings(
+        provider="openai", base_url=os.environ["SERVER_URL"] + "/v1", api_key="test-key",
+        chat_model="gpt-4o-mini", max_retries=0,
+    )) as c:
+        c.chat("hello")  # the guard sits under the cassette: recording it is refused too
+
 def test_never_recorded():
     with llmport.build_client(llmport.Settings(
         provider="openai", base_url=os.environ["SERVER_URL"] + "/v1", api_key="test-key",
@@ -90,7 +97,8 @@ def test_the_network_guard_fails_an_unrecorded_call_and_says_how_to_record_it(
         monkeypatch.setenv("SERVER_URL", server.url)
         result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--llmport-block-network")
         assert server.count == 0
-    result.assert_outcomes(failed=1)
+    result.assert_outcomes(failed=2)
+    assert not (pytester.path / "cassettes").exists()  # a failed test's cassette is not written
     result.stdout.fnmatch_lines(
         [
             "*NetworkBlockedError: llmport sent POST /v1/chat/completions to the network, which this run"
