@@ -13,7 +13,7 @@ import re
 import threading
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 from ...domain.call_options import is_credential_header
 
@@ -100,7 +100,9 @@ class Scrubber:
         pairs = parse_qsl(query, keep_blank_values=True)
         for name, value in pairs:
             if name.lower() in _SECRET_PARAMS and value:
-                self.learn(value)  # and replaced wherever else it shows, e.g. echoed in a reply
+                # Replaced wherever else it shows, e.g. echoed in a reply, decoded or not.
+                self.learn(value)
+                self.learn(quote(value, safe=""))
         kept = [
             (name, SCRUBBED if name.lower() in _SECRET_PARAMS else self.text(value)) for name, value in pairs
         ]
