@@ -63,6 +63,9 @@ class Scrubber:
         for secret in secrets:
             self.learn(secret)
 
+    def __repr__(self) -> str:
+        return f"Scrubber({len(self._known)} secrets)"
+
     def learn(self, secret: str) -> None:
         """Replace ``secret`` (and its stripped form) from now on."""
         forms = {secret, secret.strip()} - {""}

@@ -72,7 +72,7 @@ def test_record_then_replay_with_the_server_gone_under_the_network_guard(
     pytester.makepyfile(test_users_code=USERS_TESTS)
     with LoopbackServer() as server:
         monkeypatch.setenv("SERVER_URL", server.url)
-        pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=5)
+        pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=5)
         assert server.count == 4
     folder = pytester.path / "cassettes" / "test_users_code"
     assert sorted(path.name for path in folder.iterdir()) == [
@@ -85,7 +85,7 @@ def test_record_then_replay_with_the_server_gone_under_the_network_guard(
     ] == ("/v1/embeddings")
     # The server is gone; CI forces replay and blocks the network: everything passes from the files.
     monkeypatch.setenv("LLMPORT_RECORD_MODE", "replay")
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--llmport-block-network")
+    result = pytester.runpytest("-p", "no:cacheprovider", "--llmport-block-network")
     result.assert_outcomes(passed=5)
 
 
@@ -95,7 +95,7 @@ def test_the_network_guard_fails_an_unrecorded_call_and_says_how_to_record_it(
     pytester.makepyfile(test_unrecorded=UNRECORDED)
     with LoopbackServer() as server:
         monkeypatch.setenv("SERVER_URL", server.url)
-        result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--llmport-block-network")
+        result = pytester.runpytest("-p", "no:cacheprovider", "--llmport-block-network")
         assert server.count == 0
     result.assert_outcomes(failed=2)
     assert not (pytester.path / "cassettes").exists()  # a failed test's cassette is not written
