@@ -151,9 +151,11 @@ def test_a_users_own_http_client_goes_through_the_cassette_too(tmp_path: Path) -
         own = httpx2.Client()
         wiring = wire(server, "openai")
         settings = wiring.settings
-        with llmport.build_client(settings, http_client=own) as client, cassette(path):
+        with llmport.build_client(settings, http_client=own) as client, cassette(path) as recording:
             text = client.chat(PROMPT).text
-        assert own.get(f"{server.url}/health").status_code in (404, 501)  # outside a call: untouched
+            # The application's own request on that client, outside an llmport call: not the cassette's.
+            assert own.get(f"{server.url}/health").status_code in (404, 501)
+        assert len(recording.recorded) == 1
     with llmport.build_client(settings, http_client=own) as client, cassette(path, mode="replay"):
         assert client.chat(PROMPT).text == text
     own.close()
