@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -45,6 +46,8 @@ _ERRORS: dict[str, type[httpx2.TransportError]] = {
     )
 }
 _COMPACT = {"ensure_ascii": False, "separators": (",", ":")}
+_BOUNDARY = re.compile(r"boundary=\"?([^\";,\s]+)")
+_FIXED_BOUNDARY = "llmport-boundary"
 
 
 def read_request(request: httpx2.Request, scrubber: Scrubber) -> Entry:
@@ -63,7 +66,13 @@ def read_request(request: httpx2.Request, scrubber: Scrubber) -> Entry:
         "path": scrubber.text(url.path) + (f"?{query}" if query else ""),
         "headers": headers,
     }
-    entry.update(_body(request.read(), request.headers.get("content-type", ""), scrubber))
+    kind, content = request.headers.get("content-type", ""), request.read()
+    boundary = _BOUNDARY.search(kind)
+    if boundary:
+        # A multipart upload's boundary is new every run: written as one fixed word, so it matches.
+        content = content.replace(boundary[1].encode(), _FIXED_BOUNDARY.encode())
+        headers["content-type"] = kind.replace(boundary[1], _FIXED_BOUNDARY)
+    entry.update(_body(content, kind, scrubber))
     return entry
 
 

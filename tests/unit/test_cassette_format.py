@@ -116,3 +116,19 @@ def test_a_file_that_is_not_a_cassette_is_refused(tmp_path: Path) -> None:
         Cassette(tmp_path / "other.json", "once")
     with pytest.raises(ValueError, match="once, replay or record"):
         Cassette(tmp_path / "c.json", "sometimes")  # type: ignore[arg-type]
+
+
+def test_a_multipart_upload_matches_whatever_its_boundary(tmp_path: Path) -> None:
+    def upload() -> httpx2.Request:  # a new random boundary each time, as the SDK's file uploads have
+        files = {"file": ("batch.jsonl", b'{"custom_id": "1"}\n', "application/jsonl")}
+        return httpx2.Request(
+            "POST", "https://api.openai.com/v1/files", data={"purpose": "batch"}, files=files
+        )
+
+    first, second = upload(), upload()
+    assert first.headers["content-type"] != second.headers["content-type"]
+    replaying = recorded(tmp_path, httpx2.Response(200, json={"id": "file-1"}), asked=first)
+    assert replaying.handle(second, pytest.fail).json() == {"id": "file-1"}
+    written = json.loads((tmp_path / "c.json").read_text())["exchanges"][0]["request"]
+    assert written["headers"]["content-type"] == "multipart/form-data; boundary=llmport-boundary"
+    assert '{"custom_id": "1"}' in written["text"]
