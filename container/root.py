@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from dependency_injector import containers, providers
 
 from ..adapters.fakes import FakeChat, FakeEmbeddings
+from ..adapters.recording import hook as recording
 from ..domain.errors import ConfigurationError
 from ..domain.ports import ChatPort, Closeable, EmbeddingPort, TelemetryPort
 from ..domain.redaction import entry
@@ -153,6 +154,7 @@ def build_client(
 
     chat, embeddings = container.chat_calls(), container.embedding_calls()
     client = Client(chat, embeddings, settings=settings, on_close=close_credential, container=container)
+    recording.remember(client, settings)  # what a test's cassette never writes (adapters/recording)
     survive_fork(  # the client itself too: its own lock and usage ledger
         client,
         (

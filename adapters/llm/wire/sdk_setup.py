@@ -10,6 +10,7 @@ import openai
 
 from ....domain.call_options import Headers
 from ....domain.errors import AuthenticationError, ConfigurationError, LLMPortError
+from ...recording import hook
 from .errors import Redactor, unchained
 
 __all__ = [
@@ -73,12 +74,14 @@ def checked_token_provider(
 
     The SDK calls it before every request, outside its own error handling, so what it raises
     reaches ``translated`` untouched. Each token handed out is remembered by ``redactor``, so
-    that a gateway echoing it back in an error message is redacted.
+    that a gateway echoing it back in an error message is redacted. Under a test's cassette in
+    replay, ``get_token`` is not called: the identity platform is not asked (``hook.token``).
     """
 
     def token() -> str:
         try:
-            value = get_token()
+            # A test's cassette replays without asking the identity platform; it learns the tokens it records.
+            value = hook.token(get_token)
         except LLMPortError as error:
             failure = error
         except Exception as exc:

@@ -6,11 +6,15 @@ clamp every connect, read and write to the time left of the current request, and
 read against ``max_response_bytes``. The limits travel in a context variable that the adapter sets
 around each SDK call and each step of a stream; requests made outside such a scope are unbounded,
 as plain httpx would leave them.
+
+It is also where a test's cassette sees every request (``adapters/recording/``): the transports
+consult the process-wide recorder slot, which costs one attribute read while it is empty.
 """
 
 from __future__ import annotations
 
 import ssl
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -23,6 +27,7 @@ import httpx2
 
 from ....domain.deadline import current_deadline
 from ....domain.errors import ConfigurationError
+from ...recording import hook
 from ._httpx_private import TransportBuildingClient, client_transports, network_backend, set_network_backend
 from .tls import shared_ssl_context
 
@@ -180,7 +185,41 @@ class _LimitedBackend(httpcore2.NetworkBackend):
         self._inner.sleep(seconds)
 
 
-class _LimitedTransport(httpx2.HTTPTransport):
+class _Recordable(httpx2.HTTPTransport):
+    """httpx's transport, whose requests go through the installed recorders when there are any."""
+
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        stack = hook.STACK
+        if not stack:
+            return super().handle_request(request)
+        return hook.dispatch(request, super().handle_request, stack)
+
+
+class _RecordableInCalls(_Recordable):
+    """A user's transport: its requests made inside an llmport call go through the recorders, no others."""
+
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        if _LIMITS.get() is None:
+            return super(_Recordable, self).handle_request(request)  # the user's class's own
+        return super().handle_request(request)
+
+
+_RECORDABLE: dict[type[httpx2.HTTPTransport], type[httpx2.HTTPTransport]] = {}
+_recordable_lock = threading.Lock()
+
+
+def _recordable(transport: httpx2.HTTPTransport) -> None:
+    """Make a user's transport consult the recorders in llmport's calls: its class, with ours first."""
+    kind = type(transport)
+    if issubclass(kind, _Recordable):
+        return
+    with _recordable_lock:
+        if kind not in _RECORDABLE:
+            _RECORDABLE[kind] = type(f"Recordable{kind.__name__}", (_RecordableInCalls, kind), {})
+    transport.__class__ = _RECORDABLE[kind]
+
+
+class _LimitedTransport(_Recordable):
     """httpx's transport (pool, TLS, proxies) over the limited backend."""
 
     def __init__(self, **options: Any) -> None:
@@ -209,7 +248,8 @@ def guard_user_client(client: object) -> httpx2.Client:
 
     Each of its transports (the default one and every proxy mount) gets the limited network
     backend in its connection pool, as llmport's own client has it: so the call's deadline and
-    ``max_response_bytes`` hold through it. Outside an llmport call the backend changes nothing,
+    ``max_response_bytes`` hold through it; and inside an llmport call, it consults a test's
+    cassette as llmport's own transports do. Outside an llmport call neither changes anything,
     so the client stays usable for the application's own requests.
 
     Raises:
@@ -231,4 +271,5 @@ def guard_user_client(client: object) -> httpx2.Client:
         backend = network_backend(transport)
         if not isinstance(backend, _LimitedBackend):
             set_network_backend(transport, _LimitedBackend(backend))
+        _recordable(transport)
     return client
