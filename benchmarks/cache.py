@@ -1,0 +1,265 @@
+"""The reply cache's figures, all from one run: ``.venv/bin/python benchmarks/cache.py [--quick]``.
+
+Starts the tests' loopback OpenAI server on 127.0.0.1 (it counts requests and the inputs they carry)
+and a real redis-server on a free port (stopped at the end), then times ``client.chat`` through the
+real openai SDK over real HTTP:
+
+* a miss (cache off; and cache on with a fresh question each call), a memory hit and a Redis hit:
+  median and p90 in microseconds, each hit over the cache-off miss; the kinds are alternated in
+  rounds so that the machine's noise falls on all of them;
+* cache off against llmport as it was before the cache (``cache_before.py``: the commit before
+  issue 21, imported next to today's package), alternated block by block in one process, over the
+  loopback and on the fake provider (where the facade's own cost is the whole call);
+* re-embedding: N texts through ``client.embed`` (memory, then Redis), then the same N with 10%
+  changed: inputs sent the second time, counted at the server, and the time second/first.
+
+Bounded: about a minute and a half on a loaded 2-core machine (``--quick``: a few seconds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import multiprocessing
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE), str(HERE.parent / "tests" / "support")]
+
+from cache_before import BEFORE, load_before  # noqa: E402  # a sibling module of a script
+from loopback import LoopbackServer  # noqa: E402  # the tests' helpers, by path
+from redis_server import RedisServer  # noqa: E402
+
+import llmport  # noqa: E402
+
+Call = Callable[[int], Any]
+_FORK = multiprocessing.get_context("fork")
+#: The embedding width asked for (``dimensions``): the loopback builds every vector it sends.
+DIMENSIONS = 256
+
+
+class CountingServer:
+    """The tests' loopback server in a process of its own (in ours, it would take turns with the
+    client for the GIL), counting the requests and the embedding inputs it receives."""
+
+    api_key = "test-key"
+
+    def __init__(self) -> None:
+        self._requests = _FORK.Value("q", 0)
+        self._inputs = _FORK.Value("q", 0)
+        self._ports = _FORK.Queue()
+        self._stop = _FORK.Event()
+        self._process = _FORK.Process(target=self._serve, daemon=True)
+        self.url = ""
+
+    def _serve(self) -> None:
+        def count(_index: int, request: Any) -> None:
+            with self._requests.get_lock():
+                self._requests.value += 1
+            body = request.body if isinstance(request.body, dict) else {}
+            if request.op == "embeddings" and isinstance(body.get("input"), list):
+                with self._inputs.get_lock():
+                    self._inputs.value += len(body["input"])
+
+        with LoopbackServer(api_key=self.api_key) as server:
+            server.respond_with(count)
+            self._ports.put(server.url)
+            self._stop.wait(600)  # bounded: the benchmark is long over by then
+
+    @property
+    def count(self) -> int:
+        """Requests received so far."""
+        return int(self._requests.value)
+
+    @property
+    def inputs(self) -> int:
+        """Embedding inputs received so far."""
+        return int(self._inputs.value)
+
+    def __enter__(self) -> CountingServer:
+        self._process.start()
+        self.url = self._ports.get(timeout=30)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._process.join(timeout=10)
+        if self._process.is_alive():
+            self._process.terminate()
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def samples(call: Call, count: int, start: int) -> list[float]:
+    """Seconds per call of ``call(start)``, ``call(start + 1)``..."""
+    out = []
+    for number in range(start, start + count):
+        began = time.perf_counter()
+        call(number)
+        out.append(time.perf_counter() - began)
+    return out
+
+
+def alternated(calls: dict[str, Call], *, rounds: int, per_round: int) -> dict[str, list[float]]:
+    """Samples of every call, taken in ``rounds`` blocks whose order rotates each round."""
+    names = list(calls)
+    taken: dict[str, list[float]] = {name: [] for name in names}
+    for number in range(rounds):
+        for name in names[number % len(names) :] + names[: number % len(names)]:
+            taken[name] += samples(calls[name], per_round, start=number * per_round)
+    return taken
+
+
+def settings(module: Any, server: CountingServer, **values: Any) -> Any:
+    return module.Settings(
+        provider="openai",
+        base_url=f"{server.url}/v1",
+        api_key=server.api_key,
+        chat_model="gpt-4o-mini",
+        embedding_model="text-embedding-3-small",
+        max_retries=0,
+        **values,
+    )
+
+
+def us(seconds: float) -> str:
+    return f"{seconds * 1e6:,.1f}"
+
+
+def chat_costs(server: CountingServer, redis: RedisServer, rounds: int, per_round: int) -> list[str]:
+    """Misses and hits over the loopback: the table's rows, and what each kind sent."""
+    off = llmport.build_client(settings(llmport, server))
+    memory = llmport.build_client(settings(llmport, server, cache="memory"))
+    shared = llmport.build_client(settings(llmport, server, cache=redis.url))
+    fresh = itertools.count()  # a question never asked before, per call
+    for client in (off, memory, shared):
+        client.chat("What is 2+2?")  # warm: connections, imports, and the stored reply
+    calls: dict[str, Call] = {
+        "miss, cache off": lambda _n: off.chat(f"Question {next(fresh):08d}?"),
+        "miss, memory cache (fresh question)": lambda _n: memory.chat(f"Question {next(fresh):08d}?"),
+        "miss, Redis cache (fresh question)": lambda _n: shared.chat(f"Question {next(fresh):08d}?"),
+        "hit, memory": lambda _n: memory.chat("What is 2+2?"),
+        "hit, Redis": lambda _n: shared.chat("What is 2+2?"),
+    }
+    sent = dict.fromkeys(calls, 0)
+    counted = {name: _counting(server, call, sent, name) for name, call in calls.items()}
+    taken = alternated(counted, rounds=rounds, per_round=per_round)
+    base = statistics.median(taken["miss, cache off"])
+    rows = ["| call | median µs | p90 µs | / miss (cache off) | requests sent |", "|---|--:|--:|--:|--:|"]
+    for name, times in taken.items():
+        middle = statistics.median(times)
+        rows.append(
+            f"| {name} | {us(middle)} | {us(percentile(times, 0.9))} | {middle / base:.3f}x "
+            f"| {sent[name]:,} of {len(times):,} |"
+        )
+    for client in (off, memory, shared):
+        client.close()
+    return rows
+
+
+def _counting(server: CountingServer, call: Call, sent: dict[str, int], name: str) -> Call:
+    def counted(number: int) -> Any:
+        before = server.count
+        result = call(number)
+        sent[name] += server.count - before
+        return result
+
+    return counted
+
+
+def off_against_before(server: CountingServer, rounds: int, per_round: int) -> list[str]:
+    """Cache off today against the code before the cache, alternated block by block in one process."""
+    before = load_before()
+    pairs = {
+        "chat over the loopback": (
+            before.build_client(settings(before, server)),
+            llmport.build_client(settings(llmport, server)),
+        ),
+        "chat on the fake provider": (
+            before.build_client(before.Settings(provider="fake")),
+            llmport.build_client(llmport.Settings(provider="fake")),
+        ),
+    }
+    rows = [
+        f"| cache off vs before ({BEFORE}) | before µs | now µs | now / before | spread of the {rounds} rounds |",
+        "|---|--:|--:|--:|--:|",
+    ]
+    for name, (old, new) in pairs.items():
+        old.chat("warm"), new.chat("warm")
+        factor = 1 if "loopback" in name else 10  # the fake provider is ~30x faster: more calls
+        ratios, olds, news = [], [], []
+        for number in range(rounds):
+            calls = {"before": lambda _n, c=old: c.chat("What is 2+2?"), "now": lambda _n, c=new: c.chat("What is 2+2?")}
+            taken = alternated(calls, rounds=2, per_round=per_round * factor // 2)
+            olds += taken["before"]
+            news += taken["now"]
+            ratios.append(statistics.median(taken["now"]) / statistics.median(taken["before"]))
+            del number
+        old_median, new_median = statistics.median(olds), statistics.median(news)
+        rows.append(
+            f"| {name} | {us(old_median)} | {us(new_median)} | {new_median / old_median:.3f}x "
+            f"| {min(ratios):.3f}-{max(ratios):.3f} |"
+        )
+        old.close(), new.close()
+    return rows
+
+
+def reembed(server: CountingServer, redis: RedisServer, count: int) -> list[str]:
+    """``count`` texts embedded, then again with one in ten changed, on each store."""
+    rows = [
+        f"| re-embed {count:,} texts, 10% changed ({DIMENSIONS} dims) | first s | inputs sent first "
+        "| second s | inputs sent second | second / first |",
+        "|---|--:|--:|--:|--:|--:|",
+    ]
+    for name, store in (("memory", "memory"), ("Redis", redis.url)):
+        client = llmport.build_client(settings(llmport, server, cache=store))
+        client.embed("warm", dimensions=DIMENSIONS)
+        texts = [f"{name} document {i}: " + "lorem ipsum dolor sit amet " * 4 for i in range(count)]
+        changed = [f"{text} (edited)" if i % 10 == 0 else text for i, text in enumerate(texts)]
+        first, first_sent = _embed_timed(server, client, texts)
+        second, second_sent = _embed_timed(server, client, changed)
+        rows.append(
+            f"| {name} | {first:.3f} | {first_sent:,} | {second:.3f} | {second_sent:,} | {second / first:.3f}x |"
+        )
+        client.close()
+    return rows
+
+
+def _embed_timed(server: CountingServer, client: llmport.Client, texts: list[str]) -> tuple[float, int]:
+    seen = server.inputs
+    began = time.perf_counter()
+    reply = client.embed(texts, dimensions=DIMENSIONS)
+    seconds = time.perf_counter() - began
+    assert len(reply.vectors) == len(texts)
+    return seconds, server.inputs - seen
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a smoke run: few calls, 2,000 texts")
+    args = parser.parse_args(argv)
+    rounds, per_round, texts = (2, 100, 2_000) if args.quick else (6, 400, 10_000)
+    started = time.perf_counter()
+    with CountingServer() as server, RedisServer() as redis:
+        print(f"loopback {server.url}, redis-server on port {redis.port}", file=sys.stderr, flush=True)
+        tables = [
+            chat_costs(server, redis, rounds, per_round),
+            off_against_before(server, rounds, per_round),
+            reembed(server, redis, texts),
+        ]
+    for table in tables:
+        print("\n".join(table), end="\n\n")
+    print(f"{time.perf_counter() - started:.0f} s, {'quick' if args.quick else 'full'} run")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
