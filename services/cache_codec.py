@@ -10,6 +10,7 @@ import math
 import sys
 from array import array
 from collections.abc import Callable, Mapping, Sequence
+from json.encoder import encode_basestring_ascii as _ascii
 from typing import Any
 
 from ..domain import messages, models, replies, responses_items, tools
@@ -214,6 +215,10 @@ def input_keys(kind: str, scope: str, shape: Mapping[str, Any], inputs: Sequence
         head = "".join(f"{_json(name)}:{fields[name]}," for name in names[:at])
         tail = "".join(f",{_json(name)}:{fields[name]}" for name in names[at + 1 :])
         start = f"[{_json(kind)},{scope},{{{head}" + '"input":'
-        return [_hashed(f"{start}{_json(_canonical(value))}{tail}}}]") for value in inputs]
+        # A str is what json.dumps writes with ensure_ascii, without building an encoder each time.
+        return [
+            _hashed(f"{start}{_ascii(value) if type(value) is str else _json(_canonical(value))}{tail}}}]")
+            for value in inputs
+        ]
     except (TypeError, ValueError):
         return None
