@@ -21,6 +21,8 @@ from __future__ import annotations
 import argparse
 import itertools
 import multiprocessing
+import os
+import platform
 import statistics
 import sys
 import time
@@ -108,7 +110,7 @@ def samples(call: Call, count: int, start: int) -> list[float]:
     return out
 
 
-def alternated(calls: dict[str, Call], *, rounds: int, per_round: int) -> dict[str, list[float]]:
+def alternated(calls: dict[str, Call], rounds: int, per_round: int) -> dict[str, list[float]]:
     """Samples of every call, taken in ``rounds`` blocks whose order rotates each round."""
     names = list(calls)
     taken: dict[str, list[float]] = {name: [] for name in names}
@@ -135,7 +137,7 @@ def us(seconds: float) -> str:
 
 
 def chat_costs(server: CountingServer, redis: RedisServer, rounds: int, per_round: int) -> list[str]:
-    """Misses and hits over the loopback: the table's rows, and what each kind sent."""
+    """Misses and hits over the loopback, alternated: a table, with what each kind sent."""
     off = llmport.build_client(settings(llmport, server))
     memory = llmport.build_client(settings(llmport, server, cache="memory"))
     shared = llmport.build_client(settings(llmport, server, cache=redis.url))
@@ -144,16 +146,22 @@ def chat_costs(server: CountingServer, redis: RedisServer, rounds: int, per_roun
         client.chat("What is 2+2?")  # warm: connections, imports, and the stored reply
     calls: dict[str, Call] = {
         "miss, cache off": lambda _n: off.chat(f"Question {next(fresh):08d}?"),
-        "miss, memory cache (fresh question)": lambda _n: memory.chat(f"Question {next(fresh):08d}?"),
-        "miss, Redis cache (fresh question)": lambda _n: shared.chat(f"Question {next(fresh):08d}?"),
+        "miss, memory cache (a new question each call)": lambda _n: memory.chat(
+            f"Question {next(fresh):08d}?"
+        ),
+        "miss, Redis cache (a new question each call)": lambda _n: shared.chat(
+            f"Question {next(fresh):08d}?"
+        ),
         "hit, memory": lambda _n: memory.chat("What is 2+2?"),
         "hit, Redis": lambda _n: shared.chat("What is 2+2?"),
     }
     sent = dict.fromkeys(calls, 0)
-    counted = {name: _counting(server, call, sent, name) for name, call in calls.items()}
-    taken = alternated(counted, rounds=rounds, per_round=per_round)
+    taken = alternated(
+        {name: _counting(server, call, sent, name) for name, call in calls.items()}, rounds, per_round
+    )
     base = statistics.median(taken["miss, cache off"])
-    rows = ["| call | median µs | p90 µs | / miss (cache off) | requests sent |", "|---|--:|--:|--:|--:|"]
+    rows = ["| chat over the loopback | median µs | p90 µs | / miss (cache off) | requests sent |"]
+    rows.append("|---|--:|--:|--:|--:|")
     for name, times in taken.items():
         middle = statistics.median(times)
         rows.append(
@@ -175,89 +183,136 @@ def _counting(server: CountingServer, call: Call, sent: dict[str, int], name: st
     return counted
 
 
-def off_against_before(server: CountingServer, rounds: int, per_round: int) -> list[str]:
-    """Cache off today against the code before the cache, alternated block by block in one process."""
+def fake_costs(rounds: int, per_round: int) -> list[str]:
+    """The facade's own cost (the fake provider answers at once): no cache, and a memory hit."""
+    off = llmport.build_client(llmport.Settings(provider="fake"))
+    memory = llmport.build_client(llmport.Settings(provider="fake", cache="memory"))
+    for client in (off, memory):
+        client.chat("What is 2+2?")
+    calls: dict[str, Call] = {
+        "cache off": lambda _n: off.chat("What is 2+2?"),
+        "hit, memory": lambda _n: memory.chat("What is 2+2?"),
+    }
+    taken = alternated(calls, rounds, per_round * 10)
+    base = statistics.median(taken["cache off"])
+    rows = ["| chat on the fake provider | median µs | p90 µs | / cache off |", "|---|--:|--:|--:|"]
+    for name, times in taken.items():
+        middle = statistics.median(times)
+        rows.append(f"| {name} | {us(middle)} | {us(percentile(times, 0.9))} | {middle / base:.3f}x |")
+    for client in (off, memory):
+        client.close()
+    return rows
+
+
+def off_against_before(server: CountingServer, blocks: int, per_block: int) -> list[str]:
+    """Cache off today against the code before the cache, block for block in one process."""
     before = load_before()
     pairs = {
         "chat over the loopback": (
             before.build_client(settings(before, server)),
             llmport.build_client(settings(llmport, server)),
+            per_block,
         ),
         "chat on the fake provider": (
             before.build_client(before.Settings(provider="fake")),
             llmport.build_client(llmport.Settings(provider="fake")),
+            per_block * 10,  # 30x faster calls: more of them
         ),
     }
     rows = [
-        f"| cache off vs before ({BEFORE}) | before µs | now µs | now / before | spread of the {rounds} rounds |",
-        "|---|--:|--:|--:|--:|",
+        f"| cache off against before ({BEFORE}) | before µs | now µs | now / before "
+        f"| middle half of {blocks} block pairs | CPU now / before |",
+        "|---|--:|--:|--:|--:|--:|",
     ]
-    for name, (old, new) in pairs.items():
-        old.chat("warm"), new.chat("warm")
-        factor = 1 if "loopback" in name else 10  # the fake provider is ~30x faster: more calls
-        ratios, olds, news = [], [], []
-        for number in range(rounds):
-            calls = {"before": lambda _n, c=old: c.chat("What is 2+2?"), "now": lambda _n, c=new: c.chat("What is 2+2?")}
-            taken = alternated(calls, rounds=2, per_round=per_round * factor // 2)
-            olds += taken["before"]
-            news += taken["now"]
-            ratios.append(statistics.median(taken["now"]) / statistics.median(taken["before"]))
-            del number
-        old_median, new_median = statistics.median(olds), statistics.median(news)
+    for name, (old, new, count) in pairs.items():
+        times: dict[str, list[float]] = {"before": [], "now": []}
+        cpu = dict.fromkeys(times, 0.0)
+        ratios = []
+        clients = {"before": old, "now": new}
+        for client in clients.values():
+            client.chat("What is 2+2?")
+        for number in range(blocks):
+            medians = {}
+            for label in ("before", "now") if number % 2 == 0 else ("now", "before"):
+                began = time.process_time()
+                block = samples(lambda _n, c=clients[label]: c.chat("What is 2+2?"), count, 0)
+                cpu[label] += time.process_time() - began
+                times[label] += block
+                medians[label] = statistics.median(block)
+            ratios.append(medians["now"] / medians["before"])
+        old_median, new_median = statistics.median(times["before"]), statistics.median(times["now"])
+        middle = f"{percentile(ratios, 0.25):.3f}-{percentile(ratios, 0.75):.3f}"
         rows.append(
             f"| {name} | {us(old_median)} | {us(new_median)} | {new_median / old_median:.3f}x "
-            f"| {min(ratios):.3f}-{max(ratios):.3f} |"
+            f"| {middle} | {cpu['now'] / cpu['before']:.3f}x |"
         )
-        old.close(), new.close()
+        old.close()
+        new.close()
     return rows
 
 
-def reembed(server: CountingServer, redis: RedisServer, count: int) -> list[str]:
-    """``count`` texts embedded, then again with one in ten changed, on each store."""
+def reembed(server: CountingServer, redis: RedisServer, count: int, repeats: int) -> list[str]:
+    """``count`` new texts embedded, then the same with one in ten changed, ``repeats`` times per
+    store: the medians, and the inputs the second call sent (counted at the server)."""
     rows = [
-        f"| re-embed {count:,} texts, 10% changed ({DIMENSIONS} dims) | first s | inputs sent first "
-        "| second s | inputs sent second | second / first |",
+        f"| re-embed {count:,} texts, 10% changed ({DIMENSIONS} dims), median of {repeats} | first s "
+        "| second s | second / first | inputs sent second | client CPU second / first |",
         "|---|--:|--:|--:|--:|--:|",
     ]
     for name, store in (("memory", "memory"), ("Redis", redis.url)):
         client = llmport.build_client(settings(llmport, server, cache=store))
         client.embed("warm", dimensions=DIMENSIONS)
-        texts = [f"{name} document {i}: " + "lorem ipsum dolor sit amet " * 4 for i in range(count)]
-        changed = [f"{text} (edited)" if i % 10 == 0 else text for i, text in enumerate(texts)]
-        first, first_sent = _embed_timed(server, client, texts)
-        second, second_sent = _embed_timed(server, client, changed)
-        rows.append(
-            f"| {name} | {first:.3f} | {first_sent:,} | {second:.3f} | {second_sent:,} | {second / first:.3f}x |"
-        )
+        firsts, seconds, sent = [], [], set()
+        for repeat in range(repeats):
+            texts = [
+                f"{name} {repeat} document {i}: " + "lorem ipsum dolor sit amet " * 4 for i in range(count)
+            ]
+            firsts.append(_embed_timed(server, client, texts))
+            changed = [f"{text} (edited)" if i % 10 == 0 else text for i, text in enumerate(texts)]
+            seconds.append(_embed_timed(server, client, changed))
+            sent.add(seconds[-1][2])
+        first, second = (statistics.median(wall for wall, _cpu, _sent in runs) for runs in (firsts, seconds))
+        cpu = statistics.median(s[1] for s in seconds) / statistics.median(f[1] for f in firsts)
+        shown = " or ".join(f"{n:,}" for n in sorted(sent))
+        rows.append(f"| {name} | {first:.3f} | {second:.3f} | {second / first:.3f}x | {shown} | {cpu:.3f}x |")
         client.close()
     return rows
 
 
-def _embed_timed(server: CountingServer, client: llmport.Client, texts: list[str]) -> tuple[float, int]:
+def _embed_timed(
+    server: CountingServer, client: llmport.Client, texts: list[str]
+) -> tuple[float, float, int]:
+    """Wall and client CPU seconds of one embed call, and the inputs it sent."""
     seen = server.inputs
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), time.process_time()
     reply = client.embed(texts, dimensions=DIMENSIONS)
-    seconds = time.perf_counter() - began
+    wall, cpu = time.perf_counter() - began, time.process_time() - cpu
     assert len(reply.vectors) == len(texts)
-    return seconds, server.inputs - seen
+    return wall, cpu, server.inputs - seen
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a smoke run: few calls, 2,000 texts")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: few calls, 2,000 texts once")
     args = parser.parse_args(argv)
-    rounds, per_round, texts = (2, 100, 2_000) if args.quick else (6, 400, 10_000)
+    rounds, per_round, texts, repeats = (2, 100, 2_000, 1) if args.quick else (6, 400, 10_000, 3)
     started = time.perf_counter()
     with CountingServer() as server, RedisServer() as redis:
         print(f"loopback {server.url}, redis-server on port {redis.port}", file=sys.stderr, flush=True)
         tables = [
             chat_costs(server, redis, rounds, per_round),
-            off_against_before(server, rounds, per_round),
-            reembed(server, redis, texts),
+            fake_costs(rounds, per_round),
+            off_against_before(server, rounds * 4, per_round // 4),
+            reembed(server, redis, texts, repeats),
         ]
     for table in tables:
         print("\n".join(table), end="\n\n")
-    print(f"{time.perf_counter() - started:.0f} s, {'quick' if args.quick else 'full'} run")
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    print(
+        f"{time.strftime('%Y-%m-%d', time.gmtime())}, {platform.python_implementation()} "
+        f"{platform.python_version()}, {cores} cores, load {os.getloadavg()[0]:.1f}; "
+        f"{time.perf_counter() - started:.0f} s, {'quick' if args.quick else 'full'} run"
+    )
     return 0
 
 

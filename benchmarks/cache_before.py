@@ -45,7 +45,9 @@ def load_before(commit: str = BEFORE) -> ModuleType:
     atexit.register(shutil.rmtree, root, ignore_errors=True)  # its modules load lazily: kept till exit
     package = root / "llmport_before"
     with tarfile.open(fileobj=io.BytesIO(done.stdout)) as tar:
-        members = [m for m in tar.getmembers() if not m.name.startswith(("tests/", "benchmarks/", "examples/"))]
+        members = [
+            m for m in tar.getmembers() if not m.name.startswith(("tests/", "benchmarks/", "examples/"))
+        ]
         tar.extractall(package, members=members, filter="data")
     sys.path.insert(0, str(root))
     try:
