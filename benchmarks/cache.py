@@ -221,12 +221,13 @@ def off_against_before(server: CountingServer, blocks: int, per_block: int) -> l
     }
     rows = [
         f"| cache off against before ({BEFORE}) | before µs | now µs | now / before "
-        f"| middle half of {blocks} block pairs | CPU now / before |",
-        "|---|--:|--:|--:|--:|--:|",
+        f"| middle half of {blocks} block pairs | best block now / before | CPU now / before |",
+        "|---|--:|--:|--:|--:|--:|--:|",
     ]
     for name, (old, new, count) in pairs.items():
         times: dict[str, list[float]] = {"before": [], "now": []}
         cpu = dict.fromkeys(times, 0.0)
+        best = dict.fromkeys(times, float("inf"))  # the least disturbed block's mean (timeit's advice)
         ratios = []
         clients = {"before": old, "now": new}
         for client in clients.values():
@@ -239,12 +240,13 @@ def off_against_before(server: CountingServer, blocks: int, per_block: int) -> l
                 cpu[label] += time.process_time() - began
                 times[label] += block
                 medians[label] = statistics.median(block)
+                best[label] = min(best[label], sum(block) / len(block))
             ratios.append(medians["now"] / medians["before"])
         old_median, new_median = statistics.median(times["before"]), statistics.median(times["now"])
         middle = f"{percentile(ratios, 0.25):.3f}-{percentile(ratios, 0.75):.3f}"
         rows.append(
             f"| {name} | {us(old_median)} | {us(new_median)} | {new_median / old_median:.3f}x "
-            f"| {middle} | {cpu['now'] / cpu['before']:.3f}x |"
+            f"| {middle} | {best['now'] / best['before']:.3f}x | {cpu['now'] / cpu['before']:.3f}x |"
         )
         old.close()
         new.close()
