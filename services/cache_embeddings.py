@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+from array import array
 from time import perf_counter
 from typing import Any
 
@@ -113,19 +114,17 @@ class CachingEmbeddings:
         sent = dataclasses.replace(request, inputs=tuple(request.inputs[i] for i in missing))
         with cache_outcome("miss"):
             response = self._inner.embed(sent, left_of_deadline(options, deadline))
-        fresh: dict[str, tuple[float, ...]] = {}
+        fresh: dict[str, array[float]] = {}
         for index, vector in zip(missing, response.vectors, strict=True):
             vectors[index] = list(vector)
-            fresh[keys[index]] = tuple(float(x) for x in vector)
+            fresh[keys[index]] = array("d", vector)  # stored as its doubles (cache_codec)
         self._cache.put_many(fresh, deadline)
         return dataclasses.replace(response, vectors=_whole(vectors), cache_hits=len(keys) - len(missing))
 
     def _keys(self, request: EmbeddingRequest, options: CallOptions | None) -> list[str] | None:
         # One key per input: the model and dimensions shape a vector, the other inputs do not.
         shape = {"model": request.model, "dimensions": request.dimensions}
-        maybe = [self._cache.key("embedding", {**shape, "input": text}, options) for text in request.inputs]
-        keys = [key for key in maybe if key is not None]
-        return keys if len(keys) == len(maybe) else None
+        return self._cache.input_keys("embedding", shape, request.inputs, options)
 
     def _all_hits(
         self, request: EmbeddingRequest, started: float, vectors: list[list[float] | None]
@@ -159,6 +158,8 @@ def _whole(vectors: list[list[float] | None]) -> list[list[float]]:
 
 
 def _vector(value: Any) -> list[float] | None:
-    if isinstance(value, tuple) and all(isinstance(x, float) for x in value):
+    if isinstance(value, array) and value.typecode == "d":
+        return value.tolist()
+    if isinstance(value, tuple) and all(isinstance(x, float) for x in value):  # as first stored
         return list(value)
     return None

@@ -6,13 +6,14 @@ import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..domain.call_options import CallOptions
 from ..domain.deadline import Deadline, deadline_scope
 from ..domain.ports import CacheStore
-from .cache_codec import decode, encode, key_of
+from .cache_codec import decode, encode, input_keys, key_of, scope_json
+from .cache_memo import DecodedMemo, Shape
 
 __all__ = ["CACHE_OUTCOME", "CLAIM_CAP", "POLL_INTERVAL", "ReplyCache", "cache_outcome"]
 
@@ -59,17 +60,41 @@ class ReplyCache:
     clock: Callable[[], float] = lambda: 0.0
     sleep: Callable[[float], None] = lambda seconds: None
     _failed: bool = False
+    # The scope's JSON by namespace (written once, not per call), and the hits decoded lately.
+    _scopes: dict[str, str | None] = field(default_factory=dict, init=False, repr=False)
+    _memo: DecodedMemo = field(default_factory=DecodedMemo, init=False, repr=False)
 
     def enabled(self, options: CallOptions | None) -> bool:
         """False when the call opted out (``cache=False``)."""
         return options is None or options.cache is not False
 
-    def key(self, kind: str, request: Any, options: CallOptions | None) -> str | None:
-        """The key of ``request`` in this scope and the call's namespace; None when it cannot be keyed."""
+    def key(
+        self, kind: str, request: Any, options: CallOptions | None, *, model: str | None = None
+    ) -> str | None:
+        """The key of ``request`` in this scope and the call's namespace (``model``: the one of a
+        request that names none); None when it cannot be keyed."""
+        scope = self._scope(options)
+        return None if scope is None else key_of(kind, scope, request, model=model)
+
+    def input_keys(
+        self, kind: str, shape: Mapping[str, Any], inputs: Sequence[Any], options: CallOptions | None
+    ) -> list[str] | None:
+        """The key of each input (with ``shape``: model, dimensions); None when one cannot be keyed."""
+        scope = self._scope(options)
+        return None if scope is None else input_keys(kind, scope, shape, inputs)
+
+    def _scope(self, options: CallOptions | None) -> str | None:
         namespace = self.namespace
         if options is not None and options.cache_namespace is not None:
             namespace = options.cache_namespace
-        return key_of(kind, {**self.scope, "namespace": namespace}, request)
+        try:
+            return self._scopes[namespace]
+        except KeyError:
+            pass
+        if len(self._scopes) >= 64:  # namespaces per call are the caller's: keep a few
+            self._scopes.clear()
+        scope = self._scopes[namespace] = scope_json({**self.scope, "namespace": namespace})
+        return scope
 
     def deadline_of(self, options: CallOptions | None) -> Deadline | None:
         """When the call must be over, counted from now."""
@@ -83,8 +108,12 @@ class ReplyCache:
             return None
         return Deadline(self.clock() + max(0.0, deadline.remaining()) / 2, self.clock)
 
-    def get_many(self, keys: Sequence[str], deadline: Deadline | None) -> list[Any]:
-        """The decoded value of each key; None for a miss, a failure or garbage."""
+    def get_many(
+        self, keys: Sequence[str], deadline: Deadline | None, shape: Shape | None = None
+    ) -> list[Any]:
+        """The decoded value of each key, or the hit ``shape`` makes of it (the same value again
+        while the store holds the same bytes, when nothing in it can change: ``DecodedMemo``);
+        None for a miss, a failure or garbage."""
         try:
             with deadline_scope(deadline):
                 found = self.store.get_many(keys)
@@ -93,6 +122,9 @@ class ReplyCache:
             return [None] * len(keys)
         if len(found) != len(keys):
             return [None] * len(keys)
+        if shape is not None:
+            memo = self._memo
+            return [memo.hit(key, value, shape) for key, value in zip(keys, found, strict=True)]
         return [decode(value) for value in found]
 
     def put_many(self, values: Mapping[str, Any], deadline: Deadline | None) -> None:
@@ -126,39 +158,49 @@ class ReplyCache:
             self._note(error)
 
     def flight(
-        self, keys: Sequence[str], flight: str, deadline: Deadline | None, share: Deadline | None
+        self,
+        keys: Sequence[str],
+        flight: str,
+        deadline: Deadline | None,
+        share: Deadline | None,
+        shape: Shape | None = None,
     ) -> tuple[list[Any] | None, bool]:
         """Take the claim ``flight`` to compute ``keys`` (missing at the last look), or wait for the
         caller who holds it, until ``share`` (the cache's part of the call) or ``CLAIM_CAP``.
 
-        Returns the values when every one is there (else None), and whether this caller holds the
-        claim: then it computes them and gives the claim back (``release``). A waiter takes the claim
-        when its holder gave it back without the values (its call failed) or it ran out (its
-        process died); the others wait for the new holder.
+        Returns the values (as ``get_many`` with ``shape`` gives them) when every one is there
+        (else None), and whether this caller holds the claim: then it computes them and gives the
+        claim back (``release``). A waiter takes the claim when its holder gave it back without the
+        values (its call failed) or it ran out (its process died); the others wait for the new holder.
         """
-        taken = self._take(keys, flight, deadline, share)
+        taken = self._take(keys, flight, deadline, share, shape)
         if taken is not None:
             return taken
         budget = CLAIM_CAP if share is None else min(CLAIM_CAP, share.remaining())
         until = self.clock() + budget
         while self.clock() < until:
             self.sleep(min(POLL_INTERVAL, max(0.0, until - self.clock())))
-            values = self.get_many(keys, share)
+            values = self.get_many(keys, share, shape)
             if all(value is not None for value in values):
                 return values, False
-            taken = self._take(keys, flight, deadline, share)
+            taken = self._take(keys, flight, deadline, share, shape)
             if taken is not None:
                 return taken
         return None, False
 
     def _take(
-        self, keys: Sequence[str], flight: str, deadline: Deadline | None, share: Deadline | None
+        self,
+        keys: Sequence[str],
+        flight: str,
+        deadline: Deadline | None,
+        share: Deadline | None,
+        shape: Shape | None,
     ) -> tuple[list[Any] | None, bool] | None:
         """None when another caller holds ``flight``; else the claim, or the values if they were
         stored just before it was given back (read again, so as not to ask twice)."""
         if not self.claim(flight, deadline, share):
             return None
-        values = self.get_many(keys, share)
+        values = self.get_many(keys, share, shape)
         if all(value is not None for value in values):
             self.release(flight, deadline)
             return values, False

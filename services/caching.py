@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 from time import perf_counter
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from ..domain.call_options import CallOptions
 from ..domain.deadline import Deadline
@@ -77,12 +77,16 @@ class CachingChat:
     def __repr__(self) -> str:
         return f"CachingChat({self._inner!r})"
 
-    def _resolve(self, request: ChatRequest) -> ChatRequest:
-        if request.model is not None:
-            return request
-        if self._model is None:
+    def _model_of(self, request: ChatRequest) -> str:
+        model = request.model if request.model is not None else self._model
+        if model is None:
             raise missing_model("chat")
-        return dataclasses.replace(request, model=self._model)
+        return model
+
+    @staticmethod
+    def _resolved(request: ChatRequest, model: str) -> ChatRequest:
+        # Built only for the provider: a hit is keyed with the model without building it.
+        return request if request.model is not None else dataclasses.replace(request, model=model)
 
     def _hit(self, operation: str, model: str | None, started: float, response: Any) -> None:
         self._log.call_ok(
@@ -95,12 +99,12 @@ class CachingChat:
             extra={"cache": "hit"},
         )
 
-    def _served(self, request: ChatRequest, started: float, found: ChatResponse) -> ChatResponse:
-        self._hit("chat", request.model, started, found)
+    def _served(self, request: ChatRequest, model: str, started: float, found: Any) -> ChatResponse:
+        self._hit("chat", model, started, found)
         if self._telemetry is not None:
-            span = self._telemetry.start_call(request, cache="hit")
-            reply_to_span(span, request, found, spent=False)
-        return dataclasses.replace(found, cache_hit=True)
+            resolved = self._resolved(request, model)
+            reply_to_span(self._telemetry.start_call(resolved, cache="hit"), resolved, found, spent=False)
+        return cast(ChatResponse, found)
 
     def complete(self, request: ChatRequest, options: CallOptions | None = None) -> ChatResponse:
         """The stored reply to ``request`` (``cache_hit=True``), or the inner service's, then stored.
@@ -109,23 +113,25 @@ class CachingChat:
             LLMPortError: what the inner service raises; a store's failure is never raised.
         """
         cache = self._cache
-        request = self._resolve(request)
-        key = cache.key("chat", request, options) if cache.enabled(options) else None
+        model = self._model_of(request)
+        key = cache.key("chat", request, options, model=model) if cache.enabled(options) else None
         if key is None:
-            return self._inner.complete(request, options)
+            return self._inner.complete(self._resolved(request, model), options)
         started = perf_counter()
         deadline = cache.deadline_of(options)
         share = cache.share(deadline)
-        found = cache.get_many([key], share)[0]
-        if isinstance(found, ChatResponse):
-            return self._served(request, started, found)
-        waited, claimed = cache.flight([key], key, deadline, share)
+        found = cache.get_many([key], share, _reply_hit)[0]
+        if found is not None:
+            return self._served(request, model, started, found)
+        waited, claimed = cache.flight([key], key, deadline, share, _reply_hit)
         try:
             found = _first(waited)
-            if isinstance(found, ChatResponse):
-                return self._served(request, started, found)
+            if found is not None:
+                return self._served(request, model, started, found)
             with cache_outcome("miss"):
-                response = self._inner.complete(request, left_of_deadline(options, deadline))
+                response = self._inner.complete(
+                    self._resolved(request, model), left_of_deadline(options, deadline)
+                )
             cache.put_many({key: response}, deadline)
             return response
         finally:
@@ -140,50 +146,55 @@ class CachingChat:
             ConfigurationError: at once, when no model is named.
             LLMPortError: from the iterator, what the inner stream raises.
         """
-        request = self._resolve(request)
         cache = self._cache
-        key = cache.key("stream", request, options) if cache.enabled(options) else None
+        model = self._model_of(request)
+        key = cache.key("stream", request, options, model=model) if cache.enabled(options) else None
         if key is None:
-            return self._inner.stream(request, options)
-        return self._stream(request, options, key)
+            return self._inner.stream(self._resolved(request, model), options)
+        return self._stream(request, model, options, key)
 
-    def _replay(self, request: ChatRequest, started: float, found: list[ChatChunk]) -> Iterator[ChatChunk]:
-        self._hit("chat.stream", request.model, started, found[-1])
+    def _replay(
+        self, request: ChatRequest, model: str, started: float, found: tuple[ChatChunk, ...]
+    ) -> Iterator[ChatChunk]:
+        self._hit("chat.stream", model, started, found[-1])
         telemetry = self._telemetry
         if telemetry is None:
-            for chunk in found:
-                yield dataclasses.replace(chunk, cache_hit=True)
+            yield from found
             return
-        trace = StreamTrace(telemetry.start_call(request, stream=True, cache="hit"), request)
+        resolved = self._resolved(request, model)
+        trace = StreamTrace(telemetry.start_call(resolved, stream=True, cache="hit"), resolved)
         whole = False
         try:
-            for stored in found:
-                chunk = dataclasses.replace(stored, cache_hit=True)
+            for chunk in found:
                 trace.chunk(chunk)
                 yield chunk
             whole = True
         finally:
             trace.end(usage=None, request_id=found[-1].request_id, cancelled=not whole)
 
-    def _stream(self, request: ChatRequest, options: CallOptions | None, key: str) -> Iterator[ChatChunk]:
+    def _stream(
+        self, request: ChatRequest, model: str, options: CallOptions | None, key: str
+    ) -> Iterator[ChatChunk]:
         cache = self._cache
         started = perf_counter()
         deadline = cache.deadline_of(options)
         share = cache.share(deadline)
-        found = cache.get_many([key], share)[0]
-        if _chunks(found):
-            yield from self._replay(request, started, found)
+        found = cache.get_many([key], share, _stream_hit)[0]
+        if found is not None:
+            yield from self._replay(request, model, started, found)
             return
-        waited, claimed = cache.flight([key], key, deadline, share)
+        waited, claimed = cache.flight([key], key, deadline, share, _stream_hit)
         try:
             found = _first(waited)
-            if _chunks(found):
-                yield from self._replay(request, started, found)
+            if found is not None:
+                yield from self._replay(request, model, started, found)
                 return
             kept: list[ChatChunk] = []
             whole = False
             with cache_outcome("miss"):  # the service reads it now; its stream logs it at the end
-                chunks = self._inner.stream(request, left_of_deadline(options, deadline))
+                chunks = self._inner.stream(
+                    self._resolved(request, model), left_of_deadline(options, deadline)
+                )
             try:
                 for chunk in chunks:
                     kept.append(chunk)
@@ -211,5 +222,12 @@ def _first(values: list[Any] | None) -> Any:
     return None if values is None else values[0]
 
 
-def _chunks(found: Any) -> bool:
-    return isinstance(found, list) and bool(found) and all(isinstance(c, ChatChunk) for c in found)
+def _reply_hit(found: Any) -> ChatResponse | None:
+    # What a hit hands out: the stored reply, marked; kept by the memo when nothing in it can change.
+    return dataclasses.replace(found, cache_hit=True) if isinstance(found, ChatResponse) else None
+
+
+def _stream_hit(found: Any) -> tuple[ChatChunk, ...] | None:
+    if not (isinstance(found, list) and found and all(isinstance(c, ChatChunk) for c in found)):
+        return None
+    return tuple(dataclasses.replace(chunk, cache_hit=True) for chunk in found)

@@ -63,7 +63,7 @@ def chat_call(
     # The call's options are checked first, as the client always did.
     options = None
     given = (max_retries, timeout, deadline, headers, cache, cache_namespace)
-    if any(value is not None for value in given):
+    if given.count(None) < len(given):  # a C loop: this runs on every call
         options = CallOptions(max_retries, deadline, timeout, _as_given(headers), cache, cache_namespace)
     # ChatRequest validates every argument and turns lists into tuples; nothing is converted
     # here, so that a wrong type (stop=5, extra="abc") reaches its check, not a raw tuple() or dict().
