@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
-from ..domain.ports import CacheStore, CredentialPort, TelemetryPort
+from ..domain.ports import CacheStore, CredentialPort, TelemetryPort, TokenCounter
 from ..services.cache_embeddings import CachingEmbeddings
 from ..services.cache_store import ReplyCache
 from ..services.caching import CachingChat, ChatCalls, EmbeddingCalls
 from ..services.chat import ChatService
+from ..services.context_check import ContextCheck
 from ..services.embeddings import EmbeddingService
 from ..services.retry import RetryPolicy
 from ..services.token_cache import TokenCache
@@ -37,6 +38,7 @@ __all__ = [
     "adapter_kind",
     "cache_store",
     "chat_calls",
+    "context_check",
     "credential",
     "embedding_calls",
     "embedding_workers",
@@ -299,6 +301,20 @@ def embedding_calls(
         return service
     cache = _reply_cache(store, settings, clock, sleep)
     return CachingEmbeddings(service, cache, model=settings.embedding_model, provider=str(settings.provider))
+
+
+# -- what uses the token counter (issue 22): the context check; the router and the embedding
+# service take the counter itself. The counter's own factory is the token counting's.
+
+
+def context_check(counter: TokenCounter | None, settings: Settings) -> ContextCheck | None:
+    """The context-window check in front of the chat service; None without a counter, and for a
+    routed client (its Router checks each deployment's window and moves a call to one that fits)."""
+    if counter is None or settings.routes:
+        return None
+    return ContextCheck(
+        counter, context_window=settings.context_window, deployment_models=settings.deployment_models
+    )
 
 
 def _required(value: Any) -> Any:

@@ -77,6 +77,11 @@ class Container(containers.DeclarativeContainer):
         routed=router,
     )
 
+    #: Counts tokens before sending (the TokenCounter port); None: nothing is counted (estimates).
+    token_counter: providers.Provider[Any] = providers.Object(None)
+    #: The context-window check in front of the chat service (None: none, or routed: the Router's).
+    context_check = providers.ThreadSafeSingleton(factories.context_check, token_counter, settings)
+
     #: Spans and metrics: OpenTelemetry when the application configured it, else nothing.
     telemetry: providers.Provider[TelemetryPort] = providers.ThreadSafeSingleton(
         factories.telemetry, settings
@@ -93,6 +98,7 @@ class Container(containers.DeclarativeContainer):
         token_cache=token_cache,
         log_content=_setting(settings, "log_content"),
         telemetry=telemetry,
+        context=context_check,
     )
     embedding_service = providers.ThreadSafeSingleton(
         EmbeddingService,

@@ -105,6 +105,9 @@ class Settings:
     embedding_batch_size: int = MAX_EMBEDDING_BATCH
     embedding_token_budget: int = 300_000
     embedding_max_workers: int = 1
+    #: The chat model's context window in tokens, over the built-in table; None: the table's
+    #: (no check for a model it lacks). A deployment entry may set its own.
+    context_window: int | None = None
     token_refresh_margin: float = TOKEN_REFRESH_MARGIN
     log_content: bool = False
     max_response_bytes: int = 64 * 1024 * 1024
