@@ -24,6 +24,7 @@ from ..services.embeddings import EmbeddingService
 from ..services.retry import RetryPolicy
 from ..services.token_cache import TokenCache
 from ..settings import CredentialKind, OwnCredential, Settings
+from .routing import context_window
 
 if TYPE_CHECKING:
     from ..adapters.llm.azure import AzureClassicAdapter, AzureV1Adapter
@@ -308,13 +309,21 @@ def embedding_calls(
 
 
 def context_check(counter: TokenCounter | None, settings: Settings) -> ContextCheck | None:
-    """The context-window check in front of the chat service; None without a counter, and for a
-    routed client (its Router checks each deployment's window and moves a call to one that fits)."""
-    if counter is None or settings.routes:
+    """The context-window check in front of the chat service; None without a counter.
+
+    A routed client's refuses only what fits no deployment's window (its Router then sends a call
+    to one whose window fits it), and is None when a deployment's window is unknown.
+    """
+    if counter is None:
         return None
-    return ContextCheck(
-        counter, context_window=settings.context_window, deployment_models=settings.deployment_models
-    )
+    if not settings.routes:
+        return ContextCheck(
+            counter, context_window=settings.context_window, deployment_models=settings.deployment_models
+        )
+    windows = [context_window(routed.settings) for routed in settings.routes if "chat" in routed.kinds]
+    if not windows or None in windows:
+        return None
+    return ContextCheck(counter, windows=[window for window in windows if window is not None])
 
 
 def _required(value: Any) -> Any:

@@ -59,10 +59,21 @@ class Container(containers.DeclarativeContainer):
     http_client: providers.Provider[Any] = providers.Object(None)
     #: The provider's adapter (a row of factories.LLM_ADAPTERS): one, for chat and embeddings.
     llm_adapter = providers.ThreadSafeSingleton(factories.llm_adapter, settings, token_provider, http_client)
+    #: Counts tokens before sending (the TokenCounter port); None: nothing is counted (estimates).
+    token_counter: providers.Provider[Any] = providers.Object(None)
+    #: The context-window check in front of the chat service (None: none, or routed: the Router's).
+    context_check = providers.ThreadSafeSingleton(factories.context_check, token_counter, settings)
+
     #: Several deployments: their rate budgets, and the Router over their own containers' adapters.
     budget_store = providers.ThreadSafeSingleton(routing.budget_store, settings, wall_clock)
     router = providers.ThreadSafeSingleton(
-        routing.router, settings, budget_store, wall_clock, http_client, providers.Object(_sub_container)
+        routing.router,
+        settings,
+        budget_store,
+        wall_clock,
+        http_client,
+        providers.Object(_sub_container),
+        counter=token_counter,
     )
     chat_adapter: providers.Provider[ChatPort] = providers.Selector(
         adapter_kind,
@@ -76,11 +87,6 @@ class Container(containers.DeclarativeContainer):
         fake=providers.ThreadSafeSingleton(FakeEmbeddings),
         routed=router,
     )
-
-    #: Counts tokens before sending (the TokenCounter port); None: nothing is counted (estimates).
-    token_counter: providers.Provider[Any] = providers.Object(None)
-    #: The context-window check in front of the chat service (None: none, or routed: the Router's).
-    context_check = providers.ThreadSafeSingleton(factories.context_check, token_counter, settings)
 
     #: Spans and metrics: OpenTelemetry when the application configured it, else nothing.
     telemetry: providers.Provider[TelemetryPort] = providers.ThreadSafeSingleton(

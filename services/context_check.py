@@ -14,7 +14,7 @@ differently, and a refusal must not rest on a guess. A model with no known windo
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from ..domain.context_windows import ContextWindow, known_window
 from ..domain.errors import ContextLengthExceededError
@@ -40,9 +40,11 @@ class ContextCheck:
         context_window: the ``context_window`` setting: every request's window; None: by model.
         deployment_models: the ``deployment_models`` setting: the model behind a deployment
             name (Azure), whose window the table knows.
+        windows: the windows of a routed client's deployments: a request must fit one of them
+            (its Router then picks one it fits); when given, the other two are not used.
     """
 
-    __slots__ = ("_counter", "_deployment_models", "_window", "_windows")
+    __slots__ = ("_counter", "_deployment_models", "_fixed", "_windows")
 
     def __init__(
         self,
@@ -50,39 +52,46 @@ class ContextCheck:
         *,
         context_window: int | None = None,
         deployment_models: Mapping[str, str] | None = None,
+        windows: Sequence[ContextWindow] = (),
     ) -> None:
         self._counter = counter
-        self._window = None if context_window is None else ContextWindow(context_window)
+        fixed = tuple(windows)
+        if not fixed and context_window is not None:
+            fixed = (ContextWindow(context_window),)
+        self._fixed = fixed
         self._deployment_models = dict(deployment_models or {})
-        self._windows: dict[str | None, ContextWindow | None] = {}
+        self._windows: dict[str | None, tuple[ContextWindow, ...]] = {}
 
-    def window(self, model: str | None) -> ContextWindow | None:
-        """The window requests to ``model`` (a model or an Azure deployment name) must fit, or None."""
-        if self._window is not None:
-            return self._window
+    def windows(self, model: str | None) -> tuple[ContextWindow, ...]:
+        """The windows a request to ``model`` (a model or an Azure deployment name) must fit one
+        of; empty when none is known (nothing is checked)."""
+        if self._fixed:
+            return self._fixed
         try:
             return self._windows[model]
         except KeyError:
             named = self._deployment_models.get(model, model) if model is not None else None
-            found = self._windows[model] = known_window(named)
+            known = known_window(named)
+            found = self._windows[model] = () if known is None else (known,)
             return found
 
     def check(self, request: ChatRequest) -> None:
-        """Return when ``request`` (its model resolved) fits its window, or nothing is known of it.
+        """Return when ``request`` (its model resolved) fits a window, or nothing is known of it.
 
         Raises:
-            ContextLengthExceededError: its counted prompt plus ``max_tokens`` cannot fit.
+            ContextLengthExceededError: its counted prompt plus ``max_tokens`` fits no window.
         """
-        window = self.window(request.model)
-        if window is None:
+        windows = self.windows(request.model)
+        if not windows:
             return
         reserve = request.max_tokens or 0
         bound = upper_bound(request)
-        if bound is not None and fits(bound, True, reserve, window):
+        if bound is not None and any(fits(bound, True, reserve, window) for window in windows):
             return  # the usual case, settled without a tokenizer
         count = self._counter.count_chat(request)
-        if not fits(count.tokens, count.exact, reserve, window):
-            raise too_long(count, reserve, window, request.model)
+        if not any(fits(count.tokens, count.exact, reserve, window) for window in windows):
+            largest = max(windows, key=lambda window: window.tokens)
+            raise too_long(count, reserve, largest, request.model)
 
 
 def fits(prompt: int, exact: bool, reserve: int, window: ContextWindow) -> bool:
@@ -95,7 +104,12 @@ def fits(prompt: int, exact: bool, reserve: int, window: ContextWindow) -> bool:
 
 
 def too_long(
-    count: TokenCount, reserve: int, window: ContextWindow, model: str | None, *, deployment: str | None = None
+    count: TokenCount,
+    reserve: int,
+    window: ContextWindow,
+    model: str | None,
+    *,
+    deployment: str | None = None,
 ) -> ContextLengthExceededError:
     """The error for a prompt of ``count`` that does not fit ``window`` with ``reserve`` for the reply."""
     counted = "" if count.exact else "about "

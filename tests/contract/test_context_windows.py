@@ -27,9 +27,11 @@ def client_for(
 
 
 def test_a_prompt_longer_than_gpt_4s_window_is_refused_naming_both_numbers(server: LoopbackServer) -> None:
-    with client_for(server, WordCounter(), chat_model="gpt-4") as client:
-        with pytest.raises(ContextLengthExceededError) as caught:
-            client.chat(words(9000))
+    with (
+        client_for(server, WordCounter(), chat_model="gpt-4") as client,
+        pytest.raises(ContextLengthExceededError) as caught,
+    ):
+        client.chat(words(9000))
     error = caught.value
     assert server.count == 0
     assert (error.prompt_tokens, error.max_tokens, error.context_window) == (9000, 0, 8192)
@@ -49,9 +51,11 @@ def test_max_tokens_counts_against_the_window(server: LoopbackServer) -> None:
 
 
 def test_a_stream_is_refused_when_it_is_asked_for_not_on_its_first_chunk(server: LoopbackServer) -> None:
-    with client_for(server, WordCounter(), chat_model="gpt-4o") as client:
-        with pytest.raises(ContextLengthExceededError):
-            client.stream(words(128_001))
+    with (
+        client_for(server, WordCounter(), chat_model="gpt-4o") as client,
+        pytest.raises(ContextLengthExceededError),
+    ):
+        client.stream(words(128_001))
     assert server.count == 0
 
 
