@@ -20,6 +20,7 @@ from ..services.cache_store import ReplyCache
 from ..services.caching import CachingChat, ChatCalls, EmbeddingCalls
 from ..services.chat import ChatService
 from ..services.context_check import ContextCheck
+from ..services.embedding_limits import EmbeddingLimits
 from ..services.embeddings import EmbeddingService
 from ..services.retry import RetryPolicy
 from ..services.token_cache import TokenCache
@@ -42,6 +43,7 @@ __all__ = [
     "context_check",
     "credential",
     "embedding_calls",
+    "embedding_limits",
     "embedding_workers",
     "llm_adapter",
     "retry_policy",
@@ -324,6 +326,16 @@ def context_check(counter: TokenCounter | None, settings: Settings) -> ContextCh
     if not windows or None in windows:
         return None
     return ContextCheck(counter, windows=[window for window in windows if window is not None])
+
+
+def embedding_limits(counter: TokenCounter | None, settings: Settings) -> EmbeddingLimits | None:
+    """What holds embedding inputs to their model's limits and counts them for the batches; None
+    without a counter (estimates)."""
+    if counter is None:
+        return None
+    return EmbeddingLimits(
+        counter, token_budget=settings.embedding_token_budget, deployment_models=settings.deployment_models
+    )
 
 
 def _required(value: Any) -> Any:

@@ -63,6 +63,8 @@ class Container(containers.DeclarativeContainer):
     token_counter: providers.Provider[Any] = providers.Object(None)
     #: The context-window check in front of the chat service (None: none, or routed: the Router's).
     context_check = providers.ThreadSafeSingleton(factories.context_check, token_counter, settings)
+    #: Embedding inputs held to their model's limit, counted for the batches (None: estimates).
+    embedding_limits = providers.ThreadSafeSingleton(factories.embedding_limits, token_counter, settings)
 
     #: Several deployments: their rate budgets, and the Router over their own containers' adapters.
     budget_store = providers.ThreadSafeSingleton(routing.budget_store, settings, wall_clock)
@@ -117,6 +119,7 @@ class Container(containers.DeclarativeContainer):
         token_budget=_setting(settings, "embedding_token_budget"),
         max_workers=providers.Callable(factories.embedding_workers, settings),
         telemetry=telemetry,
+        limits=embedding_limits,
     )
     #: The reply cache's store (the ``cache`` setting); None: off, and no caching composite at all.
     cache_store: providers.Provider[Any] = providers.ThreadSafeSingleton(factories.cache_store, settings)

@@ -115,7 +115,9 @@ class CachingEmbeddings:
 
     def _keys(self, request: EmbeddingRequest, options: CallOptions | None) -> list[str] | None:
         # One key per input: the model and dimensions shape a vector, the other inputs do not.
-        shape = {"model": request.model, "dimensions": request.dimensions}
+        shape: dict[str, object] = {"model": request.model, "dimensions": request.dimensions}
+        if request.truncate:  # an over-long input's vector is then its first tokens'
+            shape["truncate"] = True
         maybe = [self._cache.key("embedding", {**shape, "input": text}, options) for text in request.inputs]
         keys = [key for key in maybe if key is not None]
         return keys if len(keys) == len(maybe) else None

@@ -189,6 +189,7 @@ class Client:
         headers: Mapping[str, str] | None = None,
         cache: bool | None = None,
         cache_namespace: str | None = None,
+        truncate: bool = False,
     ) -> EmbeddingResponse:
         """Embed texts: any number, sent in batches, vectors returned in input order.
 
@@ -197,11 +198,14 @@ class Client:
             model: the model, or the deployment on Azure; defaults to the configured embedding_model.
             dimensions: shorter vectors, on models that support it.
             user: an end-user id for the provider's abuse monitoring.
+            truncate: cut an input longer than the model's per-input limit (8,191 tokens on
+                OpenAI's embedding models) at a token boundary, instead of raising ValidationError.
             max_retries, timeout, deadline, headers, cache, cache_namespace: for this call only,
                 see :meth:`with_options` (the cache is per input).
 
         Raises:
-            ValidationError: an input is empty or not a string, or dimensions is out of range.
+            ValidationError: an input is empty or not a string, or over the model's per-input
+                limit (its index named; nothing sent), or dimensions is out of range.
             ClientClosedError: the client was closed.
             LLMPortError: any other failure.
         """
@@ -214,7 +218,9 @@ class Client:
             inputs = tuple(texts)  # lists, generators, dict views: what tuple() always took
         options = _per_call(self._options, (max_retries, timeout, deadline, headers, cache, cache_namespace))
         root = self._root
-        request = EmbeddingRequest(_as_given(inputs), model=model, dimensions=dimensions, user=user)
+        request = EmbeddingRequest(
+            _as_given(inputs), model=model, dimensions=dimensions, user=user, truncate=_as_given(truncate)
+        )
         response = root._embeddings.embed(request, options)
         return root._accounting.reply(request.model or root._embedding_model, response)
 
