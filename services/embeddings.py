@@ -9,6 +9,7 @@ from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from time import perf_counter
 
 from ..domain.call_options import CallOptions
+from ..domain.context_windows import EMBEDDING_REQUEST_TOKENS
 from ..domain.errors import AuthenticationError, ConfigurationError, LLMPortError, ProviderError
 from ..domain.models import EmbeddingRequest, EmbeddingResponse, Usage
 from ..domain.ports import CallSpan, Closeable, EmbeddingPort, TelemetryPort
@@ -90,7 +91,7 @@ class EmbeddingService:
         retrier: Retrier,
         token_cache: TokenCache | None = None,
         batch_size: int = MAX_BATCH_SIZE,
-        token_budget: int = 300_000,
+        token_budget: int = EMBEDDING_REQUEST_TOKENS,
         max_workers: int = 1,
         telemetry: TelemetryPort | None = None,
         limits: EmbeddingLimits | None = None,
