@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
-from ..domain.ports import CacheStore, CredentialPort, TelemetryPort
+from ..domain.ports import CacheStore, CredentialPort, TelemetryPort, TokenCounter
 from ..services.cache_embeddings import CachingEmbeddings
 from ..services.cache_store import ReplyCache
 from ..services.caching import CachingChat, ChatCalls, EmbeddingCalls
@@ -45,6 +45,7 @@ __all__ = [
     "server",
     "telemetry",
     "token_cache",
+    "token_counter",
     "token_provider",
 ]
 
@@ -299,6 +300,13 @@ def embedding_calls(
         return service
     cache = _reply_cache(store, settings, clock, sleep)
     return CachingEmbeddings(service, cache, model=settings.embedding_model, provider=str(settings.provider))
+
+
+def token_counter(settings: Settings) -> TokenCounter:
+    """The token counter: tiktoken with the shipped encodings (loaded on the first count, not here)."""
+    from ..adapters.tokens import TiktokenCounter
+
+    return TiktokenCounter(settings.deployment_models)
 
 
 def _required(value: Any) -> Any:

@@ -106,6 +106,8 @@ class Container(containers.DeclarativeContainer):
         max_workers=providers.Callable(factories.embedding_workers, settings),
         telemetry=telemetry,
     )
+    #: Counts tokens before sending (``Client.count_tokens``): tiktoken, loaded on the first count.
+    token_counter: providers.Provider[Any] = providers.ThreadSafeSingleton(factories.token_counter, settings)
     #: The reply cache's store (the ``cache`` setting); None: off, and no caching composite at all.
     cache_store: providers.Provider[Any] = providers.ThreadSafeSingleton(factories.cache_store, settings)
     #: What the client calls: the services, behind the reply cache when there is a store.
@@ -150,7 +152,14 @@ def build_client(
             credential.close()
 
     chat, embeddings = container.chat_calls(), container.embedding_calls()
-    client = Client(chat, embeddings, settings=settings, on_close=close_credential, container=container)
+    client = Client(
+        chat,
+        embeddings,
+        settings=settings,
+        on_close=close_credential,
+        container=container,
+        counter=container.token_counter(),
+    )
     survive_fork(  # the client itself too: its own lock and usage ledger
         client,
         (
