@@ -50,6 +50,7 @@ __all__ = [
     "server",
     "telemetry",
     "token_cache",
+    "token_counter",
     "token_provider",
 ]
 
@@ -304,6 +305,13 @@ def embedding_calls(
         return service
     cache = _reply_cache(store, settings, clock, sleep)
     return CachingEmbeddings(service, cache, model=settings.embedding_model, provider=str(settings.provider))
+
+
+def token_counter(settings: Settings) -> TokenCounter:
+    """The token counter: tiktoken with the shipped encodings (loaded on the first count, not here)."""
+    from ..adapters.tokens import TiktokenCounter
+
+    return TiktokenCounter(settings.deployment_models)
 
 
 # -- what uses the token counter (issue 22): the context check; the router and the embedding

@@ -59,9 +59,10 @@ class Container(containers.DeclarativeContainer):
     http_client: providers.Provider[Any] = providers.Object(None)
     #: The provider's adapter (a row of factories.LLM_ADAPTERS): one, for chat and embeddings.
     llm_adapter = providers.ThreadSafeSingleton(factories.llm_adapter, settings, token_provider, http_client)
-    #: Counts tokens before sending (the TokenCounter port); None: nothing is counted (estimates).
-    token_counter: providers.Provider[Any] = providers.Object(None)
-    #: The context-window check in front of the chat service (None: none, or routed: the Router's).
+    #: Counts tokens before sending (``Client.count_tokens``, the context check, the router's
+    #: budgets, the embedding batches): tiktoken, loaded on the first count.
+    token_counter: providers.Provider[Any] = providers.ThreadSafeSingleton(factories.token_counter, settings)
+    #: The context-window check in front of the chat service (None: a deployment with no known window).
     context_check = providers.ThreadSafeSingleton(factories.context_check, token_counter, settings)
     #: Embedding inputs held to their model's limit, counted for the batches (None: estimates).
     embedding_limits = providers.ThreadSafeSingleton(factories.embedding_limits, token_counter, settings)
@@ -165,7 +166,14 @@ def build_client(
             credential.close()
 
     chat, embeddings = container.chat_calls(), container.embedding_calls()
-    client = Client(chat, embeddings, settings=settings, on_close=close_credential, container=container)
+    client = Client(
+        chat,
+        embeddings,
+        settings=settings,
+        on_close=close_credential,
+        container=container,
+        counter=container.token_counter(),
+    )
     survive_fork(  # the client itself too: its own lock and usage ledger
         client,
         (
