@@ -130,7 +130,7 @@ class Router:
 
     def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
         """Return the vectors of the first deployment that takes the call (see ``complete``)."""
-        tokens = self._sizer.embedding(request)
+        tokens = self._sizer.embedding(request, self._serving["embeddings"])
 
         def send(deployment: Deployment) -> EmbeddingResponse:
             return cast(EmbeddingPort, deployment.adapter).embed(addressed(request, deployment, "embeddings"))

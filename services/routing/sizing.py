@@ -3,7 +3,10 @@
 With a token counter, a chat call reserves its counted prompt plus its ``max_tokens`` (the
 router's ``default_max_tokens`` when unset), which is how Azure's rate limiter charges a request
 when it arrives, and an embedding call the counted tokens of its inputs; without one, the
-estimates of ``plan.py``. A chat call too long for a deployment's context window skips it
+estimates of ``plan.py``. A call is counted only when something depends on the count: a
+deployment with a ``tpm`` limit, or a window its bytes do not show it fits (``upper_bound``);
+else it reserves the estimate, which no limit reads (and a client's first call does not wait
+for the tokenizer to load). A chat call too long for a deployment's context window skips it
 (logged ``skipped``, ``reason=context_window``): the fallback LiteLLM calls
 ``context_window_fallbacks``; too long for every one, it raises before anything is sent.
 """
@@ -15,7 +18,7 @@ from dataclasses import dataclass
 
 from ...domain.models import ChatRequest, EmbeddingRequest
 from ...domain.ports import TokenCounter
-from ..context_check import fits, too_long
+from ..context_check import fits, too_long, upper_bound
 from .plan import Deployment, estimate_chat, estimate_embedding, log_event
 
 __all__ = ["Sizer", "Sizing"]
@@ -57,10 +60,10 @@ class Sizer:
             ContextLengthExceededError: no deployment's window fits it (nothing was sent).
         """
         completion = request.max_tokens or self._default_max_tokens
-        if self._counter is None:
+        reserve = request.max_tokens or 0  # the window's check, as the provider's (context_check.py)
+        if self._counter is None or not (_limited(serving) or _at_stake(request, reserve, serving)):
             return Sizing(estimate_chat(request, self._default_max_tokens), completion)
         count = self._counter.count_chat(request)
-        reserve = request.max_tokens or 0  # the window's check, as the provider's (context_check.py)
         too_small = [
             deployment
             for deployment in serving
@@ -83,8 +86,23 @@ class Sizer:
             raise too_long(count, reserve, largest.context_window, largest.model or request.model)
         return Sizing(count.tokens + completion, completion, frozenset(d.name for d in too_small))
 
-    def embedding(self, request: EmbeddingRequest) -> int:
-        """An embedding call's tokens: its inputs' counted tokens, or the estimate."""
-        if self._counter is None or request.model is None:
+    def embedding(self, request: EmbeddingRequest, serving: Sequence[Deployment]) -> int:
+        """An embedding call's tokens: its inputs' counted tokens, or the estimate when no
+        deployment of ``serving`` limits tokens."""
+        if self._counter is None or request.model is None or not _limited(serving):
             return estimate_embedding(request)
         return self._counter.count_texts(request.inputs, request.model).total
+
+
+def _limited(serving: Sequence[Deployment]) -> bool:
+    """Whether a deployment of ``serving`` limits tokens per minute: the reservation then counts."""
+    return any(deployment.limits.tpm is not None for deployment in serving)
+
+
+def _at_stake(request: ChatRequest, reserve: int, serving: Sequence[Deployment]) -> bool:
+    """Whether a deployment's window may be too small for ``request``, as its bytes bound it."""
+    windows = [d.context_window for d in serving if d.context_window is not None]
+    if not windows:
+        return False
+    bound = upper_bound(request)
+    return bound is None or not all(fits(bound, True, reserve, window) for window in windows)

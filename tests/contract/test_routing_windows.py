@@ -176,3 +176,18 @@ def test_without_a_counter_tpm_reserves_the_estimate_and_no_window_is_checked(
         assert _tokens_left(client, "ptu") == 10_000 - (378 + 200)
         client.chat(words(2000))  # 2000 words > its window of 1000: not counted, so sent there
     assert small.count == 2
+
+
+def test_a_call_is_counted_only_when_a_budget_or_a_window_depends_on_it(
+    servers: tuple[LoopbackServer, LoopbackServer], clock: FakeClock
+) -> None:
+    small, large = servers
+    counter = WordCounter()
+    entries = [entry(small, "a", context_window=100_000), entry(large, "b", priority=1)]
+    with routed(entries, counter, clock) as client:
+        client.chat(words(50))  # no tpm, and its bytes fit every window: nothing to count for
+        assert counter.chat_calls == 0
+    entries = [entry(small, "a", tpm=10_000), entry(large, "b", priority=1)]
+    with routed(entries, counter, clock) as client:
+        client.chat(words(50))  # a tpm limit reserves the counted prompt
+        assert counter.chat_calls == 1
