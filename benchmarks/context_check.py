@@ -1,4 +1,4 @@
-"""What the context-window check costs per call: ``PYTHONPATH=tests/support python benchmarks/context_check.py``.
+"""What the context-window check costs per call (``PYTHONPATH=tests/support``, then run this file).
 
 One run, one loopback server (tests/support/loopback.py), the real openai SDK over HTTP: a chat call
 with the check off (no counter: the chat service holds no check, so it costs nothing) and on (the

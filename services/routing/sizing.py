@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from ...domain.models import ChatRequest, EmbeddingRequest
 from ...domain.ports import TokenCounter
+from ...domain.tokens import TokenCount
 from ..context_check import fits, too_long, upper_bound
 from .plan import Deployment, estimate_chat, estimate_embedding, log_event
 
@@ -64,22 +65,7 @@ class Sizer:
         if self._counter is None or not (_limited(serving) or _at_stake(request, reserve, serving)):
             return Sizing(estimate_chat(request, self._default_max_tokens), completion)
         count = self._counter.count_chat(request)
-        too_small = [
-            deployment
-            for deployment in serving
-            if deployment.context_window is not None
-            and not fits(count.tokens, count.exact, reserve, deployment.context_window)
-        ]
-        for deployment in too_small:
-            window = deployment.context_window
-            log_event(
-                "skipped",
-                deployment,
-                reason="context_window",
-                prompt_tokens=count.tokens,
-                max_tokens=reserve,
-                context_window=None if window is None else window.tokens,
-            )
+        too_small = _too_small(count, reserve, serving)
         if too_small and len(too_small) == len(serving):
             largest = max(too_small, key=lambda d: d.context_window.tokens if d.context_window else 0)
             assert largest.context_window is not None  # only deployments with a window are too small
@@ -92,6 +78,27 @@ class Sizer:
         if self._counter is None or request.model is None or not _limited(serving):
             return estimate_embedding(request)
         return self._counter.count_texts(request.inputs, request.model).total
+
+
+def _too_small(count: TokenCount, reserve: int, serving: Sequence[Deployment]) -> list[Deployment]:
+    """The deployments of ``serving`` whose window a prompt of ``count`` does not fit, each logged."""
+    too_small = [
+        deployment
+        for deployment in serving
+        if deployment.context_window is not None
+        and not fits(count.tokens, count.exact, reserve, deployment.context_window)
+    ]
+    for deployment in too_small:
+        window = deployment.context_window
+        log_event(
+            "skipped",
+            deployment,
+            reason="context_window",
+            prompt_tokens=count.tokens,
+            max_tokens=reserve,
+            context_window=None if window is None else window.tokens,
+        )
+    return too_small
 
 
 def _limited(serving: Sequence[Deployment]) -> bool:
