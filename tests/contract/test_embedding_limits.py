@@ -93,3 +93,12 @@ def test_inputs_whose_bytes_fit_are_not_counted(server: LoopbackServer) -> None:
         client.embed(["a short text", "another one"] * 100)
     assert counter.text_calls == 0
     assert server.count == 1
+
+
+def test_a_cut_input_is_cached_apart_from_the_input_itself(server: LoopbackServer) -> None:
+    with client_for(server, WordCounter(), cache="memory") as client:
+        client.embed([words(9000)], truncate=True)
+        assert client.embed([words(9000)], truncate=True).cache_hits == 1
+        with pytest.raises(ValidationError, match="embedding input 0 is 9000 tokens"):
+            client.embed([words(9000)])  # not the cut one's vector: refused, as without a cache
+    assert server.count == 1

@@ -90,3 +90,25 @@ def test_a_router_built_by_hand_refuses_what_fits_no_deployment_and_sends_nothin
     assert caught.value.context_window == 1000
     assert router.complete(ChatRequest((Message("user", words(500)),), model="m")).deployment == "large"
     assert (len(small.requests), len(large.requests)) == (0, 1)
+
+
+def test_the_context_window_setting_from_the_environment_a_dict_and_a_deployment() -> None:
+    from llmport.domain.errors import ConfigurationError
+    from llmport.settings import Settings
+
+    settings = Settings.from_env({"LLMPORT_PROVIDER": "fake", "LLMPORT_CONTEXT_WINDOW": "4096"})
+    assert settings.context_window == 4096
+    assert settings.source("context_window") == "environment LLMPORT_CONTEXT_WINDOW"
+    for bad in ("0", "1.5", "lots"):
+        with pytest.raises(ConfigurationError, match=r"context_window: .*LLMPORT_CONTEXT_WINDOW"):
+            Settings.from_env({"LLMPORT_PROVIDER": "fake", "LLMPORT_CONTEXT_WINDOW": bad})
+    routed = Settings.from_dict(
+        {
+            "provider": "fake",
+            "chat_model": "m",
+            "context_window": 1000,
+            "deployments": [{"name": "a"}, {"name": "b", "context_window": 9000}],
+        }
+    )
+    assert [d.settings.context_window for d in routed.routes] == [1000, 9000]
+    assert Settings(provider="fake").context_window is None
