@@ -328,12 +328,15 @@ def context_check(counter: TokenCounter | None, settings: Settings) -> ContextCh
         return None
     if not settings.routes:
         return ContextCheck(
-            counter, context_window=settings.context_window, deployment_models=settings.deployment_models
+            counter,
+            context_window=settings.context_window,
+            deployment_models=settings.deployment_models,
+            api=settings.api,
         )
     windows = [context_window(routed.settings) for routed in settings.routes if "chat" in routed.kinds]
     if not windows or None in windows:
         return None
-    return ContextCheck(counter, windows=[window for window in windows if window is not None])
+    return ContextCheck(counter, windows=[w for w in windows if w is not None], api=settings.api)
 
 
 def embedding_limits(counter: TokenCounter | None, settings: Settings) -> EmbeddingLimits | None:

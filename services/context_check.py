@@ -14,12 +14,13 @@ differently, and a refusal must not rest on a guess. A model with no known windo
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 
 from ..domain.context_windows import ContextWindow, known_window
 from ..domain.errors import ContextLengthExceededError
 from ..domain.messages import TextPart
-from ..domain.models import ChatRequest
+from ..domain.models import Api, ChatRequest
 from ..domain.ports import TokenCounter
 from ..domain.tokens import TokenCount
 
@@ -42,9 +43,10 @@ class ContextCheck:
             name (Azure), whose window the table knows.
         windows: the windows of a routed client's deployments: a request must fit one of them
             (its Router then picks one it fits); when given, the other two are not used.
+        api: the ``api`` setting: what a request that names no API is counted as.
     """
 
-    __slots__ = ("_counter", "_deployment_models", "_fixed", "_windows")
+    __slots__ = ("_api", "_counter", "_deployment_models", "_fixed", "_windows")
 
     def __init__(
         self,
@@ -53,8 +55,10 @@ class ContextCheck:
         context_window: int | None = None,
         deployment_models: Mapping[str, str] | None = None,
         windows: Sequence[ContextWindow] = (),
+        api: Api = "chat",
     ) -> None:
         self._counter = counter
+        self._api = api
         fixed = tuple(windows)
         if not fixed and context_window is not None:
             fixed = (ContextWindow(context_window),)
@@ -88,6 +92,8 @@ class ContextCheck:
         bound = upper_bound(request)
         if bound is not None and any(fits(bound, True, reserve, window) for window in windows):
             return  # the usual case, settled without a tokenizer
+        if request.api is None:  # counted as the adapter will send it
+            request = dataclasses.replace(request, api=self._api)
         count = self._counter.count_chat(request)
         if not any(fits(count.tokens, count.exact, reserve, window) for window in windows):
             largest = max(windows, key=lambda window: window.tokens)

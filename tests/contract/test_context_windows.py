@@ -113,3 +113,23 @@ def test_without_a_counter_nothing_is_checked(server: LoopbackServer) -> None:
     with client_for(server, None, chat_model="gpt-4") as client:
         client.chat(words(9000))
     assert server.count == 1
+
+
+@pytest.mark.parametrize("provider", ["openai", "azure"])
+def test_with_the_wired_tiktoken_counter_the_error_names_what_count_tokens_counts(
+    server: LoopbackServer, provider: str
+) -> None:
+    settings = settings_for(server, provider, deployment_models={"gpt-4o-mini": "gpt-4"})
+    prompt = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "lorem ipsum " * 5000}]
+    with build_client(settings) as client:  # the container's own counter: tiktoken, gpt-4's cl100k_base
+        with pytest.raises(ContextLengthExceededError) as caught:
+            client.chat(prompt, max_tokens=100)
+        counted = client.count_tokens(prompt)
+        client.chat("a short question", max_tokens=100)
+    assert counted.exact and counted.tokens > 8192
+    assert (caught.value.prompt_tokens, caught.value.max_tokens, caught.value.context_window) == (
+        counted.tokens,
+        100,
+        8192,
+    )
+    assert server.count == 1
