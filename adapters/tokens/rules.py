@@ -124,5 +124,7 @@ def _response_format(tally: Tally, request: ChatRequest, count: TextCount) -> No
     if form.type == "json_object" or form.schema is None:
         tally.add(0, exact=False)
         return
+    # A guess: the schema as compact JSON in a system message of its own, under a heading.
     schema = json.dumps(form.schema, separators=(",", ":"), ensure_ascii=False)
-    tally.add(count(f"# Response Formats\n\n## {form.name}\n\n{schema}") + _PER_MESSAGE, exact=False)
+    text = f"# Response Formats\n\n## {form.name}\n\n{schema}"
+    tally.add(_PER_MESSAGE + count("system") + count(text), exact=False)
