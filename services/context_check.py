@@ -31,6 +31,8 @@ ESTIMATE_MARGIN = 0.25
 # Tokens a message costs besides its text: its role and the markers around it (OpenAI's rules
 # count 3 or 4, and a name 1 more); generous, as an upper bound must be.
 _PER_MESSAGE = 16
+# The most model names whose window is remembered.
+_REMEMBERED = 1024
 
 
 class ContextCheck:
@@ -76,6 +78,8 @@ class ContextCheck:
         except KeyError:
             named = self._deployment_models.get(model, model) if model is not None else None
             known = known_window(named)
+            if len(self._windows) >= _REMEMBERED:  # models a caller makes up must not grow it forever
+                self._windows.clear()
             found = self._windows[model] = () if known is None else (known,)
             return found
 
