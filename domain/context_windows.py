@@ -1,13 +1,17 @@
 """Context windows and embedding input limits of known models: what a request must fit, by model name.
 
-Checked on 2026-12-08 against OpenAI's model pages as quoted in public sources: the GPT-4.1
-launch (1,047,576 tokens), the GPT-5 model card and launch post (400,000 in all, of which at most
-272,000 input: OpenAI's own error reads "Input tokens exceed the configured limit of 272,000
-tokens"), the API reference for embeddings (each input at most 8,191 tokens on OpenAI's embedding
-models; "all embedding models enforce a maximum of 300,000 tokens summed across all inputs in a
-single request"). A model that is not here has no known window: nothing is checked for it (set
-``context_window``). When a model's versions differ, the table holds the largest: a window too
-large only lets the provider answer the 400 itself, one too small would refuse a good request.
+Checked on 2026-12-08 against public sources quoting OpenAI's pages: gpt-4.1 1,047,576
+(contextwindows.dev); gpt-5 400,000 of which at most 272,000 input (OpenAI's own error, "Input
+tokens exceed the configured limit of 272,000 tokens", quoted on community.openai.com); o3 and
+o4-mini 200,000 (Vercel's model page; OpenAI's error for o4-mini, same thread); gpt-3.5-turbo
+16,385 (contextwindows.dev; its 0613 snapshot had 4,096); gpt-4 8,192 and gpt-4-32k 32,768;
+embeddings: 300,000 tokens summed across a request's inputs (the API reference, quoted in
+spiceai/spiceai#6144; the ``max_tokens_per_request`` 400 in langchain-ai/langchain#31227) and
+8,191 per input (the embeddings guide; the API reference says 8,192). Sources disagree on o1
+(200,000 or 128,000): the table holds 200,000. When sources or versions differ, the table holds the
+largest: a window too large only lets the provider answer the 400 itself, one too small would
+refuse a good request. A model that is not here has no known window: nothing is checked for it
+(set ``context_window``).
 """
 
 from __future__ import annotations
