@@ -8,7 +8,7 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Generic, TypeVar
 
@@ -25,8 +25,16 @@ from ..domain.models import (
     ToolCallDelta,
     Usage,
 )
+from ..domain.tokens import TextTokenCounts, TokenCount
 
-__all__ = ["ChatScriptItem", "FakeChat", "FakeCredential", "FakeEmbeddings", "FakeStreamBreak"]
+__all__ = [
+    "ChatScriptItem",
+    "FakeChat",
+    "FakeCredential",
+    "FakeEmbeddings",
+    "FakeStreamBreak",
+    "FakeTokenCounter",
+]
 
 ItemT = TypeVar("ItemT")
 
@@ -300,11 +308,48 @@ class FakeCredential(_Scripted[AccessToken | BaseException]):
         return item
 
 
+class FakeTokenCounter:
+    """A TokenCounter that counts words, as FakeChat and FakeEmbeddings report usage.
+
+    A chat request counts the words of its messages' text (FakeChat's ``prompt_tokens``), a text
+    its words, at least 1 (FakeEmbeddings'); ``tokens`` fixes every chat count instead. Counts are
+    exact, with no encoding. Every request counted is recorded in ``requests``. Thread-safe.
+
+    Args:
+        tokens: the count of every chat request; None: its words.
+    """
+
+    def __init__(self, tokens: int | None = None) -> None:
+        self.tokens = tokens
+        self.requests: list[ChatRequest] = []
+        self._lock = threading.Lock()
+
+    def count_chat(self, request: ChatRequest) -> TokenCount:
+        """The words of the messages' text, or the fixed ``tokens``."""
+        with self._lock:
+            self.requests.append(request)
+        words = sum(len(message.text.split()) for message in request.messages)
+        return TokenCount(words if self.tokens is None else self.tokens, True, None, request.model)
+
+    def count_texts(self, texts: Sequence[str], model: str) -> TextTokenCounts:
+        """The words of each text, at least 1."""
+        return TextTokenCounts(tuple(max(1, len(text.split())) for text in texts), True, None, model)
+
+    def truncate(self, text: str, model: str, limit: int) -> str:
+        """The first ``limit`` words of ``text`` (unchanged when it has no more)."""
+        pieces = _PIECES.findall(text)  # a word with the whitespace after it, or leading whitespace
+        words = [index for index, piece in enumerate(pieces) if not piece.isspace()]
+        if len(words) <= limit:
+            return text
+        return "".join(pieces[: words[limit - 1] + 1]).rstrip() if limit > 0 else ""
+
+
 if TYPE_CHECKING:
     # mypy proves the fakes fit the ports structurally; nothing here runs.
-    from ..domain.ports import ChatPort, Closeable, CredentialPort, EmbeddingPort
+    from ..domain.ports import ChatPort, Closeable, CredentialPort, EmbeddingPort, TokenCounter
 
     _chat: ChatPort = FakeChat()
     _embeddings: EmbeddingPort = FakeEmbeddings()
     _credential: CredentialPort = FakeCredential()
     _closeable: Closeable = FakeChat()
+    _counter: TokenCounter = FakeTokenCounter()

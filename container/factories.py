@@ -14,15 +14,18 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
-from ..domain.ports import CacheStore, CredentialPort, TelemetryPort
+from ..domain.ports import CacheStore, CredentialPort, TelemetryPort, TokenCounter
 from ..services.cache_embeddings import CachingEmbeddings
 from ..services.cache_store import ReplyCache
 from ..services.caching import CachingChat, ChatCalls, EmbeddingCalls
 from ..services.chat import ChatService
+from ..services.context_check import ContextCheck
+from ..services.embedding_limits import EmbeddingLimits
 from ..services.embeddings import EmbeddingService
 from ..services.retry import RetryPolicy
 from ..services.token_cache import TokenCache
 from ..settings import CredentialKind, OwnCredential, Settings
+from .routing import context_window
 
 if TYPE_CHECKING:
     from ..adapters.llm.azure import AzureClassicAdapter, AzureV1Adapter
@@ -37,14 +40,17 @@ __all__ = [
     "adapter_kind",
     "cache_store",
     "chat_calls",
+    "context_check",
     "credential",
     "embedding_calls",
+    "embedding_limits",
     "embedding_workers",
     "llm_adapter",
     "retry_policy",
     "server",
     "telemetry",
     "token_cache",
+    "token_counter",
     "token_provider",
 ]
 
@@ -309,6 +315,48 @@ def embedding_calls(
     cache = _reply_cache(store, settings, clock, sleep)
     return CachingEmbeddings(
         service, cache, model=settings.embedding_model, provider=str(settings.provider), telemetry=telemetry
+    )
+
+
+def token_counter(settings: Settings) -> TokenCounter:
+    """The token counter: tiktoken with the shipped encodings (loaded on the first count, not here)."""
+    from ..adapters.tokens import TiktokenCounter
+
+    return TiktokenCounter(settings.deployment_models)
+
+
+# -- what uses the token counter (issue 22): the context check; the router and the embedding
+# service take the counter itself. The counter's own factory is the token counting's.
+
+
+def context_check(counter: TokenCounter | None, settings: Settings) -> ContextCheck | None:
+    """The context-window check in front of the chat service; None without a counter.
+
+    A routed client's refuses only what fits no deployment's window (its Router then sends a call
+    to one whose window fits it), and is None when a deployment's window is unknown.
+    """
+    if counter is None:
+        return None
+    if not settings.routes:
+        return ContextCheck(
+            counter,
+            context_window=settings.context_window,
+            deployment_models=settings.deployment_models,
+            api=settings.api,
+        )
+    windows = [context_window(routed.settings) for routed in settings.routes if "chat" in routed.kinds]
+    if not windows or None in windows:
+        return None
+    return ContextCheck(counter, windows=[w for w in windows if w is not None], api=settings.api)
+
+
+def embedding_limits(counter: TokenCounter | None, settings: Settings) -> EmbeddingLimits | None:
+    """What holds embedding inputs to their model's limits and counts them for the batches; None
+    without a counter (estimates)."""
+    if counter is None:
+        return None
+    return EmbeddingLimits(
+        counter, token_budget=settings.embedding_token_budget, deployment_models=settings.deployment_models
     )
 
 

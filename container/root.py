@@ -60,10 +60,24 @@ class Container(containers.DeclarativeContainer):
     http_client: providers.Provider[Any] = providers.Object(None)
     #: The provider's adapter (a row of factories.LLM_ADAPTERS): one, for chat and embeddings.
     llm_adapter = providers.ThreadSafeSingleton(factories.llm_adapter, settings, token_provider, http_client)
+    #: Counts tokens before sending (``Client.count_tokens``, the context check, the router's
+    #: budgets, the embedding batches): tiktoken, loaded on the first count.
+    token_counter: providers.Provider[Any] = providers.ThreadSafeSingleton(factories.token_counter, settings)
+    #: The context-window check in front of the chat service (None: a deployment with no known window).
+    context_check = providers.ThreadSafeSingleton(factories.context_check, token_counter, settings)
+    #: Embedding inputs held to their model's limit, counted for the batches (None: estimates).
+    embedding_limits = providers.ThreadSafeSingleton(factories.embedding_limits, token_counter, settings)
+
     #: Several deployments: their rate budgets, and the Router over their own containers' adapters.
     budget_store = providers.ThreadSafeSingleton(routing.budget_store, settings, wall_clock)
     router = providers.ThreadSafeSingleton(
-        routing.router, settings, budget_store, wall_clock, http_client, providers.Object(_sub_container)
+        routing.router,
+        settings,
+        budget_store,
+        wall_clock,
+        http_client,
+        providers.Object(_sub_container),
+        counter=token_counter,
     )
     chat_adapter: providers.Provider[ChatPort] = providers.Selector(
         adapter_kind,
@@ -94,6 +108,7 @@ class Container(containers.DeclarativeContainer):
         token_cache=token_cache,
         log_content=_setting(settings, "log_content"),
         telemetry=telemetry,
+        context=context_check,
     )
     embedding_service = providers.ThreadSafeSingleton(
         EmbeddingService,
@@ -106,6 +121,7 @@ class Container(containers.DeclarativeContainer):
         token_budget=_setting(settings, "embedding_token_budget"),
         max_workers=providers.Callable(factories.embedding_workers, settings),
         telemetry=telemetry,
+        limits=embedding_limits,
     )
     #: The reply cache's store (the ``cache`` setting); None: off, and no caching composite at all.
     cache_store: providers.Provider[Any] = providers.ThreadSafeSingleton(
@@ -153,7 +169,14 @@ def build_client(
             credential.close()
 
     chat, embeddings = container.chat_calls(), container.embedding_calls()
-    client = Client(chat, embeddings, settings=settings, on_close=close_credential, container=container)
+    client = Client(
+        chat,
+        embeddings,
+        settings=settings,
+        on_close=close_credential,
+        container=container,
+        counter=container.token_counter(),
+    )
     recording.remember(client, settings)  # what a test's cassette never writes (adapters/recording)
     survive_fork(  # the client itself too: its own lock and usage ledger
         client,

@@ -13,12 +13,13 @@ from typing import Any
 from dependency_injector import providers
 
 from ..domain.budget import Budget
-from ..domain.ports import BudgetStore, Closeable
+from ..domain.context_windows import ContextWindow, known_window
+from ..domain.ports import BudgetStore, Closeable, TokenCounter
 from ..services.routing.router import Deployment, Router
 from ..services.token_cache import TokenCache
 from ..settings import DeploymentSettings, Settings, budget_key
 
-__all__ = ["budget_store", "router"]
+__all__ = ["budget_store", "context_window", "router"]
 
 
 def budget_store(settings: Settings, clock: Callable[[], float]) -> BudgetStore | None:
@@ -43,11 +44,14 @@ def router(
     wall_clock: Callable[[], float],
     http_client: Any,
     make_container: Callable[[Settings], Any],
+    *,
+    counter: TokenCounter | None = None,
 ) -> Router | None:
     """The Router over every deployment of ``settings``; None for a client of one endpoint.
 
     ``make_container`` wires one deployment's settings (a ``Container``; passed in, not imported,
-    so that this module and ``root.py`` do not import each other).
+    so that this module and ``root.py`` do not import each other). ``counter`` counts each call
+    for its reservation and the deployments' context windows; None: estimates, no window checked.
     """
     if store is None:
         return None
@@ -78,6 +82,7 @@ def router(
         move_after_timeout=settings.move_after_timeout,
         on_close=close,
         parts=parts,
+        counter=counter,
     )
 
 
@@ -99,4 +104,14 @@ def _deployment(routed: DeploymentSettings, adapter: Any, cache: TokenCache | No
         embedding_model=routed.settings.embedding_model,
         kinds=routed.kinds,  # type: ignore[arg-type]
         reauthenticate=cache.reauthenticate if cache is not None else None,
+        context_window=context_window(routed.settings),
     )
+
+
+def context_window(settings: Settings) -> ContextWindow | None:
+    """A deployment's chat window: its ``context_window`` setting, else the table's for its model
+    (through ``deployment_models`` on Azure); None when neither knows it."""
+    if settings.context_window is not None:
+        return ContextWindow(settings.context_window)
+    model = settings.chat_model
+    return known_window(settings.deployment_models.get(model, model) if model is not None else None)

@@ -161,7 +161,26 @@ class ContentFilteredError(BadRequestError):
 
 
 class ContextLengthExceededError(BadRequestError):
-    """The prompt plus ``max_tokens`` is longer than the model's context window."""
+    """The prompt plus ``max_tokens`` is longer than the model's context window.
+
+    Raised by the provider (a 400), or by llmport before sending (``status_code`` None), then
+    with the numbers it counted: ``prompt_tokens``, ``max_tokens`` (what the reply may use; 0
+    when unset) and ``context_window`` (of the deployment tried last, on a routed client).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        prompt_tokens: int | None = None,
+        max_tokens: int | None = None,
+        context_window: int | None = None,
+        **details: Any,
+    ) -> None:
+        super().__init__(message, **details)
+        self.prompt_tokens = prompt_tokens
+        self.max_tokens = max_tokens
+        self.context_window = context_window
 
 
 class RateLimitedError(LLMPortError):

@@ -276,12 +276,17 @@ def _check_tool_choice(choice: object, tools: tuple[Tool, ...]) -> None:
 
 @dataclass(frozen=True, slots=True)
 class EmbeddingRequest:
-    """Texts to embed, in order; ``dimensions`` shortens vectors on models that allow it."""
+    """Texts to embed, in order; ``dimensions`` shortens vectors on models that allow it.
+
+    ``truncate`` cuts an input longer than the model's per-input limit at a token boundary
+    instead of refusing it (llmport's own option: never sent).
+    """
 
     inputs: tuple[str, ...]
     model: str | None = None
     dimensions: int | None = None
     user: str | None = None
+    truncate: bool = False
 
     def __post_init__(self) -> None:
         inputs = self.inputs
@@ -312,3 +317,5 @@ class EmbeddingRequest:
                 f"dimensions must be an int >= 1 and <= {MAX_DIMENSIONS}, got {short(self.dimensions)}"
             )
         check_optional_text("user", self.user, blank="pass an end-user id or leave user unset")
+        if not isinstance(self.truncate, bool):
+            raise ValidationError(f"truncate must be True or False, got {short(self.truncate)}")

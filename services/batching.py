@@ -1,4 +1,4 @@
-"""Splitting embedding inputs into requests a provider accepts: by count and by estimated tokens."""
+"""Splitting embedding inputs into requests a provider accepts: by count and by counted tokens."""
 
 from __future__ import annotations
 
@@ -25,22 +25,25 @@ def estimate_tokens(text: str) -> int:
     return max(1, -(-size // _BYTES_PER_TOKEN))
 
 
-def plan_batches(inputs: Sequence[str], batch_size: int, token_budget: int) -> list[range]:
+def plan_batches(
+    inputs: Sequence[str], batch_size: int, token_budget: int, counts: Sequence[int] | None = None
+) -> list[range]:
     """Return consecutive index ranges covering ``inputs`` in order, one per request.
 
     A batch closes when it holds ``batch_size`` inputs or the next input would push its
-    estimated tokens past ``token_budget``. An input larger than the budget on its own goes
-    alone (the provider decides whether it fits its per-input limit).
+    tokens past ``token_budget``. An input larger than the budget on its own goes alone (the
+    provider decides whether it fits its per-input limit).
 
     Args:
         inputs: the texts, in order.
         batch_size: the most inputs per request, 1..2048.
-        token_budget: the most estimated tokens per request, >= 1.
+        token_budget: the most tokens per request, >= 1.
+        counts: each input's counted tokens; None: estimated (``estimate_tokens``).
     """
     batches: list[range] = []
     start, tokens = 0, 0
     for index, text in enumerate(inputs):
-        cost = estimate_tokens(text)
+        cost = estimate_tokens(text) if counts is None else counts[index]
         if index > start and (index - start >= batch_size or tokens + cost > token_budget):
             batches.append(range(start, index))
             start, tokens = index, 0

@@ -123,7 +123,9 @@ class CachingEmbeddings:
 
     def _keys(self, request: EmbeddingRequest, options: CallOptions | None) -> list[str] | None:
         # One key per input: the model and dimensions shape a vector, the other inputs do not.
-        shape = {"model": request.model, "dimensions": request.dimensions}
+        shape: dict[str, object] = {"model": request.model, "dimensions": request.dimensions}
+        if request.truncate:  # an over-long input's vector is then its first tokens'
+            shape["truncate"] = True
         return self._cache.input_keys("embedding", shape, request.inputs, options)
 
     def _all_hits(

@@ -8,11 +8,17 @@ from time import perf_counter
 from typing import TypeVar
 
 from ..domain.call_options import CallOptions
-from ..domain.errors import AuthenticationError, LLMPortError, StreamInterruptedError
+from ..domain.errors import (
+    AuthenticationError,
+    ContextLengthExceededError,
+    LLMPortError,
+    StreamInterruptedError,
+)
 from ..domain.models import ChatChunk, ChatRequest, ChatResponse, Usage
 from ..domain.ports import CallSpan, ChatPort, Closeable, TelemetryPort
 from .boundary import missing_model, unexpected_error
 from .cache_store import CACHE_OUTCOME
+from .context_check import ContextCheck
 from .logging import CallLog
 from .retry import Retrier, RetryEvent
 from .token_cache import TokenCache
@@ -37,10 +43,13 @@ class ChatService:
             personal data).
         telemetry: where spans and metrics go; None or a disabled port records nothing (one
             ``if`` per call).
+        context: refuses a request too long for its model's window before it is sent; None
+            checks nothing (no counter, or a router that checks per deployment).
     """
 
     __slots__ = (
         "_chat",
+        "_context",
         "_log",
         "_log_content",
         "_model",
@@ -60,8 +69,10 @@ class ChatService:
         token_cache: TokenCache | None = None,
         log_content: bool = False,
         telemetry: TelemetryPort | None = None,
+        context: ContextCheck | None = None,
     ) -> None:
         self._chat = chat
+        self._context = context
         self._telemetry = telemetry if telemetry is not None and telemetry.enabled else None
         self._provider = provider
         self._model = model
@@ -76,11 +87,17 @@ class ChatService:
         return f"ChatService(provider={self._provider!r}, model={self._model!r})"
 
     def _resolve(self, request: ChatRequest) -> ChatRequest:
-        if request.model is not None:
-            return request
-        if self._model is None:
-            raise missing_model("chat")
-        return dataclasses.replace(request, model=self._model)
+        if request.model is None:
+            if self._model is None:
+                raise missing_model("chat")
+            request = dataclasses.replace(request, model=self._model)
+        if self._context is not None:
+            try:
+                self._context.check(request)
+            except ContextLengthExceededError as error:
+                error.provider = self._provider
+                raise
+        return request
 
     def _retry_logger(
         self, operation: str, model: str | None, span: CallSpan | None
@@ -122,6 +139,7 @@ class ChatService:
 
         Raises:
             ConfigurationError: neither the request nor the service names a model.
+            ContextLengthExceededError: before sending, the prompt plus max_tokens cannot fit.
             LLMPortError: the provider's final answer; anything else is wrapped in ProviderError.
         """
         request = self._resolve(request)

@@ -19,10 +19,13 @@ from ..domain.models import (
     EmbeddingRequest,
     EmbeddingResponse,
 )
+from ..domain.ports import TokenCounter
 from ..domain.redaction import bare_failures, entry
+from ..domain.tokens import TextTokenCounts, TokenCount
 from ..domain.usage import UsageReport
 from .caching import ChatCalls, EmbeddingCalls
 from .chat_request import chat_call, check_keywords, takes_arguments_of
+from .counting import Counting
 from .usage import Accounting, Pricing
 
 if TYPE_CHECKING:
@@ -46,6 +49,7 @@ class Client:
         settings: Settings | None = None,
         on_close: Callable[[], None] | None = None,
         container: object | None = None,
+        counter: TokenCounter | None = None,
     ) -> None:
         self._chat = chat
         self._embeddings = embeddings
@@ -64,6 +68,9 @@ class Client:
         # The deployment a request without a model goes to, for the per-deployment totals.
         self._chat_model = settings.chat_model if settings else None
         self._embedding_model = settings.embedding_model if settings else None
+        self._counting = Counting(
+            counter, self._chat_model, self._embedding_model, settings.api if settings else "chat"
+        )
 
     @property
     def usage(self) -> UsageReport:
@@ -191,6 +198,7 @@ class Client:
         headers: Mapping[str, str] | None = None,
         cache: bool | None = None,
         cache_namespace: str | None = None,
+        truncate: bool = False,
     ) -> EmbeddingResponse:
         """Embed texts: any number, sent in batches, vectors returned in input order.
 
@@ -199,11 +207,14 @@ class Client:
             model: the model, or the deployment on Azure; defaults to the configured embedding_model.
             dimensions: shorter vectors, on models that support it.
             user: an end-user id for the provider's abuse monitoring.
+            truncate: cut an input longer than the model's per-input limit (8,191 tokens on
+                OpenAI's embedding models) at a token boundary, instead of raising ValidationError.
             max_retries, timeout, deadline, headers, cache, cache_namespace: for this call only,
                 see :meth:`with_options` (the cache is per input).
 
         Raises:
-            ValidationError: an input is empty or not a string, or dimensions is out of range.
+            ValidationError: an input is empty or not a string, or over the model's per-input
+                limit (its index named; nothing sent), or dimensions is out of range.
             ClientClosedError: the client was closed.
             LLMPortError: any other failure.
         """
@@ -216,9 +227,51 @@ class Client:
             inputs = tuple(texts)  # lists, generators, dict views: what tuple() always took
         options = _per_call(self._options, (max_retries, timeout, deadline, headers, cache, cache_namespace))
         root = self._root
-        request = EmbeddingRequest(_as_given(inputs), model=model, dimensions=dimensions, user=user)
+        request = EmbeddingRequest(
+            _as_given(inputs), model=model, dimensions=dimensions, user=user, truncate=_as_given(truncate)
+        )
         response = root._embeddings.embed(request, options)
         return root._accounting.reply(request.model or root._embedding_model, response)
+
+    @entry
+    @takes_arguments_of(chat_call)
+    def count_tokens(self, prompt: MessagesLike, **options: Any) -> TokenCount:
+        """Count the prompt tokens a :meth:`chat` call with these arguments would cost, without sending it.
+
+        The count is what the provider's ``usage.prompt_tokens`` reports: the model's encoding
+        (on Azure, the model the ``deployment_models`` setting maps the deployment to), the
+        per-message and reply-priming tokens, names, tools, images. ``exact`` says whether it is;
+        an unknown model gives an estimate, never an error. The call's own options (``max_retries``,
+        ``timeout``...) are taken and ignored. Nothing goes over the network.
+
+        Raises:
+            ValidationError: the input is malformed, as :meth:`chat` would say.
+            ConfigurationError: no model: neither ``model`` nor the chat_model setting names one.
+        """
+        self._check_open()
+        try:
+            request, _call = chat_call(prompt, **options)
+        except TypeError:
+            check_keywords("Client.count_tokens", options)
+            raise
+        return self._root._counting.chat(request)
+
+    @entry
+    def count_embedding_tokens(
+        self, texts: str | Sequence[str], *, model: str | None = None
+    ) -> TextTokenCounts:
+        """Count the tokens of each text as an input of :meth:`embed`, in order, without sending them.
+
+        Args:
+            texts: one string or a sequence of non-empty strings.
+            model: the model, or the deployment on Azure; defaults to the configured embedding_model.
+
+        Raises:
+            ValidationError: an input is empty or not a string.
+            ConfigurationError: no model: neither ``model`` nor the embedding_model setting names one.
+        """
+        self._check_open()
+        return self._root._counting.texts(texts, model)
 
     def after_fork(self) -> None:
         """In a forked child: new locks (a parent thread may have held one); the totals stay."""

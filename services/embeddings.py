@@ -9,12 +9,14 @@ from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from time import perf_counter
 
 from ..domain.call_options import CallOptions
+from ..domain.context_windows import EMBEDDING_REQUEST_TOKENS
 from ..domain.errors import AuthenticationError, ConfigurationError, LLMPortError, ProviderError
 from ..domain.models import EmbeddingRequest, EmbeddingResponse, Usage
 from ..domain.ports import CallSpan, Closeable, EmbeddingPort, TelemetryPort
 from .batching import MAX_BATCH_SIZE, plan_batches
 from .boundary import missing_model, unexpected_error
 from .cache_store import CACHE_OUTCOME
+from .embedding_limits import EmbeddingLimits
 from .logging import CallLog
 from .retry import Retrier, RetryEvent
 from .token_cache import TokenCache
@@ -39,10 +41,11 @@ class _AttemptCount:
 class EmbeddingService:
     """The only way the facade talks to an embedding adapter; takes any number of inputs.
 
-    Inputs are split into requests of at most ``batch_size`` texts and ``token_budget`` estimated
-    tokens (see ``llmport.services.batching``), sent in order or on a bounded thread pool, each
-    retried on its own under the one deadline of the call; the vectors come back in input order
-    with the usage summed. If one batch finally fails, the call raises its error and returns nothing.
+    Inputs are split into requests of at most ``batch_size`` texts and ``token_budget`` tokens,
+    counted with ``limits`` or else estimated (see ``llmport.services.batching``), sent in order
+    or on a bounded thread pool, each retried on its own under the one deadline of the call; the
+    vectors come back in input order with the usage summed. If one batch finally fails, the call
+    raises its error and returns nothing.
 
     Args:
         embeddings: the adapter.
@@ -56,6 +59,8 @@ class EmbeddingService:
         max_workers: batches sent at once across all calls of this service; 1 sends them in turn.
         telemetry: where spans and metrics go; None or a disabled port records nothing. One span
             per call, one child per attempt of any batch.
+        limits: holds inputs to the model's per-input limit (or cuts them, ``truncate``) and
+            counts their tokens for the batches; None: estimated, not checked.
 
     Raises:
         ConfigurationError: a limit is out of range.
@@ -64,6 +69,7 @@ class EmbeddingService:
     __slots__ = (
         "_batch_size",
         "_embeddings",
+        "_limits",
         "_log",
         "_max_workers",
         "_model",
@@ -85,9 +91,10 @@ class EmbeddingService:
         retrier: Retrier,
         token_cache: TokenCache | None = None,
         batch_size: int = MAX_BATCH_SIZE,
-        token_budget: int = 300_000,
+        token_budget: int = EMBEDDING_REQUEST_TOKENS,
         max_workers: int = 1,
         telemetry: TelemetryPort | None = None,
+        limits: EmbeddingLimits | None = None,
     ) -> None:
         if not 1 <= batch_size <= MAX_BATCH_SIZE:
             raise ConfigurationError(
@@ -99,6 +106,7 @@ class EmbeddingService:
         if max_workers < 1:
             raise ConfigurationError(f"embedding_max_workers must be >= 1, got {max_workers!r}")
         self._embeddings = embeddings
+        self._limits = limits
         self._telemetry = telemetry if telemetry is not None and telemetry.enabled else None
         self._provider = provider
         self._model = model
@@ -129,13 +137,17 @@ class EmbeddingService:
 
         Raises:
             ConfigurationError: neither the request nor the service names a model.
+            ValidationError: an input is over the model's per-input limit (``truncate`` unset).
             LLMPortError: a batch's final error; anything else is wrapped in ProviderError.
         """
         if request.model is None:
             if self._model is None:
                 raise missing_model("embed")
             request = dataclasses.replace(request, model=self._model)
-        batches = plan_batches(request.inputs, self._batch_size, self._token_budget)
+        counts = None
+        if self._limits is not None:
+            request, counts = self._limits.fitted(request)
+        batches = plan_batches(request.inputs, self._batch_size, self._token_budget, counts)
         attempts = _AttemptCount()
         started = perf_counter()
         # One deadline for the whole call: every batch, attempt and wait shares it.

@@ -15,6 +15,7 @@ from typing import Any, TypeAlias, cast
 
 from ..domain import defaults
 from ..domain.call_options import Headers
+from ..domain.context_windows import EMBEDDING_REQUEST_TOKENS
 from ..domain.defaults import DEFAULT_SCOPE, DEFAULT_TIMEOUT, MAX_EMBEDDING_BATCH, TOKEN_REFRESH_MARGIN
 from ..domain.errors import ConfigurationError
 from ..domain.redaction import entry
@@ -104,8 +105,11 @@ class Settings:
     timeout: float = DEFAULT_TIMEOUT
     deadline: float | None = 120.0
     embedding_batch_size: int = MAX_EMBEDDING_BATCH
-    embedding_token_budget: int = 300_000
+    embedding_token_budget: int = EMBEDDING_REQUEST_TOKENS
     embedding_max_workers: int = 1
+    #: The chat model's context window in tokens, over the built-in table; None: the table's
+    #: (no check for a model it lacks). A deployment entry may set its own.
+    context_window: int | None = None
     token_refresh_margin: float = TOKEN_REFRESH_MARGIN
     log_content: bool = False
     max_response_bytes: int = 64 * 1024 * 1024

@@ -1,7 +1,7 @@
 """A client over several deployments: the ``deployments`` list and the budget store, as settings.
 
 Each entry of ``deployments`` is one deployment's settings (any setting: provider, endpoint,
-base_url, api_key, chat_model, auth...) plus how it is routed (``name``, ``priority``,
+base_url, api_key, chat_model, auth, context_window...) plus how it is routed (``name``, ``priority``,
 ``weight``, ``rpm``, ``tpm``, ``eject_after``, ``eject_for``). What an entry does not set, it
 takes from the client around it, so the shared parts (auth, api_version, timeouts, prices) are
 written once::

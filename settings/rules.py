@@ -233,6 +233,7 @@ _WHOLE = frozenset(
         "embedding_token_budget",
         "embedding_max_workers",
         "max_response_bytes",
+        "context_window",
     }
 )
 
@@ -247,6 +248,7 @@ _NUMBERS = (
     ("embedding_max_workers", 1, 64),
     ("token_refresh_margin", 0, 86400),
     ("max_response_bytes", 1024, 2**40),
+    ("context_window", 1, 100_000_000),
 )
 
 
@@ -259,7 +261,7 @@ def check_numbers(values: Mapping[str, object], sources: Mapping[str, str]) -> N
     """
     for name, low, high in _NUMBERS:
         value = values[name]
-        if value is None and name == "deadline":
+        if value is None and name in ("deadline", "context_window"):
             continue
         if name in _WHOLE:
             check_whole(name, value, int(low), high, origin(sources, name))

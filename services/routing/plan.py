@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal, TypeVar
 
 from ...domain.budget import Budget, Remaining
+from ...domain.context_windows import ContextWindow
 from ...domain.errors import AuthenticationError, ConfigurationError
 from ...domain.models import ChatRequest, EmbeddingRequest, Usage
 from ...domain.ports import ChatPort, EmbeddingPort
@@ -53,6 +54,8 @@ class Deployment:
         kinds: the calls it takes (``{"chat"}``, ``{"embeddings"}``); None: whatever its adapter serves.
         reauthenticate: called with a 401 from it; gets a new token and returns True when a
             retry with it is worth it (``TokenCache.renew``); None: a 401 is final.
+        context_window: its chat model's window; a chat call too long for it goes elsewhere
+            (``sizing.py``); None: not checked.
 
     Raises:
         ConfigurationError: a blank name, a weight that is not > 0, or a budget named otherwise.
@@ -69,6 +72,7 @@ class Deployment:
     reauthenticate: Callable[[AuthenticationError], bool] | None = field(
         default=None, repr=False, compare=False
     )
+    context_window: ContextWindow | None = None
     #: The budget the store is asked about: ``budget``, or one with no limits under ``name``.
     limits: Budget = field(init=False, repr=False, compare=False)
 

@@ -24,7 +24,7 @@ from typing import TypeVar, cast
 from ...domain.budget import Lease, RateHint, Refusal, Remaining, Reservation
 from ...domain.errors import ConfigurationError, LLMPortError
 from ...domain.models import ChatChunk, ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse
-from ...domain.ports import BudgetStore, ChatPort, Closeable, EmbeddingPort, ForkAware
+from ...domain.ports import BudgetStore, ChatPort, Closeable, EmbeddingPort, ForkAware, TokenCounter
 from ...domain.replies import served_by
 from .failover import Failover, Moved, not_past_deadline, out_of_time, unrouted
 from .lane import FOREVER, Lane, alone, opened
@@ -36,11 +36,10 @@ from .plan import (
     Plan,
     addressed,
     charged,
-    estimate_chat,
-    estimate_embedding,
     log_event,
     plan,
 )
+from .sizing import Sizer
 
 __all__ = ["VIEW_LIFETIME", "Deployment", "Router"]
 
@@ -54,12 +53,13 @@ class Router:
         deployments: where calls may go; at least one.
         store: the budget store (``MemoryBudgetStore``, or ``RedisBudgetStore`` shared by processes).
         clock: the store's clock, for cooldowns; by default the store's own ``clock``.
-        default_max_tokens: a chat call's completion estimate when the request sets no max_tokens.
+        default_max_tokens: what a chat call reserves for its reply when it sets no max_tokens.
         default_cooldown: seconds a 429 without a Retry-After cools its deployment.
         move_after_timeout: move a call whose sent request timed out or lost its connection (it may
             then be billed twice).
         on_close: called by ``close()`` after the adapters are closed (e.g. to close the store).
         parts: other things the deployments use (credentials, token caches) told about a fork.
+        counter: counts each call's tokens, reserved and fitted to windows (``sizing.py``); None: estimates.
 
     Raises:
         ConfigurationError: no deployments, or two with one name.
@@ -76,6 +76,7 @@ class Router:
         move_after_timeout: bool = False,
         on_close: Callable[[], None] | None = None,
         parts: Sequence[object] = (),
+        counter: TokenCounter | None = None,
     ) -> None:
         names = [deployment.name for deployment in deployments]
         if not names:
@@ -85,7 +86,7 @@ class Router:
         self._deployments = tuple(deployments)
         self._store = store
         self._clock = store.clock if clock is None else clock
-        self._default_max_tokens = default_max_tokens
+        self._sizer = Sizer(counter, default_max_tokens)
         self._failover = Failover(store, self._clock, default_cooldown, move_after_timeout)
         self._on_close = on_close
         self._parts = tuple(parts)
@@ -113,22 +114,23 @@ class Router:
         """Return the reply of the first deployment that takes the call.
 
         Raises:
+            ContextLengthExceededError: no deployment's context window fits it (nothing sent).
             RateLimitedError: no deployment has room now; ``retry_after`` says when one will.
             LLMPortError: the last deployment's error, or one that must not move.
         """
-        tokens = estimate_chat(request, self._default_max_tokens)
+        sized = self._sizer.chat(request, self._serving["chat"])
 
         def send(deployment: Deployment) -> ChatResponse:
             return cast(ChatPort, deployment.adapter).complete(addressed(request, deployment, "chat"))
 
-        reserved, deployment, reply = self._route("chat", tokens, send)
-        used = charged(tokens, request.max_tokens or self._default_max_tokens, reply.usage)
-        self._settled(reserved, deployment, tokens, used, reply.rate_limits)
+        reserved, deployment, reply = self._route("chat", sized.tokens, send, sized.too_small)
+        used = charged(sized.tokens, sized.completion, reply.usage)
+        self._settled(reserved, deployment, sized.tokens, used, reply.rate_limits)
         return reply if reply.deployment == deployment.name else served_by(reply, deployment.name)
 
     def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
         """Return the vectors of the first deployment that takes the call (see ``complete``)."""
-        tokens = estimate_embedding(request)
+        tokens = self._sizer.embedding(request, self._serving["embeddings"])
 
         def send(deployment: Deployment) -> EmbeddingResponse:
             return cast(EmbeddingPort, deployment.adapter).embed(addressed(request, deployment, "embeddings"))
@@ -143,16 +145,16 @@ class Router:
 
         A stream moves to another deployment only before its first chunk.
         """
-        tokens = estimate_chat(request, self._default_max_tokens)
+        sized = self._sizer.chat(request, self._serving["chat"])  # on the first next(), as the sending
+        tokens, completion = sized.tokens, sized.completion
 
         def send(deployment: Deployment) -> tuple[ChatChunk | None, Iterator[ChatChunk]]:
             chunks = cast(ChatPort, deployment.adapter).stream(addressed(request, deployment, "chat"))
             return next(chunks, None), chunks
 
-        reserved, deployment, (first, chunks) = self._route("chat", tokens, send)
+        reserved, deployment, (first, chunks) = self._route("chat", tokens, send, sized.too_small)
         used, settled = tokens, False
         hint = None if first is None else first.rate_limits
-        completion = request.max_tokens or self._default_max_tokens
         try:
             chunk = first
             while chunk is not None:
@@ -209,8 +211,10 @@ class Router:
             log_event("restored", deployment, logging.WARNING)
 
     def _route(
-        self, kind: Kind, tokens: int, send: Callable[[Deployment], T]
+        self, kind: Kind, tokens: int, send: Callable[[Deployment], T], skip: frozenset[str] = frozenset()
     ) -> tuple[Reservation | Lease, Deployment, T]:
+        if skip:  # a call too long for some windows: a plan over the others, and no lane after
+            return self._planned(kind, tokens, send, tried=set(skip), waits=[], lane=False)
         lane = self._lanes.get(kind)
         now = self._clock()
         if lane is None or not lane.since <= now < lane.until:  # (a clock stepped back ends it too)
@@ -261,6 +265,7 @@ class Router:
         tried: set[str],
         waits: list[float],
         last_error: LLMPortError | None = None,
+        lane: bool = True,
     ) -> tuple[Reservation, Deployment, T]:
         """Route a call by a plan, past the deployments ``tried`` already (their waits, last error)."""
         serving, limits = self._serving[kind], self._limits[kind]
@@ -288,7 +293,7 @@ class Router:
                     continue
                 outcome = self._attempt(kind, deployment, answer, send)
                 if not isinstance(outcome, Moved):
-                    lane_waits = None if last_error is not None else waits
+                    lane_waits = None if last_error is not None or not lane else waits
                     self._lane_after(
                         kind, order, answer, deployment, view=view, elapsed=elapsed, waits=lane_waits
                     )

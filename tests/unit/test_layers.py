@@ -30,7 +30,7 @@ VENDORS = {
     "domain": set(),
     "settings": {"tomli"},
     "services": {"structlog", "cachetools"},
-    "adapters": {"openai", "httpx2", "httpcore2", "azure", "opentelemetry", "redis"},
+    "adapters": {"openai", "httpx2", "httpcore2", "azure", "opentelemetry", "redis", "tiktoken"},
     "container": {"dependency_injector"},
     "entrypoints": {"flask", "django", "tqdm"},
     "api": {"pytest", "dependency_injector"},
