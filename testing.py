@@ -10,7 +10,7 @@ from typing import Any, TypeVar, cast
 from dependency_injector import containers, providers
 
 from .adapters.budget.memory import MemoryBudgetStore
-from .adapters.fakes import FakeChat, FakeCredential, FakeEmbeddings
+from .adapters.fakes import FakeChat, FakeCredential, FakeEmbeddings, FakeTokenCounter
 from .container.root import Container, build_client
 from .domain.budget import Budget
 from .domain.ports import ChatPort, EmbeddingPort
@@ -28,6 +28,7 @@ __all__ = [
     "FakeChat",
     "FakeCredential",
     "FakeEmbeddings",
+    "FakeTokenCounter",
     "MemoryBudgetStore",
     "Router",
     "container_of",

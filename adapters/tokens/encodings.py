@@ -10,7 +10,7 @@ process, under a lock: never at import or at build time.
 
 from __future__ import annotations
 
-import base64
+import binascii
 import gzip
 import threading
 from importlib import resources
@@ -133,10 +133,8 @@ def encoding(name: str) -> tiktoken.Encoding:
 def _build(name: str) -> tiktoken.Encoding:
     import tiktoken  # here, not at import: it costs ~30 ms and most processes never count
 
-    ranks = {
-        base64.b64decode(token): int(rank)
-        for token, rank in (line.split() for line in rank_file(name).splitlines() if line)
-    }
+    fields = rank_file(name).split()  # base64 token, rank, base64 token, rank...
+    ranks = dict(zip(map(binascii.a2b_base64, fields[0::2]), map(int, fields[1::2]), strict=True))
     return tiktoken.Encoding(
         name=f"llmport-{name}",  # not tiktoken's registry name: this one never downloads
         pat_str=_PATTERNS[name],

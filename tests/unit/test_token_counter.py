@@ -230,6 +230,8 @@ def test_an_unknown_model_gets_an_estimate_and_no_error() -> None:
 def test_building_a_client_and_importing_llmport_load_no_tokenizer() -> None:
     script = (
         "import sys, llmport\n"
+        "assert not [m for m in sys.modules if 'tiktoken' in m or m.startswith('llmport.adapters.tokens')]\n"
+        "assert 'llmport.services.counting' not in sys.modules, 'imported'\n"
         "values = {'provider': 'openai', 'api_key': 'sk-' + 'x' * 40, 'chat_model': 'gpt-4o'}\n"
         "client = llmport.from_dict(values)\n"
         "assert 'tiktoken' not in sys.modules, 'built'\n"
