@@ -242,12 +242,13 @@ class Client:
             ConfigurationError: no model: neither ``model`` nor the chat_model setting names one.
         """
         self._check_open()
+        counting = self._root._counting
         try:
-            request, _call = chat_call(prompt, **options)
+            request, _call = chat_call(prompt, **counting.defaults(options))
         except TypeError:
             check_keywords("Client.count_tokens", options)
             raise
-        return self._root._counting.chat(request)
+        return counting.chat(request)
 
     @entry
     def count_embedding_tokens(

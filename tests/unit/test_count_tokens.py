@@ -234,3 +234,23 @@ def test_the_port_keeps_its_shape() -> None:
     assert isinstance(FakeTokenCounter(), TokenCounter)
     request = ChatRequest((Message.user("a b c"),), model="m")
     assert FakeTokenCounter().count_chat(request).tokens == 3
+
+
+def test_counts_stay_right_when_the_remembered_texts_are_forgotten(monkeypatch: pytest.MonkeyPatch) -> None:
+    from llmport.adapters.tokens import tiktoken_counter
+
+    few = [f"turn {n}: héllo wörld {n * 7}" for n in range(5)]  # ~23 characters each
+    many = [f"other {n}: ça coûte {n * 3} €" for n in range(40)]
+    monkeypatch.setattr(tiktoken_counter, "CACHED_CHARACTERS", 0)  # nothing remembered
+    expected_few = TiktokenCounter().count_texts(few, "gpt-4o").counts
+    expected_many = TiktokenCounter().count_texts(many, "gpt-4o").counts
+    monkeypatch.setattr(tiktoken_counter, "CACHED_CHARACTERS", 480)  # ~20 texts, then all forgotten
+    counter = TiktokenCounter()
+    for texts, expected in (
+        (few, expected_few),
+        (few, expected_few),
+        (many, expected_many),
+        (few, expected_few),
+    ):
+        assert counter.count_texts(texts, "gpt-4o").counts == expected
+    assert counter.count_texts(few, "gpt-4").counts != expected_few  # per encoding, not shared
