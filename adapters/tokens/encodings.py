@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Final
 if TYPE_CHECKING:
     import tiktoken
 
-__all__ = ["ENCODINGS", "EXPECTED_SHA256", "encoding", "encoding_name", "rank_file"]
+__all__ = ["ENCODINGS", "EXPECTED_SHA256", "after_fork", "encoding", "encoding_name", "rank_file"]
 
 # The split patterns and special tokens of tiktoken_ext/openai_public.py (tiktoken 0.12-0.14).
 _CL100K_PATTERN: Final = (
@@ -128,6 +128,12 @@ def encoding(name: str) -> tiktoken.Encoding:
             built = _build(name)
             _loaded[name] = built
     return built
+
+
+def after_fork() -> None:
+    """In a forked child: a new lock (a parent thread may have been building an encoding)."""
+    global _lock  # noqa: PLW0603 - the module's one lock, replaced in a forked child
+    _lock = threading.Lock()
 
 
 def _build(name: str) -> tiktoken.Encoding:

@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from ...domain.models import ChatRequest
 from ...domain.tokens import TextTokenCounts, TokenCount
+from . import encodings
 from .encodings import encoding, encoding_name
 from .rules import TextCount, chat_tokens
 
@@ -84,6 +85,12 @@ class TiktokenCounter:
                 continue
         return codec.decode(tokens[:limit], errors="ignore")
 
+    def after_fork(self) -> None:
+        """In a forked child: new locks (a parent thread may have held one); the counts stay."""
+        encodings.after_fork()
+        for count in list(self._counts.values()):
+            count.after_fork()
+
     def _counter(self, model: str | None) -> tuple[str | None, TextCount]:
         name = encoding_name(model)
         if name is None:
@@ -119,6 +126,10 @@ class _CachedCount:
                 self._counts[text] = tokens
                 self._characters += len(text)
         return tokens
+
+    def after_fork(self) -> None:
+        """In a forked child: a new lock."""
+        self._lock = threading.Lock()
 
 
 def _truncate_estimate(text: str, limit: int) -> str:

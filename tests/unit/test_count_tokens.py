@@ -254,3 +254,31 @@ def test_counts_stay_right_when_the_remembered_texts_are_forgotten(monkeypatch: 
     ):
         assert counter.count_texts(texts, "gpt-4o").counts == expected
     assert counter.count_texts(few, "gpt-4").counts != expected_few  # per encoding, not shared
+
+
+FORK_WHILE_LOCKED = """
+import os, signal, llmport
+from llmport.adapters.tokens import encodings
+client = llmport.from_dict({"provider": "fake", "chat_model": "gpt-4o"})
+client.count_tokens("warm", model="gpt-4")  # cl100k_base built, its count cache made
+cache = client._counting.counter._counts["cl100k_base"]
+encodings._lock.acquire()  # as if a parent thread were building o200k_base at the fork
+cache._lock.acquire()  # as if a parent thread were remembering a count at the fork
+pid = os.fork()
+if pid == 0:
+    signal.alarm(20)  # a child that hangs on a lock dies instead of outliving the test
+    counts = (client.count_tokens("hello").tokens, client.count_tokens("new text", model="gpt-4").tokens)
+    os._exit(0 if counts == (8, 9) else 3)
+encodings._lock.release()
+cache._lock.release()
+print(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+"""
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+def test_a_child_forked_while_the_counters_locks_were_held_still_counts() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", FORK_WHILE_LOCKED], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "0"
