@@ -282,3 +282,17 @@ def test_a_child_forked_while_the_counters_locks_were_held_still_counts() -> Non
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "0"
+
+
+def test_a_built_in_tool_is_an_estimate_and_its_headers_are_neither_counted_nor_kept(client: Client) -> None:
+    from llmport import McpTool
+
+    secret = "Bearer sk-mcp-" + "s" * 40
+    mcp = McpTool("docs", "https://mcp.example.com", headers={"Authorization": secret})
+    bare = McpTool("docs", "https://mcp.example.com")
+    count = client.count_tokens("hi", tools=[mcp], api="responses")
+    assert count.exact is False
+    assert count.tokens == client.count_tokens("hi", tools=[bare], api="responses").tokens
+    assert count.tokens > client.count_tokens("hi", api="responses").tokens
+    remembered = client._counting.counter._counts["o200k_base"]._counts  # type: ignore[union-attr]
+    assert not [text for text in remembered if "sk-mcp-" in text]
