@@ -63,6 +63,7 @@ from .domain.responses_items import (
     ReasoningItem,
     UrlCitation,
 )
+from .domain.tokens import TextTokenCounts, TokenCount
 from .domain.usage import ModelPrice, UsageReport, UsageTotals
 from .services.client import Client
 from .settings.model import Secret, Settings
@@ -129,6 +130,8 @@ __all__ = [
     "Settings",
     "StreamInterruptedError",
     "TextPart",
+    "TextTokenCounts",
+    "TokenCount",
     "TokenLogprob",
     "ToolCall",
     "ToolCallDelta",

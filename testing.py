@@ -13,7 +13,7 @@ from typing import Any, TypeVar, cast
 from dependency_injector import containers, providers
 
 from .adapters.budget.memory import MemoryBudgetStore
-from .adapters.fakes import FakeChat, FakeCredential, FakeEmbeddings
+from .adapters.fakes import FakeChat, FakeCredential, FakeEmbeddings, FakeTokenCounter
 from .adapters.recording import hook
 from .adapters.recording.cassette import MODES, Cassette, Mode
 from .adapters.recording.hook import CassetteMissError, NetworkBlockedError, RecordingError
@@ -36,6 +36,7 @@ __all__ = [
     "FakeChat",
     "FakeCredential",
     "FakeEmbeddings",
+    "FakeTokenCounter",
     "MemoryBudgetStore",
     "NetworkBlockedError",
     "RecordingError",

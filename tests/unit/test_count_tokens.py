@@ -234,3 +234,65 @@ def test_the_port_keeps_its_shape() -> None:
     assert isinstance(FakeTokenCounter(), TokenCounter)
     request = ChatRequest((Message.user("a b c"),), model="m")
     assert FakeTokenCounter().count_chat(request).tokens == 3
+
+
+def test_counts_stay_right_when_the_remembered_texts_are_forgotten(monkeypatch: pytest.MonkeyPatch) -> None:
+    from llmport.adapters.tokens import tiktoken_counter
+
+    few = [f"turn {n}: héllo wörld {n * 7}" for n in range(5)]  # ~23 characters each
+    many = [f"other {n}: ça coûte {n * 3} €" for n in range(40)]
+    monkeypatch.setattr(tiktoken_counter, "CACHED_CHARACTERS", 0)  # nothing remembered
+    expected_few = TiktokenCounter().count_texts(few, "gpt-4o").counts
+    expected_many = TiktokenCounter().count_texts(many, "gpt-4o").counts
+    monkeypatch.setattr(tiktoken_counter, "CACHED_CHARACTERS", 480)  # ~20 texts, then all forgotten
+    counter = TiktokenCounter()
+    for texts, expected in (
+        (few, expected_few),
+        (few, expected_few),
+        (many, expected_many),
+        (few, expected_few),
+    ):
+        assert counter.count_texts(texts, "gpt-4o").counts == expected
+    assert counter.count_texts(few, "gpt-4").counts != expected_few  # per encoding, not shared
+
+
+FORK_WHILE_LOCKED = """
+import os, signal, llmport
+from llmport.adapters.tokens import encodings
+client = llmport.from_dict({"provider": "fake", "chat_model": "gpt-4o"})
+client.count_tokens("warm", model="gpt-4")  # cl100k_base built, its count cache made
+cache = client._counting.counter._counts["cl100k_base"]
+encodings._lock.acquire()  # as if a parent thread were building o200k_base at the fork
+cache._lock.acquire()  # as if a parent thread were remembering a count at the fork
+pid = os.fork()
+if pid == 0:
+    signal.alarm(20)  # a child that hangs on a lock dies instead of outliving the test
+    counts = (client.count_tokens("hello").tokens, client.count_tokens("new text", model="gpt-4").tokens)
+    os._exit(0 if counts == (8, 9) else 3)
+encodings._lock.release()
+cache._lock.release()
+print(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+"""
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+def test_a_child_forked_while_the_counters_locks_were_held_still_counts() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", FORK_WHILE_LOCKED], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "0"
+
+
+def test_a_built_in_tool_is_an_estimate_and_its_headers_are_neither_counted_nor_kept(client: Client) -> None:
+    from llmport import McpTool
+
+    secret = "Bearer sk-mcp-" + "s" * 40
+    mcp = McpTool("docs", "https://mcp.example.com", headers={"Authorization": secret})
+    bare = McpTool("docs", "https://mcp.example.com")
+    count = client.count_tokens("hi", tools=[mcp], api="responses")
+    assert count.exact is False
+    assert count.tokens == client.count_tokens("hi", tools=[bare], api="responses").tokens
+    assert count.tokens > client.count_tokens("hi", api="responses").tokens
+    remembered = client._counting.counter._counts["o200k_base"]._counts  # type: ignore[union-attr]
+    assert not [text for text in remembered if "sk-mcp-" in text]

