@@ -7,11 +7,11 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, Protocol, TextIO
 
 from ...domain.models import EmbeddingResponse
 
-__all__ = ["EmbedFileResult", "NotAVectorsFile", "check_target", "count_lines", "embed_file"]
+__all__ = ["EmbedFileResult", "NotAVectorsFile", "check_target", "count_lines", "embed_file", "write_records"]
 
 
 class _Embedder(Protocol):
@@ -64,23 +64,54 @@ def embed_file(
     done = _resume_point(target)
     if done:
         progress(done)
-    embedded = skipped = 0
     with target.open("a", encoding="utf-8") as out:
-        for chunk in _chunks(source, after=done, size=chunk_size):
-            numbers = [number for number, text in chunk if text]
-            skipped += len(chunk) - len(numbers)
-            if numbers:
-                texts = [text for _, text in chunk if text]
-                vectors = client.embed(texts, model=model, dimensions=dimensions).vectors
-                lines = (
-                    json.dumps({"line": number, "embedding": list(vector)}, separators=(",", ":"))
-                    for number, vector in zip(numbers, vectors, strict=True)
-                )
-                out.write("\n".join(lines) + "\n")
-                out.flush()
-                embedded += len(numbers)
-            progress(len(chunk))
-    return EmbedFileResult(embedded=embedded, resumed_after=done, skipped_empty=skipped)
+        return write_records(
+            client,
+            source,
+            out,
+            after=done,
+            chunk_size=chunk_size,
+            model=model,
+            dimensions=dimensions,
+            progress=progress,
+        )
+
+
+def write_records(
+    client: _Embedder,
+    source: Path,
+    out: TextIO,
+    *,
+    after: int = 0,
+    chunk_size: int = 256,
+    model: str | None = None,
+    dimensions: int | None = None,
+    progress: Callable[[int], object] = lambda _: None,
+) -> EmbedFileResult:
+    """Embed each non-empty line of ``source`` after line ``after`` and write ``{"line", "embedding"}``
+    records to ``out`` (a file, or standard output), each chunk whole and flushed.
+
+    Raises:
+        LLMPortError: a chunk failed after the retries; the records before it were written.
+        UnicodeDecodeError: ``source`` is not UTF-8 text.
+        OSError: ``source`` cannot be read or ``out`` written.
+    """
+    embedded = skipped = 0
+    for chunk in _chunks(source, after=after, size=chunk_size):
+        numbers = [number for number, text in chunk if text]
+        skipped += len(chunk) - len(numbers)
+        if numbers:
+            texts = [text for _, text in chunk if text]
+            vectors = client.embed(texts, model=model, dimensions=dimensions).vectors
+            lines = (
+                json.dumps({"line": number, "embedding": list(vector)}, separators=(",", ":"))
+                for number, vector in zip(numbers, vectors, strict=True)
+            )
+            out.write("\n".join(lines) + "\n")
+            out.flush()
+            embedded += len(numbers)
+        progress(len(chunk))
+    return EmbedFileResult(embedded=embedded, resumed_after=after, skipped_empty=skipped)
 
 
 def count_lines(path: Path) -> int:

@@ -112,14 +112,14 @@ def _run(settings: Settings, args: argparse.Namespace, out: TextIO, err: TextIO)
             return _chat(client, prompt, args, out)
     if args.input is not None:
         _need_model(args.model or settings.embedding_model, "embed", "embedding_model", _EMBED_VAR)
-        return embed_file_command(settings, args, err)
+        return embed_file_command(settings, args, out, err)
     if args.output is not None:
         raise UsageError(
             "embed --output writes the vectors of an --input FILE; for texts given as arguments, "
             "redirect the output instead: llmport embed TEXT ... > vectors.jsonl"
         )
     if not args.texts:
-        raise UsageError("embed needs texts, or --input FILE --output FILE.jsonl")
+        raise UsageError("embed needs texts, or --input FILE [--output FILE.jsonl]")
     _need_model(args.model or settings.embedding_model, "embed", "embedding_model", _EMBED_VAR)
     with build_client(settings) as client:
         return _embed(client, args, out)
@@ -167,12 +167,14 @@ def _parser() -> argparse.ArgumentParser:
         "embed",
         help="print one JSON line per text, or embed a file",
         description="Embed the texts given as arguments (one JSON line per vector on stdout), or every "
-        "line of --input FILE into --output FILE.jsonl (batched, resumable).",
+        "line of --input FILE onto stdout or into --output FILE.jsonl (batched; resumable with --output).",
     )
     embed.add_argument("texts", nargs="*", help="the texts to embed")
     embed.add_argument("--input", metavar="FILE", help="a UTF-8 text file, one text per line")
     embed.add_argument(
-        "--output", metavar="FILE", help="with --input: the JSON Lines file to write (resumed if it exists)"
+        "--output",
+        metavar="FILE",
+        help="with --input: the JSON Lines file to write (resumed if it exists); without it, stdout",
     )
     embed.add_argument("--model", type=_name, help="model, or deployment on Azure (default: embedding_model)")
     embed.add_argument(

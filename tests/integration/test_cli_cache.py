@@ -22,9 +22,9 @@ def numbered_vectors(index: int, request: RecordedRequest) -> Reply:
 
 
 def embed_file(
-    server: LoopbackServer, cache: str, source: Path, target: Path
+    server: LoopbackServer, cache: str, source: Path, target: Path | None
 ) -> subprocess.CompletedProcess[str]:
-    """``python -m llmport embed --input SOURCE --output TARGET``, set up through the environment only."""
+    """``python -m llmport embed --input SOURCE [--output TARGET]``, set up through the environment only."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AZURE_", "LLMPORT_"))}
     env |= {
         "LLMPORT_PROVIDER": "openai",
@@ -33,7 +33,8 @@ def embed_file(
         "LLMPORT_EMBEDDING_MODEL": "text-embedding-3-small",
         "LLMPORT_CACHE": cache,
     }
-    args = [sys.executable, "-m", "llmport", "embed", "--input", str(source), "--output", str(target)]
+    args = [sys.executable, "-m", "llmport", "embed", "--input", str(source)]
+    args += [] if target is None else ["--output", str(target)]
     return subprocess.run(args, capture_output=True, text=True, timeout=60, env=env, check=False)
 
 
@@ -52,3 +53,18 @@ def test_embedding_a_file_twice_sends_nothing_the_second_time(
     assert len(server.requests) == sent  # every vector came from Redis
     assert "embedded 600 lines" in again.stderr
     assert (tmp_path / "again.jsonl").read_text() == (tmp_path / "first.jsonl").read_text()
+
+
+def test_embedding_a_file_onto_stdout_twice_sends_nothing_the_second_time(
+    server: LoopbackServer, redis_server: RedisServer, tmp_path: Path
+) -> None:
+    server.respond_with(numbered_vectors)
+    source = tmp_path / "texts.txt"
+    source.write_text("".join(f"line {i}\n" for i in range(300)))  # 2 calls of <= 256 lines
+    first = embed_file(server, redis_server.url, source, None)
+    assert first.returncode == 0, first.stderr
+    assert len(server.requests) == 2 and len(first.stdout.splitlines()) == 300
+    again = embed_file(server, redis_server.url, source, None)
+    assert again.returncode == 0, again.stderr
+    assert len(server.requests) == 2 and again.stdout == first.stdout
+    assert "into standard output" in again.stderr
