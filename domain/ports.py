@@ -256,9 +256,7 @@ class CacheStore(Protocol):
         """
         ...
 
-    def claim_and_get(
-        self, key: str, keys: Sequence[str], seconds: float
-    ) -> tuple[bool, list[bytes | None]]:
+    def claim_and_get(self, key: str, keys: Sequence[str], seconds: float) -> tuple[bool, list[bytes | None]]:
         """Whether this caller should compute ``key`` (no other holds it; it then holds it for
         ``seconds`` at most), and the value of each of ``keys`` read just after: one round trip.
 

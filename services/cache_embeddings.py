@@ -97,7 +97,9 @@ class CachingEmbeddings:
                 for index, vector in zip(missing, waited, strict=True):
                     vectors[index] = vector
                 return self._all_hits(request, started, vectors)
-            sent = self._send(request, options, deadline, keys, vectors=vectors, missing=missing, release=release)
+            sent = self._send(
+                request, options, deadline, keys, vectors=vectors, missing=missing, release=release
+            )
             release = None  # given back with the vectors stored
             return sent
         finally:

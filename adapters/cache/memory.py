@@ -108,9 +108,7 @@ class MemoryCacheStore:
         with self._lock:
             return self._claim(key, seconds)
 
-    def claim_and_get(
-        self, key: str, keys: Sequence[str], seconds: float
-    ) -> tuple[bool, list[bytes | None]]:
+    def claim_and_get(self, key: str, keys: Sequence[str], seconds: float) -> tuple[bool, list[bytes | None]]:
         """``claim(key, seconds)``, and the value of each of ``keys`` (``get_many``), at once."""
         with self._lock:
             claimed = self._claim(key, seconds)

@@ -136,9 +136,7 @@ class RedisCacheStore:
         ``seconds`` at most. True as well when Redis fails (each process then computes its own)."""
         return self.claim_and_get(key, (), seconds)[0]
 
-    def claim_and_get(
-        self, key: str, keys: Sequence[str], seconds: float
-    ) -> tuple[bool, list[bytes | None]]:
+    def claim_and_get(self, key: str, keys: Sequence[str], seconds: float) -> tuple[bool, list[bytes | None]]:
         """``claim(key, seconds)`` then ``get_many(keys)``, pipelined: one round trip (the values
         are read after the claim was taken). While Redis refuses writes (out of memory), the claim
         is let through and the values are read alone."""
