@@ -248,14 +248,20 @@ class CacheStore(Protocol):
         """The value of each key, in order; ``None`` for a miss (or any failure)."""
         ...
 
-    def set_many(self, items: Mapping[str, bytes], ttl: float) -> None:
-        """Store each value for ``ttl`` seconds; a value over the store's size cap is not stored."""
+    def set_many(self, items: Mapping[str, bytes], ttl: float, *, release: str | None = None) -> None:
+        """Store each value for ``ttl`` seconds; a value over the store's size cap is not stored.
+
+        ``release``: a claim to give back as well, in the same round trip (given back even when
+        nothing could be stored).
+        """
         ...
 
-    def claim(self, key: str, seconds: float) -> bool:
-        """True when this caller should compute ``key`` (no other holds it), for ``seconds`` at most.
+    def claim_and_get(self, key: str, keys: Sequence[str], seconds: float) -> tuple[bool, list[bytes | None]]:
+        """Whether this caller should compute ``key`` (no other holds it; it then holds it for
+        ``seconds`` at most), and the value of each of ``keys`` read just after: one round trip.
 
-        Shared stores make it a lock across processes (single flight); a failure answers True.
+        Shared stores make the claim a lock across processes (single flight); a failure answers
+        True and misses.
         """
         ...
 

@@ -90,16 +90,21 @@ class CachingEmbeddings:
         share = cache.share(deadline)
         flight = hashlib.sha256("flight:".join(keys[i] for i in missing).encode()).hexdigest()
         found, claimed = cache.flight([keys[i] for i in missing], flight, deadline, share)
+        release = flight if claimed else None
         try:
             waited = [_vector(value) for value in found or ()]
             if len(waited) == len(missing) and all(vector is not None for vector in waited):
                 for index, vector in zip(missing, waited, strict=True):
                     vectors[index] = vector
                 return self._all_hits(request, started, vectors)
-            return self._send(request, options, deadline, keys, vectors=vectors, missing=missing)
+            sent = self._send(
+                request, options, deadline, keys, vectors=vectors, missing=missing, release=release
+            )
+            release = None  # given back with the vectors stored
+            return sent
         finally:
-            if claimed:
-                cache.release(flight, deadline)
+            if release is not None:
+                cache.release(release, deadline)
 
     def _send(
         self,
@@ -110,6 +115,7 @@ class CachingEmbeddings:
         *,
         vectors: list[list[float] | None],
         missing: list[int],
+        release: str | None,
     ) -> EmbeddingResponse:
         sent = dataclasses.replace(request, inputs=tuple(request.inputs[i] for i in missing))
         with cache_outcome("miss"):
@@ -118,7 +124,7 @@ class CachingEmbeddings:
         for index, vector in zip(missing, response.vectors, strict=True):
             vectors[index] = list(vector)
             fresh[keys[index]] = array("d", vector)  # stored as its doubles (cache_codec)
-        self._cache.put_many(fresh, deadline)
+        self._cache.put_many(fresh, deadline, release=release)  # one round trip
         return dataclasses.replace(response, vectors=_whole(vectors), cache_hits=len(keys) - len(missing))
 
     def _keys(self, request: EmbeddingRequest, options: CallOptions | None) -> list[str] | None:

@@ -122,32 +122,56 @@ class ReplyCache:
             return [None] * len(keys)
         if len(found) != len(keys):
             return [None] * len(keys)
+        return self._decoded(keys, found, shape)
+
+    def _decoded(self, keys: Sequence[str], found: Sequence[bytes | None], shape: Shape | None) -> list[Any]:
         if shape is not None:
             memo = self._memo
             return [memo.hit(key, value, shape) for key, value in zip(keys, found, strict=True)]
         return [decode(value) for value in found]
 
-    def put_many(self, values: Mapping[str, Any], deadline: Deadline | None) -> None:
-        """Store each value that can be encoded; failures are logged once and dropped."""
+    def put_many(
+        self, values: Mapping[str, Any], deadline: Deadline | None, *, release: str | None = None
+    ) -> None:
+        """Store each value that can be encoded, and give the claim ``release`` back in the same
+        round trip; failures are logged once and dropped."""
         items = {key: data for key, value in values.items() if (data := encode(value)) is not None}
         if not items:
+            if release is not None:
+                self.release(release, deadline)
             return
         try:
             with deadline_scope(deadline):
-                self.store.set_many(items, self.ttl)
+                if release is None:
+                    self.store.set_many(items, self.ttl)
+                else:
+                    self.store.set_many(items, self.ttl, release=release)
         except Exception as error:  # a store never fails a call
             self._note(error)
+            if release is not None:
+                self.release(release, deadline)
 
-    def claim(self, key: str, deadline: Deadline | None, share: Deadline | None) -> bool:
-        """True when this caller computes ``key`` (held for the call's time left, at most
-        ``CLAIM_CAP``; the round trip bounded by ``share``); a failing store says True."""
+    def claim_and_get(
+        self,
+        flight: str,
+        keys: Sequence[str],
+        deadline: Deadline | None,
+        share: Deadline | None,
+        shape: Shape | None = None,
+    ) -> tuple[bool, list[Any]]:
+        """Whether this caller computes ``flight`` (held for the call's time left, at most
+        ``CLAIM_CAP``), and ``keys`` read just after (as ``get_many`` gives them): one round trip,
+        bounded by ``share``. A failing store says True and misses."""
         seconds = CLAIM_CAP if deadline is None else max(0.001, min(CLAIM_CAP, deadline.remaining()))
         try:
             with deadline_scope(share):
-                return bool(self.store.claim(key, seconds))
+                claimed, found = self.store.claim_and_get(flight, keys, seconds)
         except Exception as error:
             self._note(error)
-            return True
+            return True, [None] * len(keys)
+        if len(found) != len(keys):
+            return bool(claimed), [None] * len(keys)
+        return bool(claimed), self._decoded(keys, found, shape)
 
     def release(self, key: str, deadline: Deadline | None) -> None:
         """Give the claim back; a failure only expires it later."""
@@ -170,41 +194,25 @@ class ReplyCache:
 
         Returns the values (as ``get_many`` with ``shape`` gives them) when every one is there
         (else None), and whether this caller holds the claim: then it computes them and gives the
-        claim back (``release``). A waiter takes the claim when its holder gave it back without the
-        values (its call failed) or it ran out (its process died); the others wait for the new holder.
+        claim back (``put_many(..., release=flight)`` or ``release``). Each look is one round trip
+        (``claim_and_get``): the values are read again just after the claim was taken, so a reply
+        stored just before it was given back is not asked twice. A waiter takes the claim when its
+        holder gave it back without the values (its call failed) or it ran out (its process
+        died); the others wait for the new holder.
         """
-        taken = self._take(keys, flight, deadline, share, shape)
-        if taken is not None:
-            return taken
         budget = CLAIM_CAP if share is None else min(CLAIM_CAP, share.remaining())
         until = self.clock() + budget
-        while self.clock() < until:
-            self.sleep(min(POLL_INTERVAL, max(0.0, until - self.clock())))
-            values = self.get_many(keys, share, shape)
+        while True:
+            claimed, values = self.claim_and_get(flight, keys, deadline, share, shape)
             if all(value is not None for value in values):
+                if claimed:
+                    self.release(flight, deadline)
                 return values, False
-            taken = self._take(keys, flight, deadline, share, shape)
-            if taken is not None:
-                return taken
-        return None, False
-
-    def _take(
-        self,
-        keys: Sequence[str],
-        flight: str,
-        deadline: Deadline | None,
-        share: Deadline | None,
-        shape: Shape | None,
-    ) -> tuple[list[Any] | None, bool] | None:
-        """None when another caller holds ``flight``; else the claim, or the values if they were
-        stored just before it was given back (read again, so as not to ask twice)."""
-        if not self.claim(flight, deadline, share):
-            return None
-        values = self.get_many(keys, share, shape)
-        if all(value is not None for value in values):
-            self.release(flight, deadline)
-            return values, False
-        return None, True
+            if claimed:
+                return None, True
+            if self.clock() >= until:
+                return None, False
+            self.sleep(min(POLL_INTERVAL, max(0.0, until - self.clock())))
 
     def close(self) -> None:
         """Close the store."""

@@ -124,19 +124,21 @@ class CachingChat:
         if found is not None:
             return self._served(request, model, started, found)
         waited, claimed = cache.flight([key], key, deadline, share, _reply_hit)
+        found = _first(waited)
+        if found is not None:
+            return self._served(request, model, started, found)  # a waiter holds no claim
         try:
-            found = _first(waited)
-            if found is not None:
-                return self._served(request, model, started, found)
             with cache_outcome("miss"):
                 response = self._inner.complete(
                     self._resolved(request, model), left_of_deadline(options, deadline)
                 )
-            cache.put_many({key: response}, deadline)
-            return response
-        finally:
+        except BaseException:
             if claimed:
                 cache.release(key, deadline)
+            raise
+        # Stored and the claim given back in one round trip.
+        cache.put_many({key: response}, deadline, release=key if claimed else None)
+        return response
 
     def stream(self, request: ChatRequest, options: CallOptions | None = None) -> Iterator[ChatChunk]:
         """The stored chunks of ``request`` replayed in order, or the inner stream, stored only when
@@ -184,13 +186,13 @@ class CachingChat:
             yield from self._replay(request, model, started, found)
             return
         waited, claimed = cache.flight([key], key, deadline, share, _stream_hit)
+        found = _first(waited)
+        if found is not None:  # a waiter holds no claim
+            yield from self._replay(request, model, started, found)
+            return
+        kept: list[ChatChunk] = []
+        whole = False
         try:
-            found = _first(waited)
-            if found is not None:
-                yield from self._replay(request, model, started, found)
-                return
-            kept: list[ChatChunk] = []
-            whole = False
             with cache_outcome("miss"):  # the service reads it now; its stream logs it at the end
                 chunks = self._inner.stream(
                     self._resolved(request, model), left_of_deadline(options, deadline)
@@ -204,10 +206,10 @@ class CachingChat:
                 close = getattr(chunks, "close", None)
                 if callable(close):
                     close()
-                if whole:
-                    cache.put_many({key: kept}, deadline)
         finally:
-            if claimed:
+            if whole:  # stored and the claim given back in one round trip
+                cache.put_many({key: kept}, deadline, release=key if claimed else None)
+            elif claimed:
                 cache.release(key, deadline)
 
     def close(self) -> None:

@@ -91,36 +91,48 @@ class MemoryCacheStore:
                     values.append(None)
         return values
 
-    def set_many(self, items: Mapping[str, bytes], ttl: float) -> None:
+    def set_many(self, items: Mapping[str, bytes], ttl: float, *, release: str | None = None) -> None:
         """Store each value for ``ttl`` seconds (none when ``ttl`` <= 0); a value longer than
-        ``max_entry_bytes`` is not stored, and older entries make room for the others."""
-        if not ttl > 0:
-            return
+        ``max_entry_bytes`` is not stored, and older entries make room for the others. Then give
+        back the calling thread's claim ``release``, if one is named."""
         kept = {key: bytes(value) for key, value in items.items() if len(value) <= self.max_entry_bytes}
         with self._lock:
-            for key, value in kept.items():
-                self._cache[key] = (value, float(ttl))
+            if ttl > 0:
+                for key, value in kept.items():
+                    self._cache[key] = (value, float(ttl))
+            if release is not None:
+                self._give_back(release)
 
     def claim(self, key: str, seconds: float) -> bool:
         """True when no one holds ``key``: the calling thread then holds it for ``seconds`` at most."""
-        me = threading.get_ident()
         with self._lock:
-            now = self.clock()
-            held = self._claims.get(key)
-            if held is not None and now < held[1]:
-                return False
-            if len(self._claims) >= _SWEEP_AT:
-                self._claims = {k: v for k, v in self._claims.items() if now < v[1]}
-            self._claims[key] = (me, now + seconds)
-            return True
+            return self._claim(key, seconds)
+
+    def claim_and_get(self, key: str, keys: Sequence[str], seconds: float) -> tuple[bool, list[bytes | None]]:
+        """``claim(key, seconds)``, and the value of each of ``keys`` (``get_many``), at once."""
+        with self._lock:
+            claimed = self._claim(key, seconds)
+        return claimed, self.get_many(keys)
+
+    def _claim(self, key: str, seconds: float) -> bool:
+        now = self.clock()
+        held = self._claims.get(key)
+        if held is not None and now < held[1]:
+            return False
+        if len(self._claims) >= _SWEEP_AT:
+            self._claims = {k: v for k, v in self._claims.items() if now < v[1]}
+        self._claims[key] = (threading.get_ident(), now + seconds)
+        return True
 
     def release(self, key: str) -> None:
         """Give back the calling thread's claim on ``key``; another's claim stays."""
-        me = threading.get_ident()
         with self._lock:
-            held = self._claims.get(key)
-            if held is not None and held[0] == me:
-                del self._claims[key]
+            self._give_back(key)
+
+    def _give_back(self, key: str) -> None:
+        held = self._claims.get(key)
+        if held is not None and held[0] == threading.get_ident():
+            del self._claims[key]
 
     def after_fork(self) -> None:
         """In a forked child: a new lock, and no claims (they belong to the parent's threads).

@@ -5,7 +5,8 @@ Values are ``<prefix>:v:<key>``, written with SET PX (they expire by themselves)
 SET NX PX with a token of the claiming thread, given back by a compare-and-delete (Lua), so a
 claim that outlived its ``seconds`` and was taken by another is never given back by the first.
 
-Each call is one round trip (MGET; the SETs pipelined), bounded by the store's ``timeout`` and half
+Each call is one round trip (MGET; the SETs pipelined, with the release of a claim when one is
+named; the claim and the MGET after it pipelined), bounded by the store's ``timeout`` and half
 the call's time left (``adapters/redis_link.py``). A Redis that fails is a miss, stores nothing
 and lets every claim through; what failed is logged on ``llmport.cache`` once per kind (``outage.py``)
 and Redis is left alone for ``retry_every`` seconds (writes only, when it is out of memory).
@@ -103,8 +104,79 @@ class RedisCacheStore:
         write, or any failure."""
         if not keys:
             return []
-        answers = self._send([("MGET", *(f"{self.prefix}:v:{key}" for key in keys))], writes=False)
-        values = answers[0] if answers is not None else None
+        answers = self._send([self._mget(keys)], writes=False)
+        return self._values(keys, answers, 0)
+
+    def set_many(self, items: Mapping[str, bytes], ttl: float, *, release: str | None = None) -> None:
+        """Store each value for ``ttl`` seconds (none when ``ttl`` <= 0); a value longer than
+        ``max_entry_bytes`` is not stored; nothing is when Redis fails. ``release``: this
+        thread's claim to give back in the same round trip (``release``)."""
+        ms = int(ttl * 1000)
+        commands: list[tuple[Any, ...]] = []
+        if ms >= 1:
+            commands = [
+                ("SET", f"{self.prefix}:v:{key}", frame(value), "PX", ms)
+                for key, value in items.items()
+                if len(value) <= self.max_entry_bytes
+            ]
+        give_back = self._give_back(release) if release is not None else None
+        if not commands:
+            if give_back is not None:
+                self._send([give_back], writes=False)
+            return
+        if give_back is None:
+            self._send(commands, writes=True)
+        elif self._send([*commands, give_back], writes=True) is None:
+            # Not sent (writes rest while Redis is out of memory) or failed: the claim alone,
+            # when reads still go (a delete is taken even by a Redis out of memory).
+            self._send([give_back], writes=False)
+
+    def claim(self, key: str, seconds: float) -> bool:
+        """True when no caller in any process holds ``key``: this thread then holds it for
+        ``seconds`` at most. True as well when Redis fails (each process then computes its own)."""
+        return self.claim_and_get(key, (), seconds)[0]
+
+    def claim_and_get(self, key: str, keys: Sequence[str], seconds: float) -> tuple[bool, list[bytes | None]]:
+        """``claim(key, seconds)`` then ``get_many(keys)``, pipelined: one round trip (the values
+        are read after the claim was taken). While Redis refuses writes (out of memory), the claim
+        is let through and the values are read alone."""
+        token = secrets.token_bytes(12)
+        ms = max(1, int(seconds * 1000))
+        if self._outage.waiting(self.clock(), writes=True):
+            return True, self.get_many(keys)
+        commands: list[tuple[Any, ...]] = [("SET", f"{self.prefix}:c:{key}", token, "NX", "PX", ms)]
+        if keys:
+            commands.append(self._mget(keys))
+        answers = self._send(commands, writes=True)
+        values = self._values(keys, answers, 1) if keys else []
+        if answers is None:
+            return True, values
+        if answers[0] is None:
+            return False, values
+        with self._lock:
+            self._tokens[(key, threading.get_ident())] = token
+        return True, values
+
+    def release(self, key: str) -> None:
+        """Give back this thread's claim on ``key``, if it still holds it in Redis."""
+        give_back = self._give_back(key)
+        if give_back is not None:
+            # Not a write to wait for: a delete is taken even by a Redis out of memory.
+            self._send([give_back], writes=False)
+
+    def _give_back(self, key: str) -> tuple[Any, ...] | None:
+        """The command that deletes this thread's claim on ``key`` if Redis still holds its token
+        (None when this thread took no claim on it)."""
+        with self._lock:
+            token = self._tokens.pop((key, threading.get_ident()), None)
+        return None if token is None else ("EVAL", _RELEASE, 1, f"{self.prefix}:c:{key}", token)
+
+    def _mget(self, keys: Sequence[str]) -> tuple[Any, ...]:
+        return ("MGET", *(f"{self.prefix}:v:{key}" for key in keys))
+
+    def _values(self, keys: Sequence[str], answers: list[Any] | None, at: int) -> list[bytes | None]:
+        """The values MGET answered at ``answers[at]``, unframed; misses for a failure or garbage."""
+        values = answers[at] if answers is not None else None
         if not isinstance(values, list) or len(values) != len(keys):
             if answers is not None:
                 self._outage.garbage(self.prefix)
@@ -113,42 +185,6 @@ class RedisCacheStore:
         if any(got is None and value is not None for got, value in zip(found, values, strict=True)):
             self._outage.garbage(self.prefix)
         return found
-
-    def set_many(self, items: Mapping[str, bytes], ttl: float) -> None:
-        """Store each value for ``ttl`` seconds (none when ``ttl`` <= 0); a value longer than
-        ``max_entry_bytes`` is not stored; nothing is when Redis fails."""
-        ms = int(ttl * 1000)
-        if ms < 1:
-            return
-        commands = [
-            ("SET", f"{self.prefix}:v:{key}", frame(value), "PX", ms)
-            for key, value in items.items()
-            if len(value) <= self.max_entry_bytes
-        ]
-        if commands:
-            self._send(commands, writes=True)
-
-    def claim(self, key: str, seconds: float) -> bool:
-        """True when no caller in any process holds ``key``: this thread then holds it for
-        ``seconds`` at most. True as well when Redis fails (each process then computes its own)."""
-        token = secrets.token_bytes(12)
-        ms = max(1, int(seconds * 1000))
-        answers = self._send([("SET", f"{self.prefix}:c:{key}", token, "NX", "PX", ms)], writes=True)
-        if answers is None:
-            return True
-        if answers[0] is None:
-            return False
-        with self._lock:
-            self._tokens[(key, threading.get_ident())] = token
-        return True
-
-    def release(self, key: str) -> None:
-        """Give back this thread's claim on ``key``, if it still holds it in Redis."""
-        with self._lock:
-            token = self._tokens.pop((key, threading.get_ident()), None)
-        if token is not None:
-            # Not a write to wait for: a delete is taken even by a Redis out of memory.
-            self._send([("EVAL", _RELEASE, 1, f"{self.prefix}:c:{key}", token)], writes=False)
 
     def _send(self, commands: list[tuple[Any, ...]], *, writes: bool) -> list[Any] | None:
         """The answers to ``commands`` in one round trip; ``None`` when Redis is left alone, the

@@ -176,6 +176,37 @@ def test_a_late_release_never_gives_back_the_claim_of_whoever_took_it_next(make:
     holder.join(10)
 
 
+def test_claim_and_get_claims_then_reads_in_one_call(make: Callable[..., Case]) -> None:
+    store = make().store
+    store.set_many({"a": b"one"}, 60)
+    assert store.claim_and_get("k", ["a", "nope"], 30) == (True, [b"one", None])
+    # Another caller: no claim, and the values all the same (a waiter's look is one round trip).
+    assert in_thread(lambda: store.claim_and_get("k", ["a"], 30)) == (False, [b"one"])
+    assert in_thread(lambda: store.claim_and_get("other", [], 30)) == (True, [])
+    store.release("k")
+    assert in_thread(lambda: store.claim_and_get("k", ["a"], 30))[0]
+
+
+def test_set_many_gives_back_the_claim_it_names_with_the_values(make: Callable[..., Case]) -> None:
+    store = make(max_entry_bytes=10).store
+    assert store.claim_and_get("k", ["v"], 30) == (True, [None])
+    store.set_many({"v": b"reply"}, 60, release="k")
+    assert in_thread(lambda: store.claim_and_get("k", ["v"], 30)) == (True, [b"reply"])
+    assert store.claim("mine", 30)
+    store.set_many({"big": b"x" * 11}, 60, release="mine")  # nothing stored: given back all the same
+    assert in_thread(lambda: store.claim("mine", 30))
+    assert store.claim("zero", 30)
+    store.set_many({"z": b"1"}, 0, release="zero")
+    assert in_thread(lambda: store.claim("zero", 30)) and store.get_many(["z", "big"]) == [None, None]
+
+
+def test_set_many_never_gives_back_another_callers_claim(make: Callable[..., Case]) -> None:
+    store = make().store
+    assert in_thread(lambda: store.claim("k", 30))
+    store.set_many({"v": b"1"}, 60, release="k")  # not this thread's claim: it stays
+    assert not store.claim("k", 30) and store.get_many(["v"]) == [b"1"]
+
+
 # -- memory: bounded in bytes, threads --------------------------------------------------------------
 
 
@@ -438,6 +469,35 @@ def test_redis_out_of_memory_stores_nothing_serves_what_it_has_and_logs_once(
         store.close()
     warnings = cache_warnings(caplog)
     assert len(warnings) == 1 and "out of memory" in warnings[0] and "maxmemory" in warnings[0], warnings
+
+
+@needs_redis
+def test_redis_out_of_memory_still_reads_after_a_claim_and_takes_a_claim_back(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import redis as redis_py
+
+    clock = FakeClock()
+    with RedisServer(options=("--maxmemory", "1mb", "--maxmemory-policy", "noeviction")) as server:
+        store = redis_store(server.url, clock=clock)
+        store.set_many({"kept": b"an old reply"}, 60)
+        # Taken before Redis fills up (a claim, like any write, is refused once it is full).
+        assert all(store.claim(f"held{round_}", 30) for round_ in range(3))
+        with redis_py.Redis(port=server.port) as filler:
+            with pytest.raises(redis_py.exceptions.OutOfMemoryError):
+                for index in range(100):
+                    filler.set(f"ballast:{index}", b"x" * 100_000)
+            filler.config_set("maxmemory", str(int(filler.info("memory")["used_memory"]) // 2))
+        # The first round writes and is refused; the next two leave writes alone (the clock stands).
+        with redis_py.Redis(port=server.port) as raw:
+            for round_ in range(3):
+                assert raw.exists(f"llmport:cache:c:held{round_}")
+                store.set_many({"new": b"1"}, 60, release=f"held{round_}")  # the claim is given back
+                assert not raw.exists(f"llmport:cache:c:held{round_}")
+                assert store.claim_and_get("new", ["kept", "new"], 30) == (True, [b"an old reply", None])
+        store.close()
+    warnings = cache_warnings(caplog)
+    assert len(warnings) == 1 and "out of memory" in warnings[0], warnings
 
 
 @needs_redis

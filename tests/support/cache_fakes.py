@@ -35,13 +35,14 @@ class DictCacheStore:
                 return [None] * len(keys)
             return [self.values.get(key) for key in keys]
 
-    def set_many(self, items: Mapping[str, bytes], ttl: float) -> None:
+    def set_many(self, items: Mapping[str, bytes], ttl: float, *, release: str | None = None) -> None:
         with self._lock:
             self.sets.append(dict(items))
-            if self.failing:
-                return
-            self.values.update(items)
-            self.ttls.update(dict.fromkeys(items, ttl))
+            if not self.failing:
+                self.values.update(items)
+                self.ttls.update(dict.fromkeys(items, ttl))
+        if release is not None:
+            self.release(release)
 
     def claim(self, key: str, seconds: float) -> bool:
         with self._lock:
@@ -50,6 +51,10 @@ class DictCacheStore:
                 self.held.add(key)
             self.claims.append((key, seconds, won))
             return won
+
+    def claim_and_get(self, key: str, keys: Sequence[str], seconds: float) -> tuple[bool, list[bytes | None]]:
+        # Through ``claim`` and ``get_many``, so that a test's override of either still counts.
+        return self.claim(key, seconds), self.get_many(keys)
 
     def release(self, key: str) -> None:
         with self._lock:
@@ -73,12 +78,12 @@ class RaisingCacheStore:
         self._fail()
         return []
 
-    def set_many(self, items: Mapping[str, bytes], ttl: float) -> None:
+    def set_many(self, items: Mapping[str, bytes], ttl: float, *, release: str | None = None) -> None:
         self._fail()
 
-    def claim(self, key: str, seconds: float) -> bool:
+    def claim_and_get(self, key: str, keys: Sequence[str], seconds: float) -> tuple[bool, list[bytes | None]]:
         self._fail()
-        return False
+        return False, []
 
     def release(self, key: str) -> None:
         self._fail()
@@ -107,12 +112,12 @@ class SlowCacheStore:
         self._wait()
         return [b"\x80garbage"] * len(keys)
 
-    def set_many(self, items: Mapping[str, bytes], ttl: float) -> None:
+    def set_many(self, items: Mapping[str, bytes], ttl: float, *, release: str | None = None) -> None:
         self._wait()
 
-    def claim(self, key: str, seconds: float) -> bool:
+    def claim_and_get(self, key: str, keys: Sequence[str], seconds: float) -> tuple[bool, list[bytes | None]]:
         self._wait()
-        return False
+        return False, [b"\x80garbage"] * len(keys)
 
     def release(self, key: str) -> None:
         self._wait()

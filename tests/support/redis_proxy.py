@@ -3,6 +3,10 @@
 ``delay`` holds every reply back that many seconds (a slow Redis, or a busy host); ``stalled``
 accepts connections and never answers (a Redis hung on a long command, a dead network path).
 Both can change while clients are connected. ``close()`` ends every connection.
+
+``round_trips`` counts the round trips clients made through it: on each connection, what a client
+sends after Redis last answered it is one round trip, however many commands it pipelines and
+however many pieces the network cuts it into (a client waits for a reply before its next one).
 """
 
 from __future__ import annotations
@@ -29,11 +33,25 @@ class RedisProxy:
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
         self._closed = False
+        self._round_trips = 0
         self._thread = threading.Thread(target=self._accept, daemon=True)
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
+
+    @property
+    def round_trips(self) -> int:
+        """The round trips every client made through the proxy so far (see the module)."""
+        with self._lock:
+            return self._round_trips
+
+    def _asked(self, turn: list[bool]) -> None:
+        # A client's bytes: a new round trip when Redis answered since it last sent.
+        with self._lock:
+            if turn[0]:
+                turn[0] = False
+                self._round_trips += 1
 
     def start(self) -> RedisProxy:
         self._thread.start()
@@ -77,10 +95,11 @@ class RedisProxy:
             upstream.settimeout(None)
             with self._lock:
                 self._sockets.append(upstream)
-            threading.Thread(target=self._pump, args=(client, upstream, False), daemon=True).start()
-            threading.Thread(target=self._pump, args=(upstream, client, True), daemon=True).start()
+            turn = [True]  # whether the client's next bytes start a round trip
+            threading.Thread(target=self._pump, args=(client, upstream, False, turn), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client, True, turn), daemon=True).start()
 
-    def _pump(self, source: socket.socket, target: socket.socket, replies: bool) -> None:
+    def _pump(self, source: socket.socket, target: socket.socket, replies: bool, turn: list[bool]) -> None:
         """Forward ``source`` to ``target``; replies each ``delay`` after they came (not one after
         another: a reply Redis wrote in two pieces is late once), or never while ``stalled``."""
         late: queue.Queue[tuple[float, bytes] | None] = queue.Queue()
@@ -92,8 +111,11 @@ class RedisProxy:
                 if not data:
                     break
                 if not replies:
+                    self._asked(turn)
                     target.sendall(data)
-                elif not self.stalled:  # stalled: read and dropped, the client waits for ever
+                    continue
+                turn[0] = True  # Redis answered: the client's next bytes are a new round trip
+                if not self.stalled:  # stalled: read and dropped, the client waits for ever
                     late.put((time.monotonic() + self.delay, data))
         except OSError:
             pass
