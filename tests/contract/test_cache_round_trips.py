@@ -14,11 +14,12 @@ from typing import Any
 import pytest
 import redis as redis_py
 from loopback import LoopbackServer, Reply
+from otel_helpers import settings_for
 from redis_proxy import RedisProxy
 from redis_server import RedisServer
 from wire_samples import openai_error
 
-from llmport import Client, RateLimitedError, Settings, build_client, fold_stream
+from llmport import Client, RateLimitedError, build_client, fold_stream
 
 #: A miss: the lookup (MGET), the claim with the read after it, the store with the release.
 MISS_ROUND_TRIPS = 3
@@ -38,16 +39,7 @@ def proxy(redis: RedisServer) -> Iterator[RedisProxy]:
 
 @pytest.fixture
 def client(server: LoopbackServer, proxy: RedisProxy) -> Iterator[Client]:
-    settings = Settings(
-        provider="openai",
-        base_url=f"{server.url}/v1",
-        api_key=server.api_key,
-        chat_model="gpt-4o-mini",
-        embedding_model="text-embedding-3-small",
-        max_retries=0,
-        deadline=10.0,
-        cache=proxy.url,
-    )
+    settings = settings_for("openai", server, max_retries=0, deadline=10.0, cache=proxy.url)
     with build_client(settings) as built:
         built.chat("Warm up: open the connection")  # connecting is not what is counted
         yield built

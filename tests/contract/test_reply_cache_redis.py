@@ -15,10 +15,11 @@ from collections.abc import Iterator
 
 import pytest
 from loopback import LoopbackServer
+from otel_helpers import settings_for
 from redis_proxy import RedisProxy
 from redis_server import RedisServer
 
-from llmport import Client, Settings, build_client, fold_stream
+from llmport import Client, build_client, fold_stream
 
 #: The calls' deadline: the cache may spend half of it, the provider the rest.
 DEADLINE = 3.0
@@ -40,16 +41,7 @@ def cache_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 
 def client_on(server: LoopbackServer, cache_url: str) -> Client:
-    settings = Settings(
-        provider="openai",
-        base_url=f"{server.url}/v1",
-        api_key=server.api_key,
-        chat_model="gpt-4o-mini",
-        embedding_model="text-embedding-3-small",
-        max_retries=0,
-        deadline=DEADLINE,
-        cache=cache_url,
-    )
+    settings = settings_for("openai", server, max_retries=0, deadline=DEADLINE, cache=cache_url)
     return build_client(settings)
 
 
