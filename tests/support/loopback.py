@@ -394,6 +394,10 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True  # small SSE frames must leave at once
     server: _Server
 
+    def version_string(self) -> str:
+        # The same on every Python: a recorded cassette does not change with the interpreter.
+        return "loopback"
+
     def setup(self) -> None:
         super().setup()
         with self.server.owner._lock:
