@@ -21,7 +21,7 @@ from ..services.client import Client
 from ..services.embeddings import EmbeddingService
 from ..services.retry import Retrier
 from ..settings import Settings
-from . import factories, routing
+from . import batch, factories, routing
 from .fork import install_fork_hooks, survive_fork
 
 if TYPE_CHECKING:
@@ -115,6 +115,18 @@ class Container(containers.DeclarativeContainer):
     embedding_calls = providers.ThreadSafeSingleton(
         factories.embedding_calls, embedding_service, cache_store, settings, clock, sleep, telemetry=telemetry
     )
+    #: The Batch API (``client.batch``): the provider's Files + Batches, and where jobs are kept.
+    batch_port = providers.ThreadSafeSingleton(batch.batch_port, settings, adapter_kind, llm_adapter.provider)
+    batch_store = providers.ThreadSafeSingleton(batch.batch_store, settings)
+    batch_service = providers.ThreadSafeSingleton(
+        batch.batch_service,
+        batch_port,
+        batch_store,
+        clock=clock,
+        sleep=sleep,
+        rand=rand,
+        wall_clock=wall_clock,
+    )
 
 
 @entry
@@ -150,7 +162,14 @@ def build_client(
             credential.close()
 
     chat, embeddings = container.chat_calls(), container.embedding_calls()
-    client = Client(chat, embeddings, settings=settings, on_close=close_credential, container=container)
+    client = Client(
+        chat,
+        embeddings,
+        settings=settings,
+        on_close=close_credential,
+        container=container,
+        batch=container.batch_service,
+    )
     survive_fork(  # the client itself too: its own lock and usage ledger
         client,
         (

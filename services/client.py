@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..domain.call_options import CallOptions
 from ..domain.conversations import MessagesLike
-from ..domain.errors import ClientClosedError
+from ..domain.errors import ClientClosedError, ConfigurationError
 from ..domain.models import (
     ChatChunk,
     ChatRequest,
@@ -21,6 +21,8 @@ from ..domain.models import (
 )
 from ..domain.redaction import bare_failures, entry
 from ..domain.usage import UsageReport
+from .batch.calls import BatchCalls
+from .batch.service import BatchService
 from .caching import ChatCalls, EmbeddingCalls
 from .chat_request import chat_call, check_keywords, takes_arguments_of
 from .usage import Accounting, Pricing
@@ -46,8 +48,11 @@ class Client:
         settings: Settings | None = None,
         on_close: Callable[[], None] | None = None,
         container: object | None = None,
+        batch: Callable[[], BatchService] | None = None,
     ) -> None:
         self._chat = chat
+        # Made on first use of client.batch: a client that never batches builds nothing for it.
+        self._batch = batch
         self._embeddings = embeddings
         self.settings = settings
         # The composition root that built this client, or None. Typed opaquely because services
@@ -75,6 +80,26 @@ class Client:
         fails after its usage arrived. See the README's "Usage and cost".
         """
         return self._root._accounting.ledger.report()
+
+    @property
+    def batch(self) -> BatchCalls:
+        """The provider's Batch API behind one call: ``client.batch.chat(prompts, ...)``,
+        ``client.batch.embed(texts)``, ``client.batch.resume(job_id)``; see the README's "Batch".
+
+        Raises:
+            ConfigurationError: the client was built without a composition root.
+        """
+        root = self._root
+        if root._batch is None:
+            raise ConfigurationError(
+                "this client was built by hand, without batch support; use build_client()"
+            )
+        self._check_open()
+
+        def record(model: str, reply: Any) -> Any:
+            return root._accounting.reply(model or None, reply, batch=True)
+
+        return BatchCalls(root._batch(), record, root._chat_model, root._embedding_model)
 
     def reset_usage(self) -> UsageReport:
         """Start the totals again from zero, and return them as they were (in one step: no call is lost)."""
