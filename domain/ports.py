@@ -319,6 +319,11 @@ class BatchPort(Protocol):
         """Upload a batch input file (``purpose=batch``); return its file id."""
         ...
 
+    def find_file(self, name: str, *, newer_than: float) -> str | None:
+        """The id of the newest batch input file called ``name`` uploaded after ``newer_than``
+        (epoch seconds), or None: how a resumed job finds an upload a crash left unsaved."""
+        ...
+
     def create(self, kind: BatchKind, file_id: str, metadata: Mapping[str, str]) -> BatchInfo:
         """Create a batch over an uploaded file, with ``metadata`` (at most 16 short strings)."""
         ...

@@ -96,6 +96,21 @@ class BatchAdapter:
         )
         return str(created.id)
 
+    def find_file(self, name: str, *, newer_than: float) -> str | None:
+        """The newest batch input file called ``name`` uploaded after ``newer_than``, or None."""
+        after: str | None = None
+        for _ in range(_PAGES):
+            page = self._call(functools.partial(_files_page, after=after))
+            for file in page.data:
+                if (file.created_at or 0) < newer_than:
+                    return None  # newest first: the rest is older still
+                if file.filename == name:
+                    return str(file.id)
+            if not page.data or not getattr(page, "has_more", False):
+                return None
+            after = page.data[-1].id
+        return None
+
     def create(self, kind: BatchKind, file_id: str, metadata: Mapping[str, str]) -> BatchInfo:
         """Create a 24 h batch over ``file_id`` for ``kind``'s endpoint, tagged with ``metadata``."""
         endpoint = self._endpoint(kind)
@@ -160,6 +175,12 @@ def _page(sdk: Any, *, after: str | None) -> Any:
     if after is None:
         return sdk.batches.list(limit=_PAGE)
     return sdk.batches.list(limit=_PAGE, after=after)
+
+
+def _files_page(sdk: Any, *, after: str | None) -> Any:
+    if after is None:
+        return sdk.files.list(purpose="batch", order="desc", limit=_PAGE)
+    return sdk.files.list(purpose="batch", order="desc", limit=_PAGE, after=after)
 
 
 def _info(batch: Any) -> BatchInfo:

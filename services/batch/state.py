@@ -26,6 +26,7 @@ class PartState:
     """One provider batch of the job, and where it stands.
 
     ``step`` says what was last made durable: ``planned`` (its input file is in the store),
+    ``uploading`` (a file called after the part may be at the provider: a resume looks for it),
     ``uploaded`` (``file_id`` is the provider's copy), ``creating`` (a batch tagged ``marker`` may
     exist: a resume looks for it before creating another), ``submitted`` (``batch_id``),
     ``waiting`` (refused for the enqueued-token limit: created again at ``not_before``),

@@ -94,6 +94,7 @@ class Runner:
             return self._polled(part, self.port.retrieve(str(part.batch_id)))
         steps = {
             "planned": self._upload,
+            "uploading": self._upload,
             "uploaded": self._create,
             "waiting": self._create,
             "downloaded": self._clean_up,
@@ -117,7 +118,14 @@ class Runner:
                 f"batch job {self.state.id}: the input of part {part.index} is missing from "
                 f"{self.store.where(self.state.id)}"
             )
-        part.file_id = self.port.upload(f"llmport-{self.state.id}-{part.index:04d}.jsonl", data)
+        name = f"llmport-{self.state.id}-{part.index:04d}.jsonl"
+        found = None
+        if part.step == "uploading":  # a crash may have left it uploaded but unsaved
+            found = self.port.find_file(name, newer_than=self.state.created_at - _CLOCK_SKEW)
+        else:
+            part.step = "uploading"
+            self.save()
+        part.file_id = found or self.port.upload(name, data)
         part.step = "uploaded"
         self.save()
         return True
@@ -198,10 +206,13 @@ class Runner:
         still come), those not yet there never go."""
         self.state.cancelled = True
         for part in self.state.parts:
+            if part.step == "uploading":  # deleted with the part's files, if it got there
+                name = f"llmport-{self.state.id}-{part.index:04d}.jsonl"
+                part.file_id = self.port.find_file(name, newer_than=self.state.created_at - _CLOCK_SKEW)
             found = self._find(part) if part.step == "creating" else None
             if found is not None:
                 self._submitted(part, found)
-            elif part.step in ("planned", "uploaded", "waiting", "creating"):
+            elif part.step in ("planned", "uploading", "uploaded", "waiting", "creating"):
                 part.status = "cancelled"
                 self.store.put(self.state.id, part.output_name(), b"")
                 part.step = "downloaded"

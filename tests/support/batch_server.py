@@ -11,8 +11,10 @@ rule makes the batch ``failed`` with the errors listed, as the real APIs do.
 Batches move through ``validating``, ``in_progress``, ``finalizing`` and a terminal status; by
 default each retrieve moves a batch one step (``auto=True``). With ``auto=False`` a test sets the
 pace: :meth:`BatchServer.step`, :meth:`finish`, :meth:`expire`, :meth:`fail`. The output file lists
-results in reverse input order (the real APIs promise no order). Every accepted line is counted by
-its ``custom_id`` and body, so :meth:`duplicates` says how many requests were submitted twice.
+results in reverse input order (the real APIs promise no order). Every line of a batch created and
+not refused is counted by its ``custom_id`` and body, so :meth:`duplicates` says how many requests
+were submitted twice (a provider runs a batch whether or not anyone polls it). :meth:`hang_after`
+carries out a request and holds its answer, so that a test can kill the client at that moment.
 ``enqueued_token_limit`` refuses a batch whose tokens would pass it, with the real
 ``token_limit_exceeded`` error in the batch's ``errors``.
 """
@@ -114,6 +116,8 @@ class BatchServer:
         self.requests: list[tuple[str, str]] = []  # (method, path) of every request
         self.accepted: Counter[str] = Counter()  # custom_id + body of each line put in progress
         self.lock = threading.RLock()
+        self._hangs: list[tuple[str, str, threading.Event]] = []
+        self._release = threading.Event()
         self._ids = itertools.count(1)
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._httpd.daemon_threads = True
@@ -131,6 +135,7 @@ class BatchServer:
         return self
 
     def close(self) -> None:
+        self._release.set()
         self._httpd.shutdown()
         self._httpd.server_close()
 
@@ -143,7 +148,8 @@ class BatchServer:
     # What a test reads.
 
     def duplicates(self) -> int:
-        """How many lines were put in progress more than once (same custom_id and body)."""
+        """How many lines were submitted more than once (same custom_id and body) in batches that
+        were not refused: the requests a provider would run, and bill, twice."""
         with self.lock:
             return sum(count - 1 for count in self.accepted.values() if count > 1)
 
@@ -156,6 +162,28 @@ class BatchServer:
             return [b.status for b in self.batches.values()]
 
     # What a test does to set the pace.
+
+    def hang_after(self, method: str, path_part: str) -> threading.Event:
+        """The next ``method`` request whose path contains ``path_part`` is carried out, then its
+        answer held until :meth:`release`: a client killed meanwhile never learns what it did.
+        Returns the event set when that request has been carried out."""
+        reached = threading.Event()
+        with self.lock:
+            self._hangs.append((method, path_part, reached))
+        return reached
+
+    def release(self) -> None:
+        """Let every held answer go (to a client that may be gone), and hold no more."""
+        self._release.set()
+
+    def hold_if_asked(self, method: str, path: str) -> None:
+        with self.lock:
+            hang = next((h for h in self._hangs if h[0] == method and h[1] in path), None)
+            if hang is None:
+                return
+            self._hangs.remove(hang)
+        hang[2].set()
+        self._release.wait(30)
 
     def step(self, batch_id: str | None = None) -> None:
         """Move one batch (or every batch not yet terminal) one step on."""
@@ -197,10 +225,6 @@ class BatchServer:
     def _advance(self, batch: _Batch) -> None:
         if batch.status == "validating":
             self._validate(batch)
-            if batch.status == "failed":
-                return
-            for line in batch.lines:
-                self.accepted[_key(line)] += 1
             return
         if batch.status == "cancelling":
             self._end(batch, "cancelled", len(batch.lines) // 2)
@@ -227,6 +251,9 @@ class BatchServer:
                     )
                 ]
         if problems:
+            for line in batch.lines:  # refused: none of its requests will run
+                self.accepted[_key(line)] -= 1
+            self.accepted += Counter()  # drops the zeros
             batch.errors = problems[:100]
             batch.status = "failed"
             batch.lines = []
@@ -323,13 +350,15 @@ class BatchServer:
         bearer = headers.get("authorization", "").removeprefix("Bearer ")
         return self.api_key in (bearer, headers.get("api-key"))
 
-    def _route(  # noqa: PLR0911  # one return per route: the table of the API
+    def _route(  # noqa: PLR0911, PLR0912  # one return per route: the table of the API
         self, method: str, rest: list[str], shape: str, sent: tuple[dict[str, str], Mapping[str, str], bytes]
     ) -> tuple[int, Any]:
         query, headers, raw = sent
         match method, rest:
             case "POST", ["files"]:
                 return self._upload(headers, raw, shape)
+            case "GET", ["files"]:
+                return 200, self._list_files(query)
             case "GET", ["files", file_id, "content"]:
                 data = self.files.get(file_id)
                 return (200, data["bytes"]) if data else _missing("file", file_id)
@@ -393,6 +422,25 @@ class BatchServer:
             "status": "processed",
         }
 
+    def _list_files(self, query: dict[str, str]) -> dict[str, Any]:
+        chosen = [
+            {
+                "id": file_id,
+                "object": "file",
+                "bytes": len(f["bytes"]),
+                "created_at": f["created_at"],
+                "filename": f["filename"],
+                "purpose": f["purpose"],
+                "status": "processed",
+            }
+            for file_id, f in self.files.items()
+            if query.get("purpose") in (None, f["purpose"])
+        ]
+        if query.get("order", "desc") == "desc":
+            chosen.reverse()
+        limit = int(query.get("limit", "10000"))
+        return {"object": "list", "data": chosen[:limit], "has_more": len(chosen) > limit}
+
     def _create(self, body: dict[str, Any], shape: str) -> tuple[int, Any]:
         endpoint = body.get("endpoint")
         allowed = (
@@ -425,6 +473,8 @@ class BatchServer:
         batch = _Batch(batch_id, endpoint, body["input_file_id"], dict(metadata), int(time.time()), shape)
         batch.lines = _lines(self.files[batch.input_file_id]["bytes"])
         batch.tokens = sum(_tokens(line) for line in batch.lines)
+        for line in batch.lines:  # the provider will run each, whether or not anyone polls
+            self.accepted[_key(line)] += 1
         self.batches[batch_id] = batch
         return 200, batch.wire()
 
@@ -580,6 +630,7 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {k.lower(): v for k, v in self.headers.items()}
         owner: BatchServer = self.server.owner  # type: ignore[attr-defined]
         status, body = owner.handle(self.command, split.path, query, headers, raw)
+        owner.hold_if_asked(self.command, split.path)
         data = body if isinstance(body, bytes) else json.dumps(body).encode()
         self.send_response(status)
         self.send_header(
@@ -588,7 +639,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("content-length", str(len(data)))
         self.send_header("x-request-id", f"req_{status}_{time.monotonic_ns()}")
         self.end_headers()
-        self.wfile.write(data)
+        try:
+            self.wfile.write(data)
+        except OSError:
+            self.close_connection = True  # the client is gone (killed while its answer was held)
 
     do_GET = do_POST = do_DELETE = _serve
 
