@@ -239,7 +239,11 @@ class BatchServer:
         if data is None:
             problems = [_error("invalid_file", "the input file does not exist")]
         if not problems and self.enqueued_token_limit is not None:
-            enqueued = sum(b.tokens for b in self.batches.values() if b.status in _STEPS)
+            enqueued = sum(
+                b.tokens
+                for b in self.batches.values()
+                if b is not batch and b.status in ("in_progress", "finalizing")
+            )
             if enqueued + batch.tokens > self.enqueued_token_limit:
                 model = batch.lines[0]["body"].get("model") if batch.lines else "?"
                 problems = [
@@ -267,6 +271,7 @@ class BatchServer:
         for number, line in enumerate(batch.lines):
             custom_id = line["custom_id"]
             if number >= done:
+                self.accepted[_key(line)] -= 1  # never ran: not billed, may be sent again
                 code = "batch_expired" if status == "expired" else "batch_cancelled"
                 what = "before the completion window expired" if status == "expired" else "before cancel"
                 row = {
@@ -299,6 +304,7 @@ class BatchServer:
                     "error": None,
                 }
                 bad.append(_jsonl(row))
+        self.accepted += Counter()  # drops the zeros
         batch.done = min(done, len(batch.lines))
         out.reverse()  # the real APIs promise no order
         if out:
