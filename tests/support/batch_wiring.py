@@ -23,7 +23,7 @@ __all__ = ["batch_client"]
 def batch_client(
     server: BatchServer,
     provider: str,
-    state_dir: Path,
+    state_dir: Path | None,
     *,
     clock: FakeClock | None = None,
     limits: BatchLimits | None = None,
@@ -37,7 +37,8 @@ def batch_client(
     container = Container(settings=values)
     container.sleep.override(providers.Object(time.sleep))
     container.clock.override(providers.Object(time))
-    container.batch_store.override(providers.Object(FileStateStore(state_dir)))
+    if state_dir is not None:  # else the container's choice (Redis when the cache setting is one)
+        container.batch_store.override(providers.Object(FileStateStore(state_dir)))
     if limits is not None:
         container.batch_port.override(
             providers.Callable(lambda adapter: BatchAdapter(adapter, limits=limits), container.llm_adapter)
