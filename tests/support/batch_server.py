@@ -170,6 +170,7 @@ class BatchServer:
         reached = threading.Event()
         with self.lock:
             self._hangs.append((method, path_part, reached))
+            self._release.clear()  # held answers from before were let go by release()
         return reached
 
     def release(self) -> None:
