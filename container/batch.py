@@ -21,8 +21,19 @@ def default_batch_dir() -> Path:
     return Path.home() / ".cache" / "llmport" / "batches"
 
 
-def batch_port(settings: Settings, adapter_kind: str, llm_adapter: Callable[[], Any]) -> BatchPort | None:
-    """The Files + Batches adapter over the provider's own SDK client; None without one provider."""
+def batch_port(
+    settings: Settings,
+    adapter_kind: str,
+    llm_adapter: Callable[[], Any],
+    chat_adapter: Callable[[], Any],
+    embedding_adapter: Callable[[], Any],
+) -> BatchPort | None:
+    """The Files + Batches adapter over the provider's own SDK client (in memory over the fakes on
+    the fake provider); None for several routed deployments."""
+    if adapter_kind == "fake":
+        from ..adapters.batch.fake import FakeBatch
+
+        return FakeBatch(chat_adapter(), embedding_adapter())
     if adapter_kind != "llm":
         return None
     adapter = llm_adapter()

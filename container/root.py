@@ -116,7 +116,14 @@ class Container(containers.DeclarativeContainer):
         factories.embedding_calls, embedding_service, cache_store, settings, clock, sleep, telemetry=telemetry
     )
     #: The Batch API (``client.batch``): the provider's Files + Batches, and where jobs are kept.
-    batch_port = providers.ThreadSafeSingleton(batch.batch_port, settings, adapter_kind, llm_adapter.provider)
+    batch_port = providers.ThreadSafeSingleton(
+        batch.batch_port,
+        settings,
+        adapter_kind,
+        llm_adapter.provider,
+        chat_adapter.provider,
+        embedding_adapter.provider,
+    )
     batch_store = providers.ThreadSafeSingleton(batch.batch_store, settings)
     batch_service = providers.ThreadSafeSingleton(
         batch.batch_service,

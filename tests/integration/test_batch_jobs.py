@@ -22,6 +22,7 @@ from llmport import (
     RequestTimeoutError,
 )
 from llmport.domain.batch import BatchCounts
+from llmport.testing import FakeChat, fake_client
 
 PROVIDERS = ("openai", "azure", "azure_v1")
 
@@ -150,3 +151,29 @@ def test_the_job_state_is_a_json_file_a_person_can_read(server: BatchServer, tmp
     state = json.loads((tmp_path / "nightly-1" / "state.json").read_bytes())
     assert job.where == str(tmp_path / "nightly-1")
     assert state["parts"][0]["step"] == "done" and state["parts"][0]["batch_id"] == job.batch_ids[0]
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_job_on_the_responses_api_batches_the_responses_endpoint(
+    server: BatchServer, provider: str, tmp_path: Path
+) -> None:
+    job = batch_client(server, provider, tmp_path).batch.chat(["a", "b"], api="responses")
+    results = job.results()
+    assert [r.text for r in results if isinstance(r, ChatResponse)] == ["echo: a", "echo: b"]
+    batch = server.batches[job.batch_ids[0]]
+    assert batch.endpoint == ("/v1/responses" if provider == "openai" else "/responses")
+    assert server.duplicates() == 0
+
+
+def test_the_fake_provider_batches_in_memory_with_its_scripted_replies_and_errors(tmp_path: Path) -> None:
+    chat = FakeChat("first", RateLimitedError("busy"))
+    with fake_client(chat) as client:
+        job = client.batch.chat(["a", "b", "c"], state=tmp_path)
+        results = job.results()
+        assert [r.text if isinstance(r, ChatResponse) else type(r).__name__ for r in results] == [
+            "first",
+            "RateLimitedError",
+            "fake reply to: c",
+        ]
+        assert job.status == "partial" and client.usage.calls == 2
+        assert [m.text for request in chat.requests for m in request.messages] == ["a", "b", "c"]

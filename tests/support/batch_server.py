@@ -603,6 +603,24 @@ def _reply(endpoint: str, body: Mapping[str, Any], number: int) -> dict[str, Any
             "model": body["model"],
             "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
         }
+    if endpoint.endswith("/responses"):
+        said = body["input"][-1]["content"] if isinstance(body.get("input"), list) else body.get("input")
+        return {
+            "id": f"resp_{number}",
+            "object": "response",
+            "status": "completed",
+            "model": "gpt-4o-mini-2024-07-18",
+            "output": [
+                {
+                    "type": "message",
+                    "id": f"msg_{number}",
+                    "role": "assistant",
+                    "status": "completed",
+                    "content": [{"type": "output_text", "text": f"echo: {said}", "annotations": []}],
+                }
+            ],
+            "usage": {"input_tokens": 5, "output_tokens": 3, "total_tokens": 8},
+        }
     last = body["messages"][-1]["content"] if body.get("messages") else ""
     prompt = max(1, len(json.dumps(body.get("messages"))) // 4)
     return {
