@@ -11,6 +11,7 @@ from batch_server import BatchServer
 from batch_wiring import batch_client
 
 from llmport import (
+    AuthenticationError,
     BadRequestError,
     ChatRequest,
     ChatResponse,
@@ -177,3 +178,28 @@ def test_the_fake_provider_batches_in_memory_with_its_scripted_replies_and_error
         ]
         assert job.status == "partial" and client.usage.calls == 2
         assert [m.text for request in chat.requests for m in request.messages] == ["a", "b", "c"]
+
+
+def test_a_failure_that_may_pass_is_tried_again_at_the_next_poll_and_submits_nothing_twice(
+    server: BatchServer, tmp_path: Path
+) -> None:
+    server.fail_next("POST", "/files", 503)  # the upload, refused before it is kept
+    server.fail_next("GET", "/batches/", 429)
+    server.fail_next("GET", "/content", 502)
+    job = batch_client(server, "openai", tmp_path).batch.chat(["a", "b"])
+    assert job.status == "in_progress" and server.uploads == 0  # chat() returned the job all the same
+    assert [r.text for r in job.results(poll_interval=1.0) if isinstance(r, ChatResponse)] == [
+        "echo: a",
+        "echo: b",
+    ]
+    assert server.uploads == 1 and server.creates == 1 and server.duplicates() == 0
+
+
+def test_a_failure_that_cannot_pass_is_raised_by_wait_and_the_job_can_go_on(
+    server: BatchServer, tmp_path: Path
+) -> None:
+    job = batch_client(server, "azure", tmp_path).batch.chat(["a"])
+    server.fail_next("GET", "/batches/", 401)
+    with pytest.raises(AuthenticationError):
+        job.wait(poll_interval=1.0)
+    assert job.wait(poll_interval=1.0).status == "completed"

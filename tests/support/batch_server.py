@@ -117,6 +117,7 @@ class BatchServer:
         self.accepted: Counter[str] = Counter()  # custom_id + body of each line put in progress
         self.lock = threading.RLock()
         self._hangs: list[tuple[str, str, threading.Event]] = []
+        self._faults: list[tuple[str, str, int]] = []
         self._release = threading.Event()
         self._ids = itertools.count(1)
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
@@ -172,6 +173,12 @@ class BatchServer:
             self._hangs.append((method, path_part, reached))
             self._release.clear()  # held answers from before were let go by release()
         return reached
+
+    def fail_next(self, method: str, path_part: str, status: int) -> None:
+        """Answer the next ``method`` request whose path contains ``path_part`` with ``status``
+        (an error body of the real shape), without carrying it out."""
+        with self.lock:
+            self._faults.append((method, path_part, status))
 
     def release(self) -> None:
         """Let every held answer go (to a client that may be gone), and hold no more."""
@@ -341,6 +348,14 @@ class BatchServer:
                     "message": "api-version query parameter is not allowed when using /v1 path",
                 }
             }
+        with self.lock:
+            fault = next((f for f in self._faults if f[0] == method and f[1] in path), None)
+            if fault is not None:
+                self._faults.remove(fault)
+                code = {401: "invalid_api_key", 429: "rate_limit_exceeded"}.get(fault[2], "server_error")
+                return fault[2], {
+                    "error": {"message": f"injected {fault[2]}", "type": "server_error", "code": code}
+                }
         if not self._authorised(headers):
             return 401, {
                 "error": {
