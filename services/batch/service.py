@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ...domain.batch import BatchKind, BatchLimits
-from ...domain.errors import ConfigurationError, ValidationError
+from ...domain.errors import ConfigurationError, LLMPortError, ValidationError
 from ...domain.models import ChatRequest, EmbeddingRequest
 from ...domain.ports import BatchPort, BatchStateStore
 from .job import BatchJob, Recorder, Timing
@@ -142,7 +142,16 @@ class BatchService:
         self, job: JobState, port: BatchPort, store: BatchStateStore, record: Recorder | None
     ) -> BatchJob:
         runner = Runner(job, port, store, self._wall_clock)
-        runner.pump()
+        try:
+            runner.pump()
+        except LLMPortError as error:
+            # The job is saved: say where, so that it can be resumed once the cause is fixed.
+            error.message = (
+                f"{error.message} (batch job {job.id} is saved in {store.where(job.id)}: "
+                f"client.batch.resume({job.id!r}) goes on from there)"
+            )
+            error.args = (error.message,)
+            raise
         return BatchJob(runner, self._timing, record)
 
 

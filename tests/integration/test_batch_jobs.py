@@ -203,3 +203,15 @@ def test_a_failure_that_cannot_pass_is_raised_by_wait_and_the_job_can_go_on(
     with pytest.raises(AuthenticationError):
         job.wait(poll_interval=1.0)
     assert job.wait(poll_interval=1.0).status == "completed"
+
+
+def test_a_refusal_while_submitting_names_the_saved_job_to_resume(
+    server: BatchServer, tmp_path: Path
+) -> None:
+    client = batch_client(server, "openai", tmp_path)
+    server.fail_next("POST", "/batches", 401)
+    with pytest.raises(AuthenticationError, match=r"batch job night-7 is saved in .*resume\('night-7'\)"):
+        client.batch.chat(["a"], job_id="night-7")
+    results = client.batch.resume("night-7").results(poll_interval=1.0)
+    assert [r.text for r in results if isinstance(r, ChatResponse)] == ["echo: a"]
+    assert server.uploads == 1 and server.creates == 1
