@@ -350,11 +350,16 @@ class BatchPort(Protocol):
         ...
 
     def result(
-        self, record: Mapping[str, object], kind: BatchKind, expected: int
+        self,
+        record: Mapping[str, object],
+        kind: BatchKind,
+        expected: int,
+        parser: Callable[[str], object] | None = None,
     ) -> ChatResponse | EmbeddingResponse | LLMPortError:
         """One output or error line, read: the reply, or the domain error for that request.
 
-        ``expected`` is the number of embedding inputs the request had (1 for chat).
+        ``expected`` is the number of embedding inputs the request had (1 for chat); ``parser``
+        reads a structured reply into ``reply.parsed``, as for a synchronous call.
         """
         ...
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import json
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from ...domain.batch import BatchCounts, BatchInfo, BatchKind, BatchLimits
@@ -129,7 +129,11 @@ class FakeBatch:
         self.files.pop(file_id, None)
 
     def result(
-        self, record: Mapping[str, object], kind: BatchKind, expected: int
+        self,
+        record: Mapping[str, object],
+        kind: BatchKind,
+        expected: int,
+        parser: Callable[[str], object] | None = None,
     ) -> ChatResponse | EmbeddingResponse | LLMPortError:
         """The reply (or error) the line names."""
         ref = record.get("reply")

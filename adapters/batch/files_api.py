@@ -158,10 +158,14 @@ class BatchAdapter:
             self._call(lambda sdk: sdk.files.delete(file_id))
 
     def result(
-        self, record: Mapping[str, object], kind: BatchKind, expected: int
+        self,
+        record: Mapping[str, object],
+        kind: BatchKind,
+        expected: int,
+        parser: Callable[[str], object] | None = None,
     ) -> ChatResponse | EmbeddingResponse | LLMPortError:
         """One result line read: the reply, or the domain error for that request."""
-        return result_of(record, kind, expected, self.provider, self._wire._redactor)
+        return result_of(record, kind, expected, self.provider, self._wire._redactor, parser=parser)
 
     def _call(self, send: Callable[[Any], T]) -> T:
         sdk = self._wire._sdk()

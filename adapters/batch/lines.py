@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ...domain.batch import BatchKind
@@ -55,7 +55,13 @@ def request_line(custom_id: str, url: str, body: Mapping[str, Any]) -> bytes:
 
 
 def result_of(
-    record: Mapping[str, Any], kind: BatchKind, expected: int, provider: str, redactor: Redactor
+    record: Mapping[str, Any],
+    kind: BatchKind,
+    expected: int,
+    provider: str,
+    redactor: Redactor,
+    *,
+    parser: Callable[[str], Any] | None = None,
 ) -> ChatResponse | EmbeddingResponse | LLMPortError:
     """A result line (output or error file) read into the reply, or the domain error for the request.
 
@@ -69,7 +75,7 @@ def result_of(
         body = response.get("body")
         if status != 200:
             return error_from_body(body, status, provider, redactor, request_id)
-        return _reply(body, kind, expected, request_id, provider)
+        return _reply(body, (kind, expected, parser), request_id, provider)
     error = record.get("error")
     fields: Mapping[str, Any] = error if isinstance(error, Mapping) else {}
     code = str(fields.get("code") or "")
@@ -81,14 +87,18 @@ def result_of(
 
 
 def _reply(
-    body: Any, kind: BatchKind, expected: int, request_id: str | None, provider: str
+    body: Any,
+    asked: tuple[BatchKind, int, Callable[[str], Any] | None],
+    request_id: str | None,
+    provider: str,
 ) -> ChatResponse | EmbeddingResponse | LLMPortError:
+    kind, expected, parser = asked
     try:
         if kind == "embeddings":
             return parse_embeddings(body, expected, request_id)
         if kind == "responses":
-            return parse_response(body, request_id)
-        return parse_chat(body, request_id)
+            return parse_response(body, request_id, parser=parser)
+        return parse_chat(body, request_id, parser=parser)
     except LLMPortError as error:  # what the reply says went wrong (a content filter)
         error.provider = error.provider or provider
         return error

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ...domain.batch import BatchCounts
 from ...domain.errors import LLMPortError, RequestTimeoutError, ValidationError
 from ...domain.models import ChatResponse, EmbeddingResponse
 from ...domain.replies import Cost, Usage
-from .results import Result, collect
+from .results import Parser, Result, collect
 from .split import split
 from .state import PartState, rows_of
 from .steps import Runner
@@ -32,8 +32,16 @@ class BatchJob:
     picks it up in another process after a crash, with nothing submitted twice.
     """
 
-    def __init__(self, runner: Runner, timing: Timing, record: Recorder | None = None) -> None:
+    def __init__(
+        self,
+        runner: Runner,
+        timing: Timing,
+        record: Recorder | None = None,
+        parsers: Sequence[Parser | None] = (),
+    ) -> None:
         self._runner = runner
+        # Each row's structured-output parser: in this process only (a resumed job has none).
+        self._parsers = parsers
         self._clock, self._sleep, self._rand = timing
         self._record = record
         self._results: list[Result] | None = None
@@ -140,7 +148,7 @@ class BatchJob:
             if not self._runner.ended:
                 self.wait(**wait)
             state = self._runner.state
-            results = collect(state, self._runner.port, self._runner.store)
+            results = collect(state, self._runner.port, self._runner.store, self._parsers)
             if self._record is not None:
                 results = [
                     result if isinstance(result, LLMPortError) else self._record(state.model, result)

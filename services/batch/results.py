@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Union
+from collections.abc import Callable, Sequence
+from typing import Any, Union
 
 from ...domain.errors import BadRequestError, LLMPortError, ProviderError, RequestTimeoutError
 from ...domain.models import ChatResponse, EmbeddingResponse
@@ -12,17 +13,21 @@ from .state import JobState, PartState, rows_of
 
 __all__ = ["Result", "collect"]
 
+#: Reads a structured reply's text into ``reply.parsed`` (a request's ``response_format.parser``).
+Parser = Callable[[str], Any]
 Result = Union[ChatResponse, EmbeddingResponse, LLMPortError]  # noqa: UP007  # a runtime alias on 3.10
 
 
-def collect(state: JobState, port: BatchPort, store: BatchStateStore) -> list[Result]:
+def collect(
+    state: JobState, port: BatchPort, store: BatchStateStore, parsers: Sequence[Parser | None] = ()
+) -> list[Result]:
     """Every row's result: read from the parts' kept result files, a later part (a retry) over an
     earlier one; a row no result line names gets the error its batch's end explains."""
     results: list[Result | None] = [None] * state.total
     for part in state.parts:
         if not part.ended:
             continue
-        seen = _read(part, state, port, store, results)
+        seen = _read(part, state, (port, store, parsers), results)
         missing = [row for row in rows_of(part.ranges) if row not in seen]
         for row in missing:
             results[row] = _unanswered(part, state.provider)  # one each: a caller may raise it
@@ -33,8 +38,12 @@ def collect(state: JobState, port: BatchPort, store: BatchStateStore) -> list[Re
 
 
 def _read(
-    part: PartState, state: JobState, port: BatchPort, store: BatchStateStore, results: list[Result | None]
+    part: PartState,
+    state: JobState,
+    using: tuple[BatchPort, BatchStateStore, Sequence[Parser | None]],
+    results: list[Result | None],
 ) -> set[int]:
+    port, store, parsers = using
     seen: set[int] = set()
     blob = store.get(state.id, part.output_name()) or b""
     for raw in blob.splitlines():
@@ -47,7 +56,8 @@ def _read(
             continue  # not a line of ours: a row it does not name is reported as unanswered
         if not 0 <= row < state.total:
             continue
-        results[row] = port.result(record, state.kind, state.inputs[row])
+        parser = parsers[row] if row < len(parsers) else None
+        results[row] = port.result(record, state.kind, state.inputs[row], parser)
         seen.add(row)
     return seen
 

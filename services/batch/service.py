@@ -12,6 +12,7 @@ from ...domain.errors import ConfigurationError, LLMPortError, ValidationError
 from ...domain.models import ChatRequest, EmbeddingRequest
 from ...domain.ports import BatchPort, BatchStateStore
 from .job import BatchJob, Recorder, Timing
+from .results import Parser
 from .split import split
 from .state import JobState, PartState
 from .steps import Runner
@@ -110,7 +111,11 @@ class BatchService:
             store.put(job_id, part.input_name(), b"".join(lines[start:end]))
             job.parts.append(part)
         store.save(job_id, job.to_json())  # from here on the job can be resumed
-        return self._started(job, port, store, record)
+        parsers = [
+            r.response_format.parser if isinstance(r, ChatRequest) and r.response_format else None
+            for r in requests
+        ]
+        return self._started(job, port, store, (record, parsers if any(parsers) else []))
 
     def resume(self, job: str | os.PathLike[str], state: StateArg, record: Recorder | None) -> BatchJob:
         """Pick up a saved job and take whatever steps are due (nothing is submitted twice).
@@ -130,7 +135,7 @@ class BatchService:
                 "or its state is kept elsewhere (pass state=)"
             )
         loaded = JobState.from_json(saved, store.where(job_id))
-        return self._started(loaded, self.port(), store, record)
+        return self._started(loaded, self.port(), store, (record, []))
 
     def _located(self, job: str | os.PathLike[str], state: StateArg) -> tuple[BatchStateStore, str]:
         path = Path(job)
@@ -139,7 +144,11 @@ class BatchService:
         return self.store_for(state), _checked_id(os.fspath(job))
 
     def _started(
-        self, job: JobState, port: BatchPort, store: BatchStateStore, record: Recorder | None
+        self,
+        job: JobState,
+        port: BatchPort,
+        store: BatchStateStore,
+        reading: tuple[Recorder | None, Sequence[Parser | None]],
     ) -> BatchJob:
         runner = Runner(job, port, store, self._wall_clock)
         try:
@@ -152,7 +161,7 @@ class BatchService:
             )
             error.args = (error.message,)
             raise
-        return BatchJob(runner, self._timing, record)
+        return BatchJob(runner, self._timing, *reading)
 
 
 def _checked_id(job_id: str) -> str:

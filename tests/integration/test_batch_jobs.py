@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -215,3 +216,16 @@ def test_a_refusal_while_submitting_names_the_saved_job_to_resume(
     results = client.batch.resume("night-7").results(poll_interval=1.0)
     assert [r.text for r in results if isinstance(r, ChatResponse)] == ["echo: a"]
     assert server.uploads == 1 and server.creates == 1
+
+
+def test_a_structured_output_class_is_parsed_into_each_reply(tmp_path: Path) -> None:
+    @dataclasses.dataclass
+    class Ticket:
+        kind: str
+
+    with BatchServer(reply_text=lambda number: json.dumps({"kind": f"k{number}"})) as server:
+        job = batch_client(server, "openai", tmp_path).batch.chat(["a", "b"], response_format=Ticket)
+        results = job.results()
+        body = server.batches[job.batch_ids[0]].lines[0]["body"]
+    assert [r.parsed for r in results if isinstance(r, ChatResponse)] == [Ticket("k0"), Ticket("k1")]
+    assert body["response_format"]["type"] == "json_schema"

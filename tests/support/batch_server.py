@@ -91,6 +91,7 @@ class BatchServer:
         limits: (requests, bytes) per file, per shape; default the real ones.
         enqueued_token_limit: the most tokens the batches not yet terminal may hold together.
         item_error: which lines fail, and how.
+        reply_text: a chat reply's text for line number N of its batch (default ``echo: <prompt>``).
     """
 
     def __init__(
@@ -101,6 +102,7 @@ class BatchServer:
         limits: Mapping[str, tuple[int, int]] | None = None,
         enqueued_token_limit: int | None = None,
         item_error: ItemError | None = None,
+        reply_text: Callable[[int], str] | None = None,
     ) -> None:
         self.api_key = api_key
         self.auto = auto
@@ -108,6 +110,7 @@ class BatchServer:
         self.limits.update(limits or {})
         self.enqueued_token_limit = enqueued_token_limit
         self.item_error = item_error
+        self.reply_text = reply_text
         self.files: dict[str, dict[str, Any]] = {}
         self.batches: dict[str, _Batch] = {}
         self.uploads = 0
@@ -291,7 +294,7 @@ class BatchServer:
                 continue
             failure = self.item_error(custom_id, line["body"]) if self.item_error else None
             if failure is None:
-                reply = _reply(batch.endpoint, line["body"], number)
+                reply = _reply(batch.endpoint, line["body"], number, self.reply_text)
                 row = {
                     "id": f"batch_req_{number}",
                     "custom_id": custom_id,
@@ -604,7 +607,9 @@ def _key(line: Mapping[str, Any]) -> str:
     return f"{line.get('custom_id')}|{json.dumps(body, sort_keys=True)}"
 
 
-def _reply(endpoint: str, body: Mapping[str, Any], number: int) -> dict[str, Any]:
+def _reply(
+    endpoint: str, body: Mapping[str, Any], number: int, text: Callable[[int], str] | None
+) -> dict[str, Any]:
     if endpoint.endswith("/embeddings"):
         texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
         data = [
@@ -646,7 +651,7 @@ def _reply(endpoint: str, body: Mapping[str, Any], number: int) -> dict[str, Any
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": f"echo: {last}"},
+                "message": {"role": "assistant", "content": text(number) if text else f"echo: {last}"},
                 "finish_reason": "stop",
                 "logprobs": None,
             }
