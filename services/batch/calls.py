@@ -50,6 +50,7 @@ class BatchCalls:
         job_id: str | None = None,
         state: StateArg = None,
         keep_files: bool = False,
+        max_enqueued_tokens: int | None = None,
         **options: Any,
     ) -> BatchJob:
         """Submit chat requests as a batch job and return it, running.
@@ -61,6 +62,10 @@ class BatchCalls:
             state: where the job's state is kept: a directory, or a store; the client's default
                 otherwise (``job.where`` says where).
             keep_files: leave the uploaded and result files at the provider (deleted by default).
+            max_enqueued_tokens: your enqueued-token quota: batches of the job are created only
+                while those in the queue hold fewer tokens (estimated, 4 bytes a token), the
+                others as room frees. Without it a batch the provider refuses for its limit
+                (``token_limit_exceeded``) is created again later.
             options: :meth:`Client.chat`'s request options (model, system, temperature,
                 max_tokens, response_format, api...), the same for every prompt; ``model`` is the
                 deployment on Azure, the chat_model setting by default.
@@ -80,7 +85,13 @@ class BatchCalls:
             raise ConfigurationError("no model given: pass model= or set chat_model")
         kind: BatchKind = "responses" if requests and requests[0].api == "responses" else "chat"
         return self._service.submit(
-            kind, requests, job_id=job_id, state=state, keep_files=keep_files, record=self._record
+            kind,
+            requests,
+            job_id=job_id,
+            state=state,
+            keep_files=keep_files,
+            record=self._record,
+            max_enqueued_tokens=max_enqueued_tokens,
         )
 
     def embed(
@@ -93,10 +104,12 @@ class BatchCalls:
         job_id: str | None = None,
         state: StateArg = None,
         keep_files: bool = False,
+        max_enqueued_tokens: int | None = None,
     ) -> BatchJob:
         """Submit texts to embed as a batch job (one request per text) and return it, running.
 
         ``job.results()`` gives an EmbeddingResponse with one vector per text, or its error.
+        ``job_id``, ``state``, ``keep_files`` and ``max_enqueued_tokens`` as for :meth:`chat`.
 
         Raises:
             ConfigurationError: the provider has no embeddings batches (Azure OpenAI: raised
@@ -112,7 +125,13 @@ class BatchCalls:
             for text in _listed(texts)
         ]
         return self._service.submit(
-            "embeddings", requests, job_id=job_id, state=state, keep_files=keep_files, record=self._record
+            "embeddings",
+            requests,
+            job_id=job_id,
+            state=state,
+            keep_files=keep_files,
+            record=self._record,
+            max_enqueued_tokens=max_enqueued_tokens,
         )
 
     def resume(self, job: str | os.PathLike[str], *, state: StateArg = None) -> BatchJob:

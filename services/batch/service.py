@@ -81,8 +81,12 @@ class BatchService:
         state: StateArg,
         keep_files: bool,
         record: Recorder | None,
+        max_enqueued_tokens: int | None = None,
     ) -> BatchJob:
         """Plan the job, save it, then upload and create its batches; return the job running.
+
+        With ``max_enqueued_tokens``, a batch is created only while the job's batches in the
+        provider's queue hold fewer (estimated) tokens; the others wait for room.
 
         Raises:
             ConfigurationError: the provider has no batches for ``kind``, or ``job_id`` is taken.
@@ -106,8 +110,10 @@ class BatchService:
         job = JobState(
             job_id, kind, model, port.provider, self._wall_clock(), len(requests), inputs, keep_files
         )
+        job.max_enqueued_tokens = max_enqueued_tokens
         for index, (start, end) in enumerate(pieces):
             part = PartState(index, [[start, end]], end - start)
+            part.tokens = sum(len(line) for line in lines[start:end]) // 4
             store.put(job_id, part.input_name(), b"".join(lines[start:end]))
             job.parts.append(part)
         store.save(job_id, job.to_json())  # from here on the job can be resumed

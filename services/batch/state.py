@@ -49,6 +49,7 @@ class PartState:
     result_files: list[str] = field(default_factory=list)
     not_before: float = 0.0
     retry_of: int | None = None
+    tokens: int = 0  # an estimate (a token per 4 bytes of its lines): what it adds to the queue
 
     @property
     def ended(self) -> bool:
@@ -80,6 +81,7 @@ class JobState:
     inputs: list[int]  # embedding inputs per request (1 for chat): what a reply must hold
     keep_files: bool = False
     cancelled: bool = False
+    max_enqueued_tokens: int | None = None
     parts: list[PartState] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:

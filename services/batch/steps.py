@@ -130,7 +130,22 @@ class Runner:
         self.save()
         return True
 
+    def _queue_full(self, part: PartState) -> bool:
+        """Whether creating ``part`` now would pass the job's ``max_enqueued_tokens`` (a part
+        alone over it still goes: the provider then says whether it fits)."""
+        limit = self.state.max_enqueued_tokens
+        if limit is None:
+            return False
+        queued = sum(
+            other.tokens
+            for other in self.state.parts
+            if other is not part and other.step in ("creating", "submitted")
+        )
+        return queued > 0 and queued + part.tokens > limit
+
     def _create(self, part: PartState, *, again: bool = False) -> bool:
+        if not again and self._queue_full(part):
+            return False  # created when a part in the queue ends
         if not again:
             part.tries += 1
             part.marker = f"{self.state.id}.{part.index}.{part.tries}"

@@ -87,3 +87,14 @@ def test_batches_refused_for_the_enqueued_token_limit_are_submitted_again_as_roo
     assert server.duplicates() == 0
     state = json.loads((Path(job.where) / "state.json").read_bytes())
     assert all(part["step"] == "done" for part in state["parts"])
+
+
+def test_with_max_enqueued_tokens_a_batch_waits_for_room_instead_of_being_refused(tmp_path: Path) -> None:
+    with BatchServer(enqueued_token_limit=60) as server:
+        client = batch_client(server, "openai", tmp_path, limits=BatchLimits(3, BIG))
+        prompts = [f"prompt {i:02d} " + "x" * 20 for i in range(9)]
+        job = client.batch.chat(prompts, max_enqueued_tokens=200)
+        assert len(job.batch_ids) == 1  # the others wait for room
+        results = job.results(poll_interval=1.0)
+    assert texts(results) == [f"echo: {p}" for p in prompts]
+    assert server.creates == 3 and server.statuses() == ["completed"] * 3  # none refused
