@@ -117,11 +117,7 @@ class BatchService:
             store.put(job_id, part.input_name(), b"".join(lines[start:end]))
             job.parts.append(part)
         store.save(job_id, job.to_json())  # from here on the job can be resumed
-        parsers = [
-            r.response_format.parser if isinstance(r, ChatRequest) and r.response_format else None
-            for r in requests
-        ]
-        return self._started(job, port, store, (record, parsers if any(parsers) else []))
+        return self._started(job, port, store, (record, _parsers(requests)))
 
     def resume(self, job: str | os.PathLike[str], state: StateArg, record: Recorder | None) -> BatchJob:
         """Pick up a saved job and take whatever steps are due (nothing is submitted twice).
@@ -168,6 +164,15 @@ class BatchService:
             error.args = (error.message,)
             raise
         return BatchJob(runner, self._timing, *reading)
+
+
+def _parsers(requests: Sequence[ChatRequest | EmbeddingRequest]) -> list[Parser | None]:
+    """Each request's structured-output parser; none at all when no request has one."""
+    parsers = [
+        r.response_format.parser if isinstance(r, ChatRequest) and r.response_format else None
+        for r in requests
+    ]
+    return parsers if any(parsers) else []
 
 
 def _checked_id(job_id: str) -> str:
