@@ -20,7 +20,8 @@ from .adapters.recording.hook import CassetteMissError, NetworkBlockedError, Rec
 from .container.root import Container, build_client
 from .domain.budget import Budget
 from .domain.ports import ChatPort, EmbeddingPort
-from .services.client import Client, composition_root, swap_services
+from .services.client import Client
+from .services.client_hooks import composition_root, swap_services
 from .services.routing.router import Deployment, Router
 from .settings.model import Settings
 

@@ -22,7 +22,7 @@ from ..services.client import Client
 from ..services.embeddings import EmbeddingService
 from ..services.retry import Retrier
 from ..settings import Settings
-from . import factories, routing
+from . import batch, factories, routing
 from .fork import install_fork_hooks, survive_fork
 
 if TYPE_CHECKING:
@@ -134,6 +134,25 @@ class Container(containers.DeclarativeContainer):
     embedding_calls = providers.ThreadSafeSingleton(
         factories.embedding_calls, embedding_service, cache_store, settings, clock, sleep, telemetry=telemetry
     )
+    #: The Batch API (``client.batch``): the provider's Files + Batches, and where jobs are kept.
+    batch_port = providers.ThreadSafeSingleton(
+        batch.batch_port,
+        settings,
+        adapter_kind,
+        llm_adapter.provider,
+        chat_adapter.provider,
+        embedding_adapter.provider,
+    )
+    batch_store = providers.ThreadSafeSingleton(batch.batch_store, settings)
+    batch_service = providers.ThreadSafeSingleton(
+        batch.batch_service,
+        batch_port,
+        batch_store,
+        clock=clock,
+        sleep=sleep,
+        rand=rand,
+        wall_clock=wall_clock,
+    )
 
 
 @entry
@@ -176,6 +195,7 @@ def build_client(
         on_close=close_credential,
         container=container,
         counter=container.token_counter(),
+        batch=container.batch_service,
     )
     recording.remember(client, settings)  # what a test's cassette never writes (adapters/recording)
     survive_fork(  # the client itself too: its own lock and usage ledger

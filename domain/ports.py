@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Protocol, runtime_checkable
 
+from .batch import BatchInfo, BatchKind, BatchLimits
 from .budget import Budget, Health, RateHint, Refusal, Remaining, Reservation
 from .errors import LLMPortError
 from .models import (
@@ -20,6 +21,8 @@ from .models import (
 from .tokens import TextTokenCounts, TokenCount
 
 __all__ = [
+    "BatchPort",
+    "BatchStateStore",
     "BudgetStore",
     "CacheStore",
     "CallSpan",
@@ -294,4 +297,103 @@ class TokenCounter(Protocol):
     def truncate(self, text: str, model: str, limit: int) -> str:
         """``text`` cut at a token boundary to at most ``limit`` tokens of ``model``'s encoding
         (unchanged when it fits; by characters when the encoding is unknown)."""
+        ...
+
+
+@runtime_checkable
+class BatchPort(Protocol):
+    """A provider's Files and Batches APIs, and its JSONL: what a batch job needs from the outside.
+
+    Every method raises an LLMPortError subclass on failure, like the chat port.
+    """
+
+    provider: str
+
+    def limits(self, kind: BatchKind) -> BatchLimits:
+        """What one batch of ``kind`` may hold on this provider.
+
+        Raises:
+            ConfigurationError: the provider does not batch ``kind`` (e.g. embeddings on Azure).
+        """
+        ...
+
+    def line(self, custom_id: str, request: ChatRequest | EmbeddingRequest, kind: BatchKind) -> bytes:
+        """One JSONL line (with its newline) asking for ``request`` under ``custom_id``."""
+        ...
+
+    def upload(self, name: str, data: bytes) -> str:
+        """Upload a batch input file (``purpose=batch``); return its file id."""
+        ...
+
+    def find_file(self, name: str, *, newer_than: float) -> str | None:
+        """The id of the newest batch input file called ``name`` uploaded after ``newer_than``
+        (epoch seconds), or None: how a resumed job finds an upload a crash left unsaved."""
+        ...
+
+    def create(self, kind: BatchKind, file_id: str, metadata: Mapping[str, str]) -> BatchInfo:
+        """Create a batch over an uploaded file, with ``metadata`` (at most 16 short strings)."""
+        ...
+
+    def retrieve(self, batch_id: str) -> BatchInfo:
+        """The batch as it is now."""
+        ...
+
+    def find(self, metadata: Mapping[str, str], *, newer_than: float) -> BatchInfo | None:
+        """The newest batch created after ``newer_than`` (epoch seconds) whose metadata holds
+        ``metadata``, or None: how a resumed job finds a batch created just before a crash."""
+        ...
+
+    def cancel(self, batch_id: str) -> BatchInfo:
+        """Ask the provider to cancel a batch; it ends ``cancelled`` with what had finished."""
+        ...
+
+    def download(self, file_id: str) -> bytes:
+        """A file's content (a batch's output or error file)."""
+        ...
+
+    def delete_file(self, file_id: str) -> None:
+        """Delete a file; one already gone is not an error."""
+        ...
+
+    def result(
+        self,
+        record: Mapping[str, object],
+        kind: BatchKind,
+        expected: int,
+        parser: Callable[[str], object] | None = None,
+    ) -> ChatResponse | EmbeddingResponse | LLMPortError:
+        """One output or error line, read: the reply, or the domain error for that request.
+
+        ``expected`` is the number of embedding inputs the request had (1 for chat); ``parser``
+        reads a structured reply into ``reply.parsed``, as for a synchronous call.
+        """
+        ...
+
+
+@runtime_checkable
+class BatchStateStore(Protocol):
+    """Where a batch job keeps its state and the files it downloaded, to survive a crash.
+
+    A save is whole or not at all (a crash mid-write leaves the previous state), and is durable
+    when it returns. Names are short ASCII strings made by the batch service.
+    """
+
+    def load(self, job_id: str) -> dict[str, object] | None:
+        """The job's last saved state, or None when there is none."""
+        ...
+
+    def save(self, job_id: str, state: Mapping[str, object]) -> None:
+        """Replace the job's state (JSON-serialisable)."""
+        ...
+
+    def put(self, job_id: str, name: str, data: bytes) -> None:
+        """Keep ``data`` under ``name`` for the job (an input file, a downloaded result)."""
+        ...
+
+    def get(self, job_id: str, name: str) -> bytes | None:
+        """What :meth:`put` kept under ``name``, or None."""
+        ...
+
+    def where(self, job_id: str) -> str:
+        """Where the job's state is, for messages and ``resume`` (a path, or a Redis key)."""
         ...

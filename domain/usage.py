@@ -27,6 +27,8 @@ class ModelPrice:
             embedding model, which has none.
         cached_input: per 1M prompt tokens read from the provider's prompt cache; None means
             the ``input`` price (no discount).
+        batch: the share of these prices a Batch API request pays (``client.batch``): 0.5, half,
+            as OpenAI and Azure OpenAI price it, unless your table says otherwise.
 
     Raises:
         ValidationError: a price is not a finite number of 0 or more.
@@ -35,9 +37,10 @@ class ModelPrice:
     input: float
     output: float = 0.0
     cached_input: float | None = None
+    batch: float = 0.5
 
     def __post_init__(self) -> None:
-        for name in ("input", "output", "cached_input"):
+        for name in ("input", "output", "cached_input", "batch"):
             value = getattr(self, name)
             if value is None and name == "cached_input":
                 continue
@@ -57,6 +60,12 @@ class ModelPrice:
             usage.completion_tokens * self.output / _PER,
             model,
         )
+
+    def batch_cost(self, usage: Usage, model: str) -> Cost:
+        """The cost of ``usage`` run through the Batch API: these prices times ``batch``."""
+        full = self.cost(usage, model)
+        share = self.batch
+        return Cost(full.input * share, full.cached_input * share, full.output * share, model)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..domain.call_options import CallOptions
 from ..domain.conversations import MessagesLike
-from ..domain.errors import ClientClosedError
+from ..domain.errors import ClientClosedError, ConfigurationError
 from ..domain.models import (
     ChatChunk,
     ChatRequest,
@@ -23,6 +23,8 @@ from ..domain.ports import TokenCounter
 from ..domain.redaction import bare_failures, entry
 from ..domain.tokens import TextTokenCounts, TokenCount
 from ..domain.usage import UsageReport
+from .batch.calls import BatchCalls
+from .batch.service import BatchService
 from .caching import ChatCalls, EmbeddingCalls
 from .chat_request import chat_call, check_keywords, takes_arguments_of
 from .usage import Accounting, Pricing
@@ -30,7 +32,7 @@ from .usage import Accounting, Pricing
 if TYPE_CHECKING:
     from ..settings.model import Settings
 
-__all__ = ["Client", "composition_root", "swap_services"]
+__all__ = ["Client"]
 
 
 class Client:
@@ -49,8 +51,11 @@ class Client:
         on_close: Callable[[], None] | None = None,
         container: object | None = None,
         counter: TokenCounter | None = None,
+        batch: Callable[[], BatchService] | None = None,
     ) -> None:
         self._chat = chat
+        # Made on first use of client.batch: a client that never batches builds nothing for it.
+        self._batch = batch
         self._embeddings = embeddings
         self.settings = settings
         # The composition root that built this client, or None. Typed opaquely because services
@@ -83,6 +88,26 @@ class Client:
         fails after its usage arrived. See the README's "Usage and cost".
         """
         return self._root._accounting.ledger.report()
+
+    @property
+    def batch(self) -> BatchCalls:
+        """The provider's Batch API behind one call: ``client.batch.chat(prompts, ...)``,
+        ``client.batch.embed(texts)``, ``client.batch.resume(job_id)``; see the README's "Batch".
+
+        Raises:
+            ConfigurationError: the client was built without a composition root.
+        """
+        root = self._root
+        if root._batch is None:
+            raise ConfigurationError(
+                "this client was built by hand, without batch support; use build_client()"
+            )
+        self._check_open()
+
+        def record(model: str, reply: Any) -> Any:
+            return root._accounting.reply(model or None, reply, batch=True)
+
+        return BatchCalls(root._batch(), record, root._chat_model, root._embedding_model)
 
     def reset_usage(self) -> UsageReport:
         """Start the totals again from zero, and return them as they were (in one step: no call is lost)."""
@@ -342,34 +367,6 @@ def _per_call(base: CallOptions | None, given: tuple[Any, ...]) -> CallOptions |
         return base
     max_retries, timeout, deadline, headers, cache, cache_namespace = given
     return CallOptions(max_retries, deadline, timeout, _as_given(headers), cache, cache_namespace).over(base)
-
-
-def composition_root(client: Client) -> object | None:
-    """The container that built ``client`` (``llmport.testing.container_of``), or None if built by hand."""
-    return client._root._container
-
-
-def swap_services(
-    client: Client, chat: ChatCalls | None = None, embeddings: EmbeddingCalls | None = None
-) -> tuple[ChatCalls, EmbeddingCalls]:
-    """Replace the services ``client`` calls and return the previous ones (``llmport.testing.override``).
-
-    Calls already running finish on the services they started with; later calls, the views'
-    included, use the new ones.
-
-    Args:
-        client: the client, or one of its :meth:`Client.with_options` views.
-        chat: the new chat service; None keeps the current one.
-        embeddings: the new embedding service; None keeps the current one.
-    """
-    root = client._root
-    with root._lock:
-        previous = (root._chat, root._embeddings)
-        if chat is not None:
-            root._chat = chat
-        if embeddings is not None:
-            root._embeddings = embeddings
-    return previous
 
 
 def _pricing(settings: Settings | None) -> Pricing | None:

@@ -150,13 +150,14 @@ class Accounting:
         self.ledger = UsageLedger()
         self.pricing = pricing
 
-    def reply(self, deployment: str | None, response: R) -> R:
+    def reply(self, deployment: str | None, response: R, *, batch: bool = False) -> R:
         """Record a chat or embeddings reply; return it with its cost when priced.
 
         Args:
             deployment: the model the request named (the deployment on Azure); None: the reply's.
                 A reply from a routed client names its deployment itself, which wins.
             response: the reply.
+            batch: it came through the Batch API: priced at the price's ``batch`` share.
         """
         deployment = response.deployment or deployment or response.model
         if isinstance(response, ChatResponse) and response.cache_hit:
@@ -172,7 +173,10 @@ class Accounting:
             self.ledger.record(deployment, response.model or deployment, response.usage, None)
             return response
         model, price = pricing.model_for(deployment, response.model)
-        cost = None if price is None else price.cost(response.usage, model)
+        if price is None:
+            cost = None
+        else:
+            cost = price.batch_cost(response.usage, model) if batch else price.cost(response.usage, model)
         self.ledger.record(deployment, model, response.usage, cost)
         return response if cost is None else dataclasses.replace(response, cost=cost)
 

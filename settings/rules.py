@@ -291,7 +291,7 @@ def check_values(values: Mapping[str, object], sources: Mapping[str, str]) -> No
         check_name(key, values[key], origin(sources, key), spaces=True)
 
 
-_PRICE_KEYS = ("input", "cached_input", "output")
+_PRICE_KEYS = ("input", "cached_input", "output", "batch")
 
 
 def check_prices(
@@ -349,7 +349,7 @@ def _model_price(model: str, price: object, where: str) -> ModelPrice:
     if unknown:
         raise ConfigurationError(
             f"prices.{model}: unknown key(s) {', '.join(unknown)}; the keys are input, cached_input "
-            f"and output (per 1M tokens){where}"
+            f"and output (per 1M tokens), and batch (the share a Batch API request pays){where}"
         )
     if "input" not in price:
         raise ConfigurationError(f"prices.{model}: input (the price per 1M prompt tokens) is missing{where}")

@@ -17,6 +17,7 @@ from ...domain.errors import AuthenticationError, ConfigurationError, LLMPortErr
 from ...domain.models import ChatChunk
 from ...services.client import Client
 from ...settings.model import Settings
+from .batch import add_batch_parser, batch_command
 from .config import UsageError, config_show, load_settings, provider_url
 from .doctor import describe_error, doctor
 from .embed import embed_file_command
@@ -105,6 +106,8 @@ def _main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _run(settings: Settings, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    if args.command == "batch":
+        return batch_command(settings, args, err)
     if args.command == "chat":
         prompt = _prompt(args.prompt)
         _need_model(args.model or settings.chat_model, "chat", "chat_model", "LLMPORT_CHAT_MODEL")
@@ -180,6 +183,7 @@ def _parser() -> argparse.ArgumentParser:
     embed.add_argument(
         "--dimensions", type=_count, metavar="N", help="shorter vectors, where the model allows"
     )
+    add_batch_parser(commands)
 
     commands.add_parser(
         "doctor",

@@ -51,7 +51,7 @@ def test_prices_from_the_environment_as_json() -> None:
     ("price", "message"),
     [
         ({"input": 1, "ouptut": 2}, r"prices\.m: unknown key\(s\) ouptut; the keys are input"),
-        ({"input": 1, "currency": "EUR", "batch": 1}, r"unknown key\(s\) batch, currency"),
+        ({"input": 1, "currency": "EUR", "flex": 1}, r"unknown key\(s\) currency, flex"),
         ({"output": 2}, r"prices\.m: input .* is missing"),
         ({"input": -1}, r"prices\.m\.input: -1 is negative"),
         ({"input": float("nan")}, r"prices\.m\.input: nan is not a number"),

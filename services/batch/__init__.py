@@ -1,0 +1,1 @@
+"""Batch jobs on the provider's Batch API: split, submitted, polled, matched back, resumable."""
