@@ -9,7 +9,7 @@ from typing import Any
 
 from ..adapters.batch.file_state import FileStateStore
 from ..adapters.llm.wire.adapter import WireAdapter
-from ..domain.ports import BatchPort, BatchStateStore
+from ..domain.ports import BatchPort, BatchStateStore, TokenCounter
 from ..services.batch.service import BatchService
 from ..settings import Settings
 
@@ -61,8 +61,14 @@ def batch_service(
     sleep: Callable[[float], None],
     rand: Callable[[], float],
     wall_clock: Callable[[], float],
+    counter: TokenCounter | None = None,
 ) -> BatchService:
     """The batch service; a call's ``state=`` directory gets a FileStateStore."""
     return BatchService(
-        port, store, file_store=FileStateStore, timing=(clock, sleep, rand), wall_clock=wall_clock
+        port,
+        store,
+        file_store=FileStateStore,
+        timing=(clock, sleep, rand),
+        wall_clock=wall_clock,
+        counter=counter,
     )

@@ -152,6 +152,7 @@ class Container(containers.DeclarativeContainer):
         sleep=sleep,
         rand=rand,
         wall_clock=wall_clock,
+        counter=token_counter,
     )
 
 

@@ -63,7 +63,7 @@ class BatchCalls:
                 otherwise (``job.where`` says where).
             keep_files: leave the uploaded and result files at the provider (deleted by default).
             max_enqueued_tokens: your enqueued-token quota: batches of the job are created only
-                while those in the queue hold fewer tokens (estimated, 4 bytes a token), the
+                while those in the queue hold fewer prompt tokens (counted as in count_tokens), the
                 others as room frees. Without it a batch the provider refuses for its limit
                 (``token_limit_exceeded``) is created again later.
             options: :meth:`Client.chat`'s request options (model, system, temperature,

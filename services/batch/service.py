@@ -10,7 +10,7 @@ from pathlib import Path
 from ...domain.batch import BatchKind, BatchLimits
 from ...domain.errors import ConfigurationError, LLMPortError, ValidationError
 from ...domain.models import ChatRequest, EmbeddingRequest
-from ...domain.ports import BatchPort, BatchStateStore
+from ...domain.ports import BatchPort, BatchStateStore, TokenCounter
 from .job import BatchJob, Recorder, Timing
 from .results import Parser
 from .split import split
@@ -37,6 +37,8 @@ class BatchService:
         timing: (monotonic clock, sleep, random) for polling.
         wall_clock: seconds since the epoch, for the state.
         limits: what one batch may hold, instead of the provider's limits (tests, a lower quota).
+        counter: counts a job's prompt tokens for ``max_enqueued_tokens``; None: a token per
+            4 bytes of its lines.
     """
 
     def __init__(
@@ -48,7 +50,9 @@ class BatchService:
         timing: Timing,
         wall_clock: Callable[[], float],
         limits: BatchLimits | None = None,
+        counter: TokenCounter | None = None,
     ) -> None:
+        self._counter = counter
         self._port = port
         self._store = store
         self._file_store = file_store
@@ -86,7 +90,8 @@ class BatchService:
         """Plan the job, save it, then upload and create its batches; return the job running.
 
         With ``max_enqueued_tokens``, a batch is created only while the job's batches in the
-        provider's queue hold fewer (estimated) tokens; the others wait for room.
+        provider's queue hold fewer tokens (counted as the provider counts a prompt, or an
+        embedding's inputs); the others wait for room.
 
         Raises:
             ConfigurationError: the provider has no batches for ``kind``, or ``job_id`` is taken.
@@ -111,13 +116,28 @@ class BatchService:
             job_id, kind, model, port.provider, self._wall_clock(), len(requests), inputs, keep_files
         )
         job.max_enqueued_tokens = max_enqueued_tokens
+        tokens = self._tokens(requests, lines) if max_enqueued_tokens is not None else None
         for index, (start, end) in enumerate(pieces):
             part = PartState(index, [[start, end]], end - start)
-            part.tokens = sum(len(line) for line in lines[start:end]) // 4
+            part.tokens = sum(tokens[start:end]) if tokens is not None else 0
             store.put(job_id, part.input_name(), b"".join(lines[start:end]))
             job.parts.append(part)
         store.save(job_id, job.to_json())  # from here on the job can be resumed
         return self._started(job, port, store, (record, _parsers(requests)))
+
+    def _tokens(
+        self, requests: Sequence[ChatRequest | EmbeddingRequest], lines: Sequence[bytes]
+    ) -> list[int]:
+        """What each request adds to the provider's queue of enqueued tokens: its prompt tokens."""
+        counter = self._counter
+        if counter is None:
+            return [len(line) // 4 for line in lines]
+        return [
+            counter.count_chat(request).tokens
+            if isinstance(request, ChatRequest)
+            else counter.count_texts(request.inputs, request.model or "").total
+            for request in requests
+        ]
 
     def resume(self, job: str | os.PathLike[str], state: StateArg, record: Recorder | None) -> BatchJob:
         """Pick up a saved job and take whatever steps are due (nothing is submitted twice).

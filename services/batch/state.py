@@ -49,7 +49,7 @@ class PartState:
     result_files: list[str] = field(default_factory=list)
     not_before: float = 0.0
     retry_of: int | None = None
-    tokens: int = 0  # an estimate (a token per 4 bytes of its lines): what it adds to the queue
+    tokens: int = 0  # its prompt tokens, counted with max_enqueued_tokens: what it adds to the queue
 
     @property
     def ended(self) -> bool:

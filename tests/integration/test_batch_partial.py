@@ -93,8 +93,21 @@ def test_with_max_enqueued_tokens_a_batch_waits_for_room_instead_of_being_refuse
     with BatchServer(enqueued_token_limit=60) as server:
         client = batch_client(server, "openai", tmp_path, limits=BatchLimits(3, BIG))
         prompts = [f"prompt {i:02d} " + "x" * 20 for i in range(9)]
-        job = client.batch.chat(prompts, max_enqueued_tokens=200)
+        job = client.batch.chat(prompts, max_enqueued_tokens=60)  # the quota, counted as count_tokens counts
         assert len(job.batch_ids) == 1  # the others wait for room
         results = job.results(poll_interval=1.0)
     assert texts(results) == [f"echo: {p}" for p in prompts]
     assert server.creates == 3 and server.statuses() == ["completed"] * 3  # none refused
+
+
+def test_the_tokens_a_batch_adds_to_the_queue_are_its_prompts_counted_as_count_tokens_counts(
+    tmp_path: Path,
+) -> None:
+    with BatchServer() as server:
+        client = batch_client(server, "openai", tmp_path, limits=BatchLimits(2, BIG))
+        prompts = ["Classify: printer jammed", "Classify: VPN drops every hour", "Classify: refund 🙂"]
+        job = client.batch.chat(prompts, system="One word.", max_enqueued_tokens=10_000)
+        state = json.loads((Path(job.where) / "state.json").read_bytes())
+        counted = [client.count_tokens(prompt, system="One word.").tokens for prompt in prompts]
+        job.results(poll_interval=1.0)
+    assert [part["tokens"] for part in state["parts"]] == [counted[0] + counted[1], counted[2]]
