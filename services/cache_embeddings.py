@@ -11,46 +11,20 @@ from typing import Any
 from ..domain.call_options import CallOptions
 from ..domain.deadline import Deadline
 from ..domain.models import EmbeddingRequest, EmbeddingResponse
-from ..domain.ports import TelemetryPort
 from .boundary import missing_model
-from .cache_store import ReplyCache, cache_outcome
-from .caching import EmbeddingCalls, left_of_deadline
-from .logging import CallLog
+from .cache_store import cache_outcome
+from .caching import CacheFront, EmbeddingCalls, left_of_deadline
 
 __all__ = ["CachingEmbeddings"]
 
 
-class CachingEmbeddings:
+class CachingEmbeddings(CacheFront[EmbeddingCalls]):
     """Vectors per input from the cache; only the misses go to ``inner`` (which batches them).
+    Its arguments are :class:`CacheFront`'s; a call whose every input was a hit has a span of its
+    own (``llmport.cache="hit"``), a call that sends is the inner service's (``"miss"``)."""
 
-    Args:
-        inner: the embedding service (batching, retries, routing, logging).
-        cache: the store and its policy.
-        model: the model a request without one goes to (part of each input's key).
-        provider: for the call event when every input was a hit.
-        telemetry: where the span of a call whose every input was a hit goes
-            (``llmport.cache="hit"``); a call that sends is the inner service's (``"miss"``).
-    """
-
-    __slots__ = ("_cache", "_inner", "_log", "_model", "_telemetry")
-
-    def __init__(
-        self,
-        inner: EmbeddingCalls,
-        cache: ReplyCache,
-        *,
-        model: str | None,
-        provider: str,
-        telemetry: TelemetryPort | None = None,
-    ) -> None:
-        self._inner = inner
-        self._cache = cache
-        self._model = model
-        self._log = CallLog("llmport.embeddings", provider=provider)
-        self._telemetry = telemetry if telemetry is not None and telemetry.enabled else None
-
-    def __repr__(self) -> str:
-        return f"CachingEmbeddings({self._inner!r})"
+    __slots__ = ()
+    _LOGGER = "llmport.embeddings"
 
     def embed(self, request: EmbeddingRequest, options: CallOptions | None = None) -> EmbeddingResponse:
         """One vector per input, in input order; ``cache_hits`` counts those from the cache.
@@ -152,13 +126,6 @@ class CachingEmbeddings:
             extra={"cache": "hit", "inputs": len(request.inputs)},
         )
         return response
-
-    def close(self) -> None:
-        """Close the inner service and the store."""
-        try:
-            self._inner.close()
-        finally:
-            self._cache.close()
 
 
 def _whole(vectors: list[list[float] | None]) -> list[list[float]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 from time import perf_counter
-from typing import Any, Protocol, cast
+from typing import Any, ClassVar, Generic, Protocol, TypeVar, cast
 
 from ..domain.call_options import CallOptions
 from ..domain.deadline import Deadline
@@ -16,7 +16,7 @@ from .cache_store import ReplyCache, cache_outcome
 from .logging import CallLog
 from .tracing import StreamTrace, reply_to_span
 
-__all__ = ["CachingChat", "ChatCalls", "EmbeddingCalls", "left_of_deadline"]
+__all__ = ["CacheFront", "CachingChat", "ChatCalls", "EmbeddingCalls", "left_of_deadline"]
 
 
 class ChatCalls(Protocol):
@@ -37,19 +37,15 @@ class EmbeddingCalls(Protocol):
     def close(self) -> None: ...
 
 
-def left_of_deadline(options: CallOptions | None, deadline: Deadline | None) -> CallOptions | None:
-    """``options`` with the deadline cut to what is left of ``deadline``, for the inner call: time
-    spent on the cache never stretches the call."""
-    if deadline is None:
-        return options
-    return CallOptions(deadline=max(0.001, deadline.remaining())).over(options)
+Inner = TypeVar("Inner", ChatCalls, EmbeddingCalls)
 
 
-class CachingChat:
-    """Chat replies from the cache when it has them; else from ``inner``, stored when whole.
+class CacheFront(Generic[Inner]):
+    """What a caching composite holds in front of its service: the service, the cache, the
+    client's model, the call log of its hits and the telemetry of their spans.
 
     Args:
-        inner: the chat service (retries, routing, logging of calls that are sent).
+        inner: the service (retries, routing, logging of calls that are sent).
         cache: the store and its policy.
         model: the model a request without one goes to (part of the key).
         provider: for the call event of a hit.
@@ -58,10 +54,13 @@ class CachingChat:
     """
 
     __slots__ = ("_cache", "_inner", "_log", "_model", "_telemetry")
+    #: The logger of the hits' call events (the inner service's own).
+    _LOGGER: ClassVar[str]
+    _inner: Inner
 
     def __init__(
         self,
-        inner: ChatCalls,
+        inner: Inner,
         cache: ReplyCache,
         *,
         model: str | None,
@@ -71,11 +70,34 @@ class CachingChat:
         self._inner = inner
         self._cache = cache
         self._model = model
-        self._log = CallLog("llmport.chat", provider=provider)
+        self._log = CallLog(self._LOGGER, provider=provider)
         self._telemetry = telemetry if telemetry is not None and telemetry.enabled else None
 
     def __repr__(self) -> str:
-        return f"CachingChat({self._inner!r})"
+        return f"{type(self).__name__}({self._inner!r})"
+
+    def close(self) -> None:
+        """Close the inner service and the store."""
+        try:
+            self._inner.close()
+        finally:
+            self._cache.close()
+
+
+def left_of_deadline(options: CallOptions | None, deadline: Deadline | None) -> CallOptions | None:
+    """``options`` with the deadline cut to what is left of ``deadline``, for the inner call: time
+    spent on the cache never stretches the call."""
+    if deadline is None:
+        return options
+    return CallOptions(deadline=max(0.001, deadline.remaining())).over(options)
+
+
+class CachingChat(CacheFront[ChatCalls]):
+    """Chat replies from the cache when it has them; else from ``inner``, stored when whole
+    (see :class:`CacheFront` for its arguments)."""
+
+    __slots__ = ()
+    _LOGGER = "llmport.chat"
 
     def _model_of(self, request: ChatRequest) -> str:
         model = request.model if request.model is not None else self._model
@@ -211,13 +233,6 @@ class CachingChat:
                 cache.put_many({key: kept}, deadline, release=key if claimed else None)
             elif claimed:
                 cache.release(key, deadline)
-
-    def close(self) -> None:
-        """Close the inner service and the store."""
-        try:
-            self._inner.close()
-        finally:
-            self._cache.close()
 
 
 def _first(values: list[Any] | None) -> Any:
