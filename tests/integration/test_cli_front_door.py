@@ -451,6 +451,7 @@ def readme_commands() -> list[str]:
 @pytest.mark.parametrize("command", readme_commands())
 def test_each_readme_command_runs_offline(command: str, tmp_path: Path) -> None:
     (tmp_path / "texts.txt").write_text("first text\nsecond text\n")
+    (tmp_path / "prompts.txt").write_text("Printer jammed\nVPN drops\n")
     (tmp_path / "llmport.toml").write_text(
         '[clients.default]\nprovider = "fake"\n[clients.embeddings]\nprovider = "fake"\n'
     )
