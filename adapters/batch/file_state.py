@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
-from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ...domain.errors import ConfigurationError
+from .job_state import JsonJobState
 
 __all__ = ["FileStateStore"]
 
-_STATE = "state.json"
 
-
-class FileStateStore:
+class FileStateStore(JsonJobState):
     """Each job in its own directory under ``root``: ``state.json`` and the files it keeps.
 
     Every write goes to a temporary file in the same directory, is flushed to disk (fsync), and
@@ -27,6 +24,8 @@ class FileStateStore:
         root: the directory the jobs' directories are made in.
     """
 
+    STATE = "state.json"
+
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
 
@@ -34,20 +33,6 @@ class FileStateStore:
         if not job_id or "/" in job_id or "\\" in job_id or job_id in (".", ".."):
             raise ConfigurationError(f"{job_id!r:.80} is not a batch job id")
         return self.root / job_id
-
-    def load(self, job_id: str) -> dict[str, object] | None:
-        """The job's state, or None when it has none."""
-        raw = self.get(job_id, _STATE)
-        if raw is None:
-            return None
-        value = json.loads(raw)
-        if not isinstance(value, dict):
-            raise ConfigurationError(f"{self.where(job_id)} is not a batch job's state")
-        return value
-
-    def save(self, job_id: str, state: Mapping[str, object]) -> None:
-        """Replace the job's state, durably."""
-        self.put(job_id, _STATE, json.dumps(state, separators=(",", ":")).encode())
 
     def put(self, job_id: str, name: str, data: bytes) -> None:
         """Write ``data`` to the job's file ``name``: whole, synced, then renamed into place."""

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ...domain.errors import ConfigurationError, ServiceUnavailableError
+from ...domain.errors import ServiceUnavailableError
 from ..redis_link import Trouble, connect, round_trip
+from .job_state import JsonJobState
 
 __all__ = ["RedisStateStore"]
 
 
-class RedisStateStore:
+class RedisStateStore(JsonJobState):
     """Each job in one Redis hash, ``{prefix}{job_id}``: the field ``state`` and the files kept.
 
     Unlike the reply cache, a job's state is not optional: a failed round trip raises
@@ -43,20 +42,6 @@ class RedisStateStore:
         if isinstance(answer, Exception):
             raise ServiceUnavailableError(f"Redis refused the batch job's state: {answer}") from None
         return answer
-
-    def load(self, job_id: str) -> dict[str, object] | None:
-        """The job's state, or None."""
-        raw = self.get(job_id, "state")
-        if raw is None:
-            return None
-        value = json.loads(raw)
-        if not isinstance(value, dict):
-            raise ConfigurationError(f"{self.where(job_id)} is not a batch job's state")
-        return value
-
-    def save(self, job_id: str, state: Mapping[str, object]) -> None:
-        """Replace the job's state."""
-        self.put(job_id, "state", json.dumps(state, separators=(",", ":")).encode())
 
     def put(self, job_id: str, name: str, data: bytes) -> None:
         """Keep ``data`` under ``name`` in the job's hash."""
